@@ -1,0 +1,120 @@
+//! Heap configuration: one struct, V8-like knobs, documented defaults.
+
+use crate::error::ConfigError;
+use crate::heap::PAGE_SIZE;
+
+const KB: usize = 1024;
+const MB: usize = 1024 * KB;
+
+/// How the major GC uses its pause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum GcMode {
+    /// Mark concurrently with the mutator on the shared worker pool and finish
+    /// in a short pause (the default, as in V8). Until concurrent marking
+    /// lands, this runs the same phases as `StopTheWorld`.
+    #[default]
+    Concurrent,
+    /// Run every phase inside one pause on the isolate's thread (workers
+    /// helping). Kept for side-by-side pause comparisons.
+    StopTheWorld,
+}
+
+/// Configuration of one isolate's heap. Build with `HeapConfig::default()`
+/// and struct update syntax; [`HeapConfig::validate`] runs in
+/// [`crate::Isolate::new`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeapConfig {
+    /// Initial size of one semi-space, bytes. A power of two, at least one
+    /// page (256 KiB). Default 1 MiB (V8: `--min-semi-space-size`).
+    pub min_semi_space_size: usize,
+    /// Largest size a semi-space may grow to, bytes. A power of two, at least
+    /// `min_semi_space_size`. Default 16 MiB (V8: `--max-semi-space-size`).
+    pub max_semi_space_size: usize,
+    /// Hard limit of the old generation (old, map and large-object spaces),
+    /// bytes. Past it allocation returns `Err(AllocError::OutOfMemory)` after
+    /// a last-resort GC and the near-heap-limit callback. At least 1 MiB.
+    /// Default 2 GiB (V8: `--max-old-space-size`).
+    pub max_old_space_size: usize,
+    /// Old-generation size that triggers the first major GC, bytes. Default
+    /// 16 MiB (V8: `--initial-old-space-size`, roughly).
+    pub initial_old_space_size: usize,
+    /// After a major GC the next one starts when the old generation reaches
+    /// `live * old_gen_growth_factor`. Clamped by V8 to [1.1, 4.0]; values
+    /// outside are rejected. Default 2.0.
+    pub old_gen_growth_factor: f64,
+    /// Concurrent (default) or stop-the-world major GCs.
+    pub mode: GcMode,
+    /// Most GC worker threads one GC of this isolate may use (the main thread
+    /// not counted). `None`: as many as the platform has.
+    pub gc_workers: Option<usize>,
+    /// Run the heap verifier after every GC (slow; on in tests).
+    pub verify_heap: bool,
+    /// Print one line per GC on stderr, like V8's `--trace-gc`.
+    pub trace_gc: bool,
+}
+
+impl Default for HeapConfig {
+    fn default() -> Self {
+        HeapConfig {
+            min_semi_space_size: MB,
+            max_semi_space_size: 16 * MB,
+            max_old_space_size: 2048 * MB,
+            initial_old_space_size: 16 * MB,
+            old_gen_growth_factor: 2.0,
+            mode: GcMode::Concurrent,
+            gc_workers: None,
+            verify_heap: false,
+            trace_gc: false,
+        }
+    }
+}
+
+impl HeapConfig {
+    /// Checks every field; the error names the first invalid one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field: &'static str, reason: String| Err(ConfigError::Invalid { field, reason });
+        for (field, v) in
+            [("min_semi_space_size", self.min_semi_space_size), ("max_semi_space_size", self.max_semi_space_size)]
+        {
+            if v == 0 || !v.is_power_of_two() {
+                return bad(field, format!("{v} is not a non-zero power of two"));
+            }
+            if v < PAGE_SIZE {
+                return bad(field, format!("{v} is smaller than one page ({PAGE_SIZE} bytes)"));
+            }
+        }
+        if self.min_semi_space_size > self.max_semi_space_size {
+            return bad(
+                "min_semi_space_size",
+                format!("{} is above max_semi_space_size {}", self.min_semi_space_size, self.max_semi_space_size),
+            );
+        }
+        if self.max_old_space_size < MB {
+            return bad("max_old_space_size", format!("{} is below the minimum of 1 MiB", self.max_old_space_size));
+        }
+        if self.initial_old_space_size == 0 || self.initial_old_space_size > self.max_old_space_size {
+            return bad(
+                "initial_old_space_size",
+                format!(
+                    "{} must be non-zero and at most max_old_space_size {}",
+                    self.initial_old_space_size, self.max_old_space_size
+                ),
+            );
+        }
+        let f = self.old_gen_growth_factor;
+        if !(1.1..=4.0).contains(&f) {
+            return bad("old_gen_growth_factor", format!("{f} is outside [1.1, 4.0]"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        HeapConfig::default().validate().unwrap();
+    }
+}

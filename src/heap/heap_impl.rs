@@ -1,0 +1,429 @@
+//! The heap of one isolate: spaces, roots, limits, and the GC driver.
+
+use super::large_object_space::LargeObjectSpace;
+use super::new_space::NewSpace;
+use super::old_space::{FillerMaps, OldSpace};
+use super::page::{flags, Page, PagePool, SpaceId, AREA_SIZE};
+use super::read_only::{ReadOnlyRoots, ReadOnlySpace};
+use super::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE};
+use crate::config::HeapConfig;
+use crate::error::AllocError;
+use crate::handles::GlobalTable;
+use crate::object::{HeapObject, InstanceType};
+use crate::platform::Platform;
+use crate::string_table::StringTable;
+use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
+use crate::value::Tagged;
+use crate::{marking, scavenger, sweeper, verifier};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Handle-stack slots reserved for the oddballs (never popped).
+pub(crate) const RESERVED_HANDLES: usize = 5;
+
+/// Byte size above which an allocation request is rejected as an invalid
+/// length rather than attempted (no heap holds a terabyte object).
+pub(crate) const MAX_OBJECT_BYTES: usize = 1 << 40;
+
+/// Smallest step between the live size and the next major-GC trigger.
+const MIN_LIMIT_STEP: usize = 2 * PAGE_SIZE * 4;
+
+/// Where an allocation goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Space {
+    Young,
+    Old,
+    Map,
+}
+
+/// A callback asked when the heap is about to fail an allocation:
+/// `(current_limit, initial_limit) -> new_limit`.
+pub(crate) type NearHeapLimitCallback = Box<dyn FnMut(usize, usize) -> usize>;
+
+/// One isolate's heap.
+pub(crate) struct Heap {
+    pub(crate) id: u32,
+    pub(crate) config: HeapConfig,
+    pub(crate) platform: Platform,
+    pub(crate) pool: PagePool,
+    pub(crate) new_space: NewSpace,
+    pub(crate) new_lo_space: LargeObjectSpace,
+    pub(crate) old_space: OldSpace,
+    pub(crate) map_space: OldSpace,
+    pub(crate) lo_space: LargeObjectSpace,
+    pub(crate) read_only: ReadOnlySpace,
+    pub(crate) roots: ReadOnlyRoots,
+    /// The local handle stack (scopes push and pop).
+    pub(crate) handles: Vec<Tagged>,
+    pub(crate) globals: Rc<GlobalTable>,
+    pub(crate) weaks: Rc<GlobalTable>,
+    pub(crate) string_table: StringTable,
+    pub(crate) tracer: Tracer,
+    /// Old-generation size that triggers the next major GC.
+    pub(crate) old_gen_limit: usize,
+    /// Hard limit (`max_old_space_size`, raised only by the callback).
+    pub(crate) hard_limit: usize,
+    pub(crate) near_heap_limit_callback: Option<NearHeapLimitCallback>,
+    in_gc: bool,
+}
+
+impl Heap {
+    pub(crate) fn new(id: u32, config: HeapConfig, platform: Platform) -> Option<Heap> {
+        let mut pool = PagePool::new(id, (config.max_semi_space_size / PAGE_SIZE).max(16));
+        let (read_only, roots) = ReadOnlySpace::create(&mut pool)?;
+        let fillers = FillerMaps { free_space: roots.free_space_map, filler: roots.filler_map };
+        let new_space = NewSpace::new(config.min_semi_space_size, &mut pool)?;
+        let mut handles = Vec::with_capacity(1024);
+        for &o in &roots.oddballs {
+            handles.push(Tagged::from_address(o));
+        }
+        Some(Heap {
+            id,
+            old_gen_limit: config.initial_old_space_size,
+            hard_limit: config.max_old_space_size,
+            platform,
+            pool,
+            new_space,
+            new_lo_space: LargeObjectSpace::new(SpaceId::NewLarge, flags::NEW_LARGE | flags::LARGE),
+            old_space: OldSpace::new(SpaceId::Old, fillers),
+            map_space: OldSpace::new(SpaceId::Map, fillers),
+            lo_space: LargeObjectSpace::new(SpaceId::Large, flags::OLD | flags::LARGE),
+            read_only,
+            roots,
+            handles,
+            globals: GlobalTable::new(id),
+            weaks: GlobalTable::new(id),
+            string_table: StringTable::new(),
+            tracer: Tracer::new(),
+            near_heap_limit_callback: None,
+            in_gc: false,
+            config,
+        })
+    }
+
+    /// Workers (besides the main thread) one GC job of this heap may use.
+    pub(crate) fn gc_worker_cap(&self) -> usize {
+        let pool = self.platform.workers();
+        self.config.gc_workers.map_or(pool, |w| w.min(pool))
+    }
+
+    /// Committed bytes of the old generation (old, map, large).
+    pub(crate) fn old_gen_committed(&self) -> usize {
+        self.old_space.committed() + self.map_space.committed() + self.lo_space.committed()
+    }
+
+    /// Bytes of objects in all spaces but read-only.
+    pub(crate) fn size_of_objects(&self) -> usize {
+        self.new_space.used()
+            + self.new_lo_space.object_bytes
+            + self.old_space.used()
+            + self.map_space.used()
+            + self.lo_space.object_bytes
+    }
+
+    pub(crate) fn committed(&self) -> usize {
+        self.pool.committed()
+    }
+
+    #[inline(always)]
+    pub(crate) fn object_at(addr: usize) -> HeapObject {
+        // SAFETY: callers pass addresses the allocator just returned, which
+        // they initialise before anything else reads them.
+        unsafe { HeapObject::from_address(addr) }
+    }
+
+    /// Allocates `size` bytes (a multiple of the word size) in `space`. The
+    /// memory is uninitialised: the caller writes the map and every field
+    /// before the next allocation.
+    #[inline]
+    pub(crate) fn allocate(&mut self, size: usize, space: Space) -> Result<HeapObject, AllocError> {
+        if space == Space::Young && size <= MAX_REGULAR_OBJECT_SIZE {
+            if let Some(a) = self.new_space.lab.allocate(size) {
+                return Ok(Self::object_at(a));
+            }
+        }
+        self.allocate_slow(size, space)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocate_slow(&mut self, size: usize, space: Space) -> Result<HeapObject, AllocError> {
+        assert!(!self.in_gc, "allocation during GC");
+        if size > self.hard_limit {
+            return Err(self.oom(size));
+        }
+        if self.old_gen_committed() >= self.old_gen_limit {
+            self.collect(GcKind::Major, GcReason::OldGenerationLimit);
+        }
+        let mut step = 0;
+        loop {
+            if let Some(a) = self.try_allocate(size, space) {
+                return Ok(Self::object_at(a));
+            }
+            match step {
+                0 => {
+                    let young = space == Space::Young && self.old_gen_committed() <= self.hard_limit;
+                    let kind = if young { GcKind::Minor } else { GcKind::Major };
+                    self.collect(kind, GcReason::AllocationFailure);
+                }
+                1 => self.collect(GcKind::Major, GcReason::LastResort),
+                2 => {
+                    if !self.ask_near_heap_limit_callback() {
+                        return Err(self.oom(size));
+                    }
+                }
+                _ => return Err(self.oom(size)),
+            }
+            step += 1;
+        }
+    }
+
+    fn oom(&self, requested: usize) -> AllocError {
+        AllocError::OutOfMemory { requested, old_generation: self.old_gen_committed(), limit: self.hard_limit }
+    }
+
+    /// Gives the embedder a chance to raise the hard limit. `true` if it did.
+    fn ask_near_heap_limit_callback(&mut self) -> bool {
+        let Some(cb) = self.near_heap_limit_callback.as_mut() else { return false };
+        let new_limit = cb(self.hard_limit, self.config.max_old_space_size);
+        if new_limit > self.hard_limit {
+            self.hard_limit = new_limit;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// One allocation attempt without GC.
+    fn try_allocate(&mut self, size: usize, space: Space) -> Option<usize> {
+        let old_gen = self.old_gen_committed();
+        if old_gen > self.hard_limit {
+            return None;
+        }
+        let large = size > MAX_REGULAR_OBJECT_SIZE;
+        match space {
+            Space::Young if !large => self.new_space.allocate(size),
+            Space::Young => {
+                let young_large = self.new_lo_space.object_bytes;
+                if young_large > 0 && young_large + size > self.new_space.capacity() {
+                    return None;
+                }
+                let chunk = LargeObjectSpace::chunk_size(size)?;
+                if old_gen + self.new_lo_space.committed() + chunk > self.hard_limit {
+                    return None;
+                }
+                self.new_lo_space.allocate(size, &mut self.pool)
+            }
+            Space::Old | Space::Map if large => {
+                let chunk = LargeObjectSpace::chunk_size(size)?;
+                if old_gen + chunk > self.hard_limit {
+                    return None;
+                }
+                self.lo_space.allocate(size, &mut self.pool)
+            }
+            Space::Old | Space::Map => {
+                let can_grow = old_gen + PAGE_SIZE <= self.hard_limit;
+                let target = if space == Space::Map { &mut self.map_space } else { &mut self.old_space };
+                target.allocate(size, &mut self.pool, can_grow)
+            }
+        }
+    }
+
+    /// Runs a GC of `kind` now. All allocation areas are retired first, so
+    /// every page is iterable while the collector runs.
+    pub(crate) fn collect(&mut self, kind: GcKind, reason: GcReason) {
+        assert!(!self.in_gc, "nested GC");
+        self.in_gc = true;
+        let start = Instant::now();
+        self.old_space.retire_mutator_lab();
+        self.map_space.retire_mutator_lab();
+        self.new_space.sync_top();
+        let bytes_before = self.size_of_objects();
+        let mut timer = PhaseTimer::new();
+        let scavenge = match kind {
+            GcKind::Minor => timer.time(Phase::Scavenge, || scavenger::scavenge(self)),
+            GcKind::Major => {
+                timer.time(Phase::Mark, || marking::mark_full(self));
+                if self.config.verify_heap {
+                    timer.time(Phase::Verify, || self.verify_or_panic(kind, "marking", verifier::verify_marking(self)));
+                }
+                timer.time(Phase::Weak, || marking::clear_dead_weak_references(self));
+                timer.time(Phase::Sweep, || sweeper::sweep_all(self));
+                let s = timer.time(Phase::Scavenge, || scavenger::scavenge(self));
+                self.update_old_gen_limit();
+                s
+            }
+        };
+        if self.config.verify_heap {
+            timer.time(Phase::Verify, || self.verify_or_panic(kind, "GC", verifier::verify(self)));
+        }
+        let pause = start.elapsed();
+        let event = GcEvent {
+            kind,
+            reason,
+            start: self.tracer.since_origin(start),
+            pause,
+            phases: timer.phases,
+            bytes_before,
+            bytes_after: self.size_of_objects(),
+            committed_after: self.committed(),
+            survived_bytes: scavenge.survived,
+            promoted_bytes: scavenge.promoted,
+        };
+        self.tracer.record(event, self.config.trace_gc, self.id);
+        self.in_gc = false;
+    }
+
+    fn verify_or_panic(&self, kind: GcKind, after: &str, r: Result<(), String>) {
+        if let Err(e) = r {
+            panic!("isogc heap verification failed after {after} ({kind:?} GC, isolate {}): {e}", self.id);
+        }
+    }
+
+    /// After a major GC: next trigger at `live * factor`, at least a few
+    /// pages above live, at most the hard limit.
+    fn update_old_gen_limit(&mut self) {
+        let live = self.old_gen_committed();
+        let grown = (live as f64 * self.config.old_gen_growth_factor) as usize;
+        self.old_gen_limit = grown
+            .max(live + MIN_LIMIT_STEP)
+            .max(self.config.initial_old_space_size.min(self.hard_limit))
+            .min(self.hard_limit);
+    }
+
+    /// Every page of the old generation.
+    pub(crate) fn old_gen_pages(&self) -> impl Iterator<Item = Page> + '_ {
+        self.old_space.pages.iter().chain(&self.map_space.pages).chain(&self.lo_space.pages).copied()
+    }
+
+    /// Calls `f` on every object (fillers included) of every space, with the
+    /// space it lives in. Skips the unused part of the mutator's allocation
+    /// areas.
+    pub(crate) fn for_each_object(&self, mut f: impl FnMut(HeapObject, SpaceId)) {
+        let walk =
+            |start: usize, end: usize, skip: (usize, usize), space: SpaceId, f: &mut dyn FnMut(HeapObject, SpaceId)| {
+                let mut a = start;
+                while a < end {
+                    if a == skip.0 && skip.1 > skip.0 {
+                        a = skip.1;
+                        continue;
+                    }
+                    // SAFETY: pages are iterable: every address reached by
+                    // stepping object sizes from the area start is an object or
+                    // filler start (allocation areas are skipped).
+                    let o = unsafe { HeapObject::from_address(a) };
+                    let size = o.size();
+                    f(o, space);
+                    a += size;
+                }
+            };
+        walk(self.read_only.page.area_start(), self.read_only.top, (0, 0), SpaceId::ReadOnly, &mut f);
+        for (_, start, end) in self.new_space.allocated_ranges() {
+            walk(start, end, (0, 0), SpaceId::New, &mut f);
+        }
+        for space in [&self.old_space, &self.map_space] {
+            let lab = (space.lab.top, space.lab.limit);
+            for p in &space.pages {
+                walk(p.area_start(), p.area_end(), lab, space.id, &mut f);
+            }
+        }
+        for space in [&self.new_lo_space, &self.lo_space] {
+            for p in &space.pages {
+                // SAFETY: a large page holds exactly one object at its start.
+                f(unsafe { HeapObject::from_address(p.area_start()) }, space.id);
+            }
+        }
+    }
+
+    /// Statistics per space, like V8's `getHeapSpaceStatistics()`.
+    pub(crate) fn stats(&self) -> crate::isolate::HeapStats {
+        use crate::isolate::{HeapStats, SpaceStats};
+        let mut counts = [0usize; 6];
+        self.for_each_object(|o, space| {
+            if !matches!(o.instance_type(), InstanceType::FreeSpace | InstanceType::Filler) {
+                counts[space as usize] += 1;
+            }
+        });
+        let ro_used = self.read_only.top - self.read_only.page.area_start();
+        let spaces = vec![
+            SpaceStats {
+                name: "new_space",
+                used: self.new_space.used(),
+                committed: self.new_space.committed(),
+                available: self.new_space.capacity().saturating_sub(self.new_space.used()),
+                objects: counts[SpaceId::New as usize],
+            },
+            SpaceStats {
+                name: "new_large_object_space",
+                used: self.new_lo_space.object_bytes,
+                committed: self.new_lo_space.committed(),
+                available: 0,
+                objects: counts[SpaceId::NewLarge as usize],
+            },
+            SpaceStats {
+                name: "old_space",
+                used: self.old_space.used(),
+                committed: self.old_space.committed(),
+                available: self.old_space.available(),
+                objects: counts[SpaceId::Old as usize],
+            },
+            SpaceStats {
+                name: "map_space",
+                used: self.map_space.used(),
+                committed: self.map_space.committed(),
+                available: self.map_space.available(),
+                objects: counts[SpaceId::Map as usize],
+            },
+            SpaceStats {
+                name: "large_object_space",
+                used: self.lo_space.object_bytes,
+                committed: self.lo_space.committed(),
+                available: 0,
+                objects: counts[SpaceId::Large as usize],
+            },
+            SpaceStats {
+                name: "read_only_space",
+                used: ro_used,
+                committed: PAGE_SIZE,
+                available: AREA_SIZE - ro_used,
+                objects: counts[SpaceId::ReadOnly as usize],
+            },
+        ];
+        let (globals, weaks) = (self.globals.inner.borrow().live, self.weaks.inner.borrow().live);
+        HeapStats {
+            used: spaces.iter().map(|s| s.used).sum(),
+            committed: self.committed(),
+            pooled: self.pool.pooled(),
+            spaces,
+            old_generation_limit: self.old_gen_limit,
+            max_old_generation: self.hard_limit,
+            local_handles: self.handles.len() - RESERVED_HANDLES,
+            global_handles: globals,
+            weak_handles: weaks,
+            interned_strings: self.string_table.len(),
+            minor_gcs: self.tracer.minor_count,
+            major_gcs: self.tracer.major_count,
+            total_pause: self.tracer.total_pause,
+        }
+    }
+
+    pub(crate) fn total_pause(&self) -> Duration {
+        self.tracer.total_pause
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        let mut pages: Vec<Page> = Vec::new();
+        pages.extend(&self.new_space.to_pages);
+        pages.extend(&self.new_space.from_pages);
+        pages.extend(&self.new_lo_space.pages);
+        pages.extend(&self.old_space.pages);
+        pages.extend(&self.map_space.pages);
+        pages.extend(&self.lo_space.pages);
+        pages.push(self.read_only.page);
+        for p in pages {
+            self.pool.release(p);
+        }
+    }
+}

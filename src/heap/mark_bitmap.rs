@@ -1,0 +1,149 @@
+//! The per-page mark bitmap: one bit per heap word, set atomically.
+//!
+//! A set bit marks the object that *starts* at that word. isogc keeps one bit
+//! per object (V8's current scheme): "grey" is a marked object that still sits
+//! on a marking worklist, "black" a marked object that has been scanned, so
+//! the colours need no second bit.
+//!
+//! Several markers (workers, the mutator's barrier) may set bits in the same
+//! cell at once, so a bit is set with one `fetch_or`; the caller that turned
+//! the bit from 0 to 1 *wins* the object and is the one that pushes it on a
+//! worklist. Built over the [`crate::sync`] facade so loom checks it directly.
+
+use super::BITMAP_CELLS;
+use crate::sync::faults::{fault, Fault};
+use crate::sync::{AtomicUsize, Ordering};
+
+const BITS: usize = usize::BITS as usize;
+
+/// One bit per word of a page.
+pub struct MarkBitmap {
+    cells: [AtomicUsize; BITMAP_CELLS],
+}
+
+impl Default for MarkBitmap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MarkBitmap {
+    /// An all-clear bitmap.
+    pub fn new() -> MarkBitmap {
+        MarkBitmap { cells: std::array::from_fn(|_| AtomicUsize::new(0)) }
+    }
+
+    /// Number of bits (words covered).
+    pub const fn bits(&self) -> usize {
+        BITMAP_CELLS * BITS
+    }
+
+    #[inline(always)]
+    fn cell(&self, index: usize) -> (&AtomicUsize, usize) {
+        (&self.cells[index / BITS], 1usize << (index % BITS))
+    }
+
+    /// Sets bit `index`. Returns `true` if this call turned it from clear to
+    /// set (the caller won the object), `false` if it was already set.
+    #[inline]
+    pub fn set(&self, index: usize) -> bool {
+        let (cell, mask) = self.cell(index);
+        if fault(Fault::BitmapLoadStore) {
+            // Broken twin for the loom models: a read-modify-write split in
+            // two, so concurrent markers can both "win" or lose each other's
+            // bits.
+            let old = cell.load(Ordering::Acquire);
+            if old & mask != 0 {
+                return false;
+            }
+            cell.store(old | mask, Ordering::Release);
+            return true;
+        }
+        // AcqRel: the Release half publishes what the winner did before
+        // marking (e.g. a freshly initialised, black-allocated object) to a
+        // thread that later observes the bit with the Acquire in `is_set`;
+        // the Acquire half orders the winner's following reads after any
+        // earlier marker's writes.
+        cell.fetch_or(mask, Ordering::AcqRel) & mask == 0
+    }
+
+    /// Is bit `index` set?
+    #[inline]
+    pub fn is_set(&self, index: usize) -> bool {
+        let (cell, mask) = self.cell(index);
+        // Acquire: pairs with the Release half of `set`.
+        cell.load(Ordering::Acquire) & mask != 0
+    }
+
+    /// Clears bit `index`.
+    #[inline]
+    pub fn clear(&self, index: usize) {
+        let (cell, mask) = self.cell(index);
+        // Relaxed: bits are cleared only while no marker runs (sweeping of a
+        // claimed page, or inside a pause); the pause's join orders it.
+        cell.fetch_and(!mask, Ordering::Relaxed);
+    }
+
+    /// Clears every bit. Only while no marker can touch this page.
+    pub fn clear_all(&self) {
+        for c in &self.cells {
+            // Relaxed: as in `clear`.
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The first set bit in `from..to`, if any.
+    pub fn next_set(&self, from: usize, to: usize) -> Option<usize> {
+        let to = to.min(self.bits());
+        let mut i = from;
+        while i < to {
+            let cell_index = i / BITS;
+            // Acquire: pairs with the Release half of `set`.
+            let word = self.cells[cell_index].load(Ordering::Acquire) >> (i % BITS);
+            if word != 0 {
+                let found = i + word.trailing_zeros() as usize;
+                return (found < to).then_some(found);
+            }
+            i = (cell_index + 1) * BITS;
+        }
+        None
+    }
+
+    /// Number of set bits (for statistics and the verifier).
+    pub fn count(&self) -> usize {
+        // Relaxed: only read inside a pause, after the markers joined.
+        self.cells.iter().map(|c| c.load(Ordering::Relaxed).count_ones() as usize).sum()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_reports_the_winner_once() {
+        let b = MarkBitmap::new();
+        assert!(b.set(70));
+        assert!(!b.set(70));
+        assert!(b.is_set(70));
+        assert!(!b.is_set(71));
+        b.clear(70);
+        assert!(!b.is_set(70));
+    }
+
+    #[test]
+    fn next_set_scans_across_cells() {
+        let b = MarkBitmap::new();
+        b.set(3);
+        b.set(64);
+        b.set(200);
+        assert_eq!(b.next_set(0, b.bits()), Some(3));
+        assert_eq!(b.next_set(4, b.bits()), Some(64));
+        assert_eq!(b.next_set(65, b.bits()), Some(200));
+        assert_eq!(b.next_set(65, 200), None);
+        assert_eq!(b.next_set(201, b.bits()), None);
+        assert_eq!(b.count(), 3);
+        b.clear_all();
+        assert_eq!(b.count(), 0);
+    }
+}

@@ -1,0 +1,131 @@
+//! New space: two semi-spaces of pages with bump-pointer allocation.
+//!
+//! The mutator allocates in to-space. A scavenge flips the semi-spaces:
+//! to-space becomes from-space (being evacuated), the old from-space pages are
+//! reused as the new, empty to-space, and survivors are copied into it. Pages
+//! stay committed between scavenges (no fresh page faults in the pause).
+//!
+//! The **age mark** separates survivors from newer objects: after a scavenge,
+//! every to-space page records in its header where the survivors it holds
+//! end. At the next scavenge an object below its page's age mark has
+//! survived once already and is promoted to old space (V8's policy: promote
+//! after two scavenges).
+
+use super::old_space::Lab;
+use super::page::{flags, Page, PagePool, SpaceId};
+use super::PAGE_SIZE;
+
+/// The young generation's semi-spaces.
+pub(crate) struct NewSpace {
+    pub(crate) to_pages: Vec<Page>,
+    pub(crate) from_pages: Vec<Page>,
+    /// Index in `to_pages` of the page being allocated in.
+    pub(crate) current: usize,
+    pub(crate) lab: Lab,
+    /// Pages per semi-space.
+    pub(crate) capacity_pages: usize,
+}
+
+impl NewSpace {
+    /// Allocates `capacity` bytes of to-space.
+    pub(crate) fn new(capacity: usize, pool: &mut PagePool) -> Option<NewSpace> {
+        let capacity_pages = (capacity / PAGE_SIZE).max(1);
+        let mut to_pages = Vec::with_capacity(capacity_pages);
+        for _ in 0..capacity_pages {
+            to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE)?);
+        }
+        let lab = Lab { top: to_pages[0].area_start(), limit: to_pages[0].area_end() };
+        Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages })
+    }
+
+    /// Bytes of one semi-space.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity_pages * PAGE_SIZE
+    }
+
+    /// Committed bytes (both semi-spaces).
+    pub(crate) fn committed(&self) -> usize {
+        (self.to_pages.len() + self.from_pages.len()) * PAGE_SIZE
+    }
+
+    /// Bytes allocated in to-space.
+    pub(crate) fn used(&self) -> usize {
+        self.to_pages[..self.current].iter().map(|p| p.top() - p.area_start()).sum::<usize>()
+            + (self.lab.top - self.to_pages[self.current].area_start())
+    }
+
+    /// Bump allocation, moving to the next to-space page when one is full.
+    #[inline(always)]
+    pub(crate) fn allocate(&mut self, size: usize) -> Option<usize> {
+        match self.lab.allocate(size) {
+            Some(a) => Some(a),
+            None => self.allocate_on_next_page(size),
+        }
+    }
+
+    #[cold]
+    fn allocate_on_next_page(&mut self, size: usize) -> Option<usize> {
+        while self.current + 1 < self.to_pages.len() {
+            self.to_pages[self.current].set_top(self.lab.top);
+            self.current += 1;
+            let p = self.to_pages[self.current];
+            self.lab = Lab { top: p.area_start(), limit: p.area_end() };
+            if let Some(a) = self.lab.allocate(size) {
+                return Some(a);
+            }
+        }
+        None
+    }
+
+    /// Records the current page's top in its header (so pages are iterable).
+    pub(crate) fn sync_top(&self) {
+        self.to_pages[self.current].set_top(self.lab.top);
+    }
+
+    /// The allocated part of each to-space page: `(page, start, end)`.
+    pub(crate) fn allocated_ranges(&self) -> impl Iterator<Item = (Page, usize, usize)> + '_ {
+        self.sync_top();
+        self.to_pages[..=self.current].iter().map(|p| (*p, p.area_start(), p.top()))
+    }
+
+    /// Swaps the semi-spaces; to-space comes back empty. Returns `None` only
+    /// if the system is out of memory for from-space pages.
+    pub(crate) fn flip(&mut self, pool: &mut PagePool) -> Option<()> {
+        self.sync_top();
+        std::mem::swap(&mut self.to_pages, &mut self.from_pages);
+        for p in &self.from_pages {
+            p.clear_flags(flags::TO_SPACE);
+            p.set_flags(flags::FROM_SPACE);
+        }
+        while self.to_pages.len() < self.capacity_pages {
+            self.to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE)?);
+        }
+        for p in &self.to_pages {
+            p.clear_flags(flags::FROM_SPACE);
+            p.set_flags(flags::TO_SPACE);
+            p.set_top(p.area_start());
+            p.set_age_mark(p.area_start());
+            p.header().marks.clear_all();
+        }
+        self.current = 0;
+        let first = self.to_pages[0];
+        self.lab = Lab { top: first.area_start(), limit: first.area_end() };
+        Some(())
+    }
+
+    /// After a scavenge: everything in to-space now is a survivor, so the age
+    /// mark of each page is its top.
+    pub(crate) fn set_age_mark_to_top(&self) {
+        self.sync_top();
+        for (i, p) in self.to_pages.iter().enumerate() {
+            p.set_age_mark(if i <= self.current { p.top() } else { p.area_start() });
+        }
+    }
+
+    /// Is `addr` (an object in a from-space page) a survivor of the previous
+    /// scavenge?
+    #[inline(always)]
+    pub(crate) fn below_age_mark(page: Page, addr: usize) -> bool {
+        addr < page.age_mark()
+    }
+}

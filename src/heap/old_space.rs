@@ -1,0 +1,160 @@
+//! Old space (and map space): pages with free lists and linear allocation
+//! areas.
+//!
+//! Allocation bumps a pointer through a [`Lab`] (linear allocation area)
+//! carved from a free-list block; when the area is used up, the rest goes
+//! back to the free list (with a filler) and a new block is taken. When the
+//! free list has nothing that fits, the space grows by a page if the heap's
+//! limit allows. Collector threads (the scavenger promoting objects) use
+//! their own `Lab`s, so the mutator's area is never shared.
+
+use super::free_list::FreeList;
+use super::page::{flags, Page, PagePool, SpaceId, AREA_SIZE};
+use super::PAGE_SIZE;
+use crate::object::write_filler;
+
+/// Addresses of the filler maps, needed whenever free space is written.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FillerMaps {
+    pub(crate) free_space: usize,
+    pub(crate) filler: usize,
+}
+
+impl FillerMaps {
+    pub(crate) fn fill(self, start: usize, size: usize) {
+        write_filler(start, size, self.free_space, self.filler);
+    }
+}
+
+/// A linear allocation area: bump `top` up to `limit`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Lab {
+    pub(crate) top: usize,
+    pub(crate) limit: usize,
+}
+
+impl Lab {
+    /// Bump-allocates `size` bytes, if they fit.
+    #[inline(always)]
+    pub(crate) fn allocate(&mut self, size: usize) -> Option<usize> {
+        let top = self.top;
+        if self.limit - top >= size {
+            self.top = top + size;
+            Some(top)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.limit - self.top
+    }
+}
+
+/// A paged space with free lists.
+pub(crate) struct OldSpace {
+    pub(crate) id: SpaceId,
+    page_flags: usize,
+    pub(crate) pages: Vec<Page>,
+    pub(crate) free_list: FreeList,
+    /// The mutator's allocation area.
+    pub(crate) lab: Lab,
+    /// Bytes in fillers too small for the free list.
+    pub(crate) wasted: usize,
+    pub(crate) fillers: FillerMaps,
+}
+
+impl OldSpace {
+    pub(crate) fn new(id: SpaceId, fillers: FillerMaps) -> OldSpace {
+        let page_flags = match id {
+            SpaceId::Map => flags::OLD | flags::NEVER_EVACUATE,
+            _ => flags::OLD,
+        };
+        OldSpace {
+            id,
+            page_flags,
+            pages: Vec::new(),
+            free_list: FreeList::new(),
+            lab: Lab::default(),
+            wasted: 0,
+            fillers,
+        }
+    }
+
+    pub(crate) fn committed(&self) -> usize {
+        self.pages.len() * PAGE_SIZE
+    }
+
+    /// Bytes of objects (everything in the pages that is not free).
+    pub(crate) fn used(&self) -> usize {
+        self.pages.len() * AREA_SIZE - self.free_list.available() - self.lab.remaining() - self.wasted
+    }
+
+    /// Bytes allocatable without growing.
+    pub(crate) fn available(&self) -> usize {
+        self.free_list.available() + self.lab.remaining()
+    }
+
+    /// Mutator allocation: bump, else refill from the free list or a new page
+    /// (if `can_grow`).
+    #[inline]
+    pub(crate) fn allocate(&mut self, size: usize, pool: &mut PagePool, can_grow: bool) -> Option<usize> {
+        if let Some(a) = self.lab.allocate(size) {
+            return Some(a);
+        }
+        let mut lab = self.lab;
+        let r = self.allocate_in(&mut lab, size, pool, can_grow);
+        self.lab = lab;
+        r
+    }
+
+    /// Allocation through a caller-owned area (the collector's).
+    pub(crate) fn allocate_in(
+        &mut self,
+        lab: &mut Lab,
+        size: usize,
+        pool: &mut PagePool,
+        can_grow: bool,
+    ) -> Option<usize> {
+        if let Some(a) = lab.allocate(size) {
+            return Some(a);
+        }
+        self.refill(lab, size, pool, can_grow)?;
+        lab.allocate(size)
+    }
+
+    #[cold]
+    fn refill(&mut self, lab: &mut Lab, size: usize, pool: &mut PagePool, can_grow: bool) -> Option<()> {
+        self.retire(lab);
+        if let Some((start, block)) = self.free_list.allocate(size) {
+            *lab = Lab { top: start, limit: start + block };
+            return Some(());
+        }
+        if !can_grow {
+            return None;
+        }
+        let page = pool.allocate(PAGE_SIZE, self.id, self.page_flags)?;
+        self.pages.push(page);
+        *lab = Lab { top: page.area_start(), limit: page.area_end() };
+        Some(())
+    }
+
+    /// Returns the unused rest of `lab` to the free list, leaving a filler.
+    pub(crate) fn retire(&mut self, lab: &mut Lab) {
+        let rest = lab.remaining();
+        if rest > 0 {
+            self.fillers.fill(lab.top, rest);
+            if !self.free_list.add(lab.top, rest) {
+                self.wasted += rest;
+            }
+        }
+        *lab = Lab::default();
+    }
+
+    /// Makes every page iterable (fills the mutator's area).
+    pub(crate) fn retire_mutator_lab(&mut self) {
+        let mut lab = self.lab;
+        self.retire(&mut lab);
+        self.lab = lab;
+    }
+}

@@ -1,0 +1,303 @@
+//! Pages: 256 KiB aligned chunks with a header at the start.
+//!
+//! Because pages are aligned to their size, `address & !(PAGE_SIZE - 1)`
+//! finds the header of the page any object lives on ([`Page::of`]). The
+//! header holds the owning space and heap, flags the write barrier and the
+//! collectors test, the mark bitmap, the live-byte counter and the page's
+//! OLD_TO_NEW slot set. Large-object pages are bigger chunks with the same
+//! header; their one object starts in the first 256 KiB.
+//!
+//! Pages come from and go back to a per-heap [`PagePool`]: fresh memory costs a
+//! page fault per 4 KiB on first touch, which must not land in GC pauses.
+
+use super::mark_bitmap::MarkBitmap;
+use super::remembered_set::SlotSet;
+use super::{PAGE_SIZE, WORD};
+use crate::sync::{AtomicUsize, Ordering};
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Page flag bits.
+pub(crate) mod flags {
+    /// In new space's from-space (being evacuated by a scavenge).
+    pub const FROM_SPACE: usize = 1 << 0;
+    /// In new space's to-space (where the mutator allocates young objects).
+    pub const TO_SPACE: usize = 1 << 1;
+    /// A young large object (new large-object space).
+    pub const NEW_LARGE: usize = 1 << 2;
+    /// Old generation: old space, map space or old large-object space.
+    pub const OLD: usize = 1 << 3;
+    /// A large-object page.
+    pub const LARGE: usize = 1 << 4;
+    /// Read-only space: never marked, swept or moved.
+    pub const READ_ONLY: usize = 1 << 5;
+    /// Never chosen for evacuation (maps, pinned objects).
+    pub const NEVER_EVACUATE: usize = 1 << 6;
+    /// A young large object found live by the running scavenge.
+    pub const LARGE_SURVIVED: usize = 1 << 7;
+    /// Any young page: the write barrier's "value is young" test.
+    pub const YOUNG: usize = FROM_SPACE | TO_SPACE | NEW_LARGE;
+}
+
+/// Which space owns a page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum SpaceId {
+    New,
+    NewLarge,
+    Old,
+    Map,
+    Large,
+    ReadOnly,
+}
+
+/// The header at the start of every page.
+#[repr(C)]
+pub(crate) struct PageHeader {
+    flags: AtomicUsize,
+    /// Total bytes of the chunk (PAGE_SIZE, or more for a large page).
+    pub(crate) size: usize,
+    pub(crate) space: SpaceId,
+    /// Id of the isolate whose heap owns the page.
+    pub(crate) heap_id: u32,
+    /// New-space pages: objects below this address survived one scavenge.
+    age_mark: AtomicUsize,
+    /// New-space pages: end of the allocated part (objects are iterable up to
+    /// here). Old pages are iterable to `area_end` (free space is filled).
+    top: AtomicUsize,
+    /// Bytes of marked objects, recomputed by the sweeper.
+    live_bytes: AtomicUsize,
+    /// Slots of this page that may point into new space.
+    pub(crate) old_to_new: SlotSet,
+    /// One bit per word of the page.
+    pub(crate) marks: MarkBitmap,
+}
+
+/// First object offset in a page: the header, rounded up to 64 bytes.
+pub(crate) const AREA_OFFSET: usize = (std::mem::size_of::<PageHeader>() + 63) & !63;
+
+/// The object area of a regular page, in bytes.
+pub(crate) const AREA_SIZE: usize = PAGE_SIZE - AREA_OFFSET;
+
+/// A handle to a page (the address of its header).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct Page(NonNull<PageHeader>);
+
+// SAFETY: a `Page` is an address; what may be done through it across threads
+// is governed by the header's atomics and by the GC's phase discipline.
+unsafe impl Send for Page {}
+// SAFETY: as above.
+unsafe impl Sync for Page {}
+
+impl Page {
+    /// The page holding `addr`.
+    ///
+    /// # Safety
+    /// `addr` must lie in the first `PAGE_SIZE` bytes of a live page (any
+    /// object start qualifies, large objects included).
+    #[inline(always)]
+    pub(crate) unsafe fn of(addr: usize) -> Page {
+        // SAFETY: pages are PAGE_SIZE aligned, so the masked address is the
+        // (non-null) start of the page holding `addr`.
+        Page(unsafe { NonNull::new_unchecked((addr & !(PAGE_SIZE - 1)) as *mut PageHeader) })
+    }
+
+    #[inline(always)]
+    pub(crate) fn header(&self) -> &PageHeader {
+        // SAFETY: a `Page` is created only for live pages (`Page::of`'s
+        // contract, or by the pool that initialised the header) and is not
+        // used after `PagePool::release`.
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline(always)]
+    pub(crate) fn address(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    #[inline(always)]
+    pub(crate) fn area_start(&self) -> usize {
+        self.address() + AREA_OFFSET
+    }
+
+    #[inline(always)]
+    pub(crate) fn area_end(&self) -> usize {
+        self.address() + self.header().size
+    }
+
+    #[inline(always)]
+    pub(crate) fn flags(&self) -> usize {
+        // Relaxed: flags change only inside pauses (space flips, promotion of
+        // large pages); the pause's join orders those changes for workers.
+        self.header().flags.load(Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    pub(crate) fn has(&self, f: usize) -> bool {
+        self.flags() & f != 0
+    }
+
+    pub(crate) fn set_flags(&self, f: usize) {
+        // Relaxed: see `flags`.
+        self.header().flags.fetch_or(f, Ordering::Relaxed);
+    }
+
+    pub(crate) fn clear_flags(&self, f: usize) {
+        // Relaxed: see `flags`.
+        self.header().flags.fetch_and(!f, Ordering::Relaxed);
+    }
+
+    /// Atomically sets `f`; `true` if this call set it (it was clear).
+    pub(crate) fn try_set_flag(&self, f: usize) -> bool {
+        // AcqRel: the scavenger worker that wins a large page scans it; the
+        // Acquire orders its reads after the page was handed over.
+        self.header().flags.fetch_or(f, Ordering::AcqRel) & f == 0
+    }
+
+    pub(crate) fn age_mark(&self) -> usize {
+        // Relaxed: written only inside a scavenge pause, read by the next.
+        self.header().age_mark.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_age_mark(&self, a: usize) {
+        // Relaxed: see `age_mark`.
+        self.header().age_mark.store(a, Ordering::Relaxed)
+    }
+
+    pub(crate) fn top(&self) -> usize {
+        // Relaxed: owner-thread bookkeeping, read in pauses.
+        self.header().top.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_top(&self, t: usize) {
+        // Relaxed: see `top`.
+        self.header().top.store(t, Ordering::Relaxed)
+    }
+
+    pub(crate) fn live_bytes(&self) -> usize {
+        // Relaxed: accounting read after the markers/sweepers joined.
+        self.header().live_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_live_bytes(&self, n: usize) {
+        // Relaxed: see `live_bytes`.
+        self.header().live_bytes.store(n, Ordering::Relaxed)
+    }
+
+    /// Bit index of `addr` in this page's bitmap.
+    #[inline(always)]
+    pub(crate) fn mark_index(&self, addr: usize) -> usize {
+        (addr - self.address()) / WORD
+    }
+
+    /// Slot index of `slot` in this page's slot sets.
+    #[inline(always)]
+    pub(crate) fn slot_index(&self, slot: usize) -> usize {
+        (slot - self.address()) / WORD
+    }
+
+    /// Address of slot index `i`.
+    #[inline(always)]
+    pub(crate) fn slot_address(&self, i: usize) -> usize {
+        self.address() + i * WORD
+    }
+
+    pub(crate) fn is_young(&self) -> bool {
+        self.has(flags::YOUNG)
+    }
+}
+
+/// Hands out and takes back pages for one heap.
+///
+/// Regular pages are pooled up to a bound so the semi-space flip and the
+/// sweeper's released pages are reused without new page faults; large pages
+/// are allocated to size and freed at once.
+pub(crate) struct PagePool {
+    heap_id: u32,
+    free: Vec<NonNull<u8>>,
+    max_pooled: usize,
+    /// Bytes of pages currently handed out (committed by the heap).
+    committed: usize,
+}
+
+impl PagePool {
+    pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
+        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0 }
+    }
+
+    /// Bytes committed by pages in use.
+    pub(crate) fn committed(&self) -> usize {
+        self.committed
+    }
+
+    /// Bytes held in the pool for reuse.
+    pub(crate) fn pooled(&self) -> usize {
+        self.free.len() * PAGE_SIZE
+    }
+
+    fn layout(size: usize) -> Layout {
+        Layout::from_size_align(size, PAGE_SIZE).expect("page layout")
+    }
+
+    /// A page of `size` bytes (a multiple of `PAGE_SIZE`) for `space`, with a
+    /// fresh header. `None` if the system is out of memory.
+    pub(crate) fn allocate(&mut self, size: usize, space: SpaceId, page_flags: usize) -> Option<Page> {
+        debug_assert!(size % PAGE_SIZE == 0 && size >= PAGE_SIZE);
+        let mem = if size == PAGE_SIZE { self.free.pop() } else { None };
+        let mem = match mem {
+            Some(m) => m,
+            None => {
+                // SAFETY: the layout has non-zero size.
+                NonNull::new(unsafe { std::alloc::alloc(Self::layout(size)) })?
+            }
+        };
+        let header = PageHeader {
+            flags: AtomicUsize::new(page_flags),
+            size,
+            space,
+            heap_id: self.heap_id,
+            age_mark: AtomicUsize::new(0),
+            top: AtomicUsize::new(mem.as_ptr() as usize + AREA_OFFSET),
+            live_bytes: AtomicUsize::new(0),
+            old_to_new: SlotSet::new(size / WORD),
+            marks: MarkBitmap::new(),
+        };
+        // SAFETY: `mem` is a fresh or pooled allocation of at least `size`
+        // bytes aligned to PAGE_SIZE, and no header lives there (pooled pages
+        // had theirs dropped in `release`).
+        unsafe { std::ptr::write(mem.as_ptr() as *mut PageHeader, header) };
+        self.committed += size;
+        Some(Page(mem.cast()))
+    }
+
+    /// Gives a page back. The caller must hold no reference into it.
+    pub(crate) fn release(&mut self, page: Page) {
+        let size = page.header().size;
+        self.committed -= size;
+        let mem = page.0.cast::<u8>();
+        // SAFETY: the header was written in `allocate` and is dropped once,
+        // here; the caller promises no other use of the page follows.
+        unsafe { std::ptr::drop_in_place(page.0.as_ptr()) };
+        if size == PAGE_SIZE && self.free.len() < self.max_pooled {
+            self.free.push(mem);
+        } else {
+            // SAFETY: allocated in `allocate` with this very layout.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(size)) };
+        }
+    }
+
+    /// Returns pooled pages to the OS until at most `keep` remain.
+    pub(crate) fn trim(&mut self, keep: usize) {
+        while self.free.len() > keep {
+            let mem = self.free.pop().expect("non-empty");
+            // SAFETY: pooled pages are regular pages allocated with this layout.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(PAGE_SIZE)) };
+        }
+    }
+}
+
+impl Drop for PagePool {
+    fn drop(&mut self) {
+        self.trim(0);
+    }
+}

@@ -1,0 +1,238 @@
+//! Remembered sets: per-page slot sets (OLD_TO_NEW, later OLD_TO_OLD).
+//!
+//! A slot set records *slots* (addresses of fields) of one page, one bit per
+//! word, as V8's `SlotSet` does: the page's words are split into buckets of
+//! [`SLOTS_PER_BUCKET`] slots, and a bucket's bits are allocated only when the
+//! first slot in it is recorded. Buckets are installed with a compare-exchange
+//! so that two threads recording slots in the same empty bucket (two scavenger
+//! workers promoting objects onto one page) never lose an insertion, and bits
+//! are set and cleared with single atomic read-modify-writes so an insertion
+//! racing with iteration or with the removal of another slot is never lost.
+
+use crate::sync::faults::{fault, Fault};
+use crate::sync::{AtomicPtr, AtomicU32, Ordering};
+
+/// Cells of 32 bits per bucket.
+#[cfg(not(loom))]
+const BUCKET_CELLS: usize = 32;
+#[cfg(loom)]
+const BUCKET_CELLS: usize = 2;
+
+/// Slots covered by one lazily allocated bucket.
+pub const SLOTS_PER_BUCKET: usize = BUCKET_CELLS * 32;
+
+struct Bucket {
+    cells: [AtomicU32; BUCKET_CELLS],
+}
+
+impl Bucket {
+    fn new() -> Bucket {
+        Bucket { cells: std::array::from_fn(|_| AtomicU32::new(0)) }
+    }
+}
+
+/// What an iteration callback wants done with the slot it was shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotCallbackResult {
+    /// The slot still matters (e.g. still points into new space).
+    Keep,
+    /// Forget the slot.
+    Remove,
+}
+
+/// The recorded slots of one page, indexed by word offset from the page start.
+pub struct SlotSet {
+    buckets: Box<[AtomicPtr<Bucket>]>,
+}
+
+impl SlotSet {
+    /// A slot set for a page of `words` words; no bucket is allocated yet.
+    pub fn new(words: usize) -> SlotSet {
+        let n = words.div_ceil(SLOTS_PER_BUCKET);
+        SlotSet { buckets: (0..n).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect() }
+    }
+
+    #[inline]
+    fn bucket(&self, index: usize) -> Option<&Bucket> {
+        // Acquire: pairs with the Release half of the install CAS in
+        // `bucket_or_install`, so the bucket's zeroed cells are visible.
+        let p = self.buckets[index].load(Ordering::Acquire);
+        // SAFETY: a non-null bucket pointer came from `Box::into_raw` in
+        // `bucket_or_install` and is freed only through `&mut self`
+        // (`free_empty_buckets`, `drop`), so it is live while `&self` is.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    #[cold]
+    fn bucket_or_install(&self, index: usize) -> &Bucket {
+        if let Some(b) = self.bucket(index) {
+            return b;
+        }
+        let fresh = Box::into_raw(Box::new(Bucket::new()));
+        if fault(Fault::SlotSetPlainInstall) {
+            // Broken twin: a plain store may overwrite a bucket another thread
+            // installed (and already recorded a slot in) a moment ago.
+            self.buckets[index].store(fresh, Ordering::Release);
+            // SAFETY: just installed and never freed before `&mut self`.
+            return unsafe { &*fresh };
+        }
+        // AcqRel on success: Release publishes the zeroed bucket to readers
+        // (pairs with the Acquire in `bucket`). Acquire on failure: pairs with
+        // the winner's Release so we can use its bucket.
+        match self.buckets[index].compare_exchange(std::ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: installed by us; freed only through `&mut self`.
+            Ok(_) => unsafe { &*fresh },
+            Err(winner) => {
+                // SAFETY: `fresh` was never shared; we still own it.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: the winner's bucket is live until `&mut self`.
+                unsafe { &*winner }
+            }
+        }
+    }
+
+    /// Records `slot`. Safe to call from many threads at once.
+    #[inline]
+    pub fn insert(&self, slot: usize) {
+        let (b, c, mask) = Self::split(slot);
+        let bucket = match self.bucket(b) {
+            Some(bucket) => bucket,
+            None => self.bucket_or_install(b),
+        };
+        let cell = &bucket.cells[c];
+        // Relaxed: the slot set is read by the collector only after a
+        // synchronising join (the GC pause), which orders this insertion.
+        if cell.load(Ordering::Relaxed) & mask == 0 {
+            cell.fetch_or(mask, Ordering::Relaxed);
+        }
+    }
+
+    /// Is `slot` recorded?
+    pub fn contains(&self, slot: usize) -> bool {
+        let (b, c, mask) = Self::split(slot);
+        // Relaxed: as in `insert`.
+        self.bucket(b).is_some_and(|bucket| bucket.cells[c].load(Ordering::Relaxed) & mask != 0)
+    }
+
+    /// Forgets every slot in `start..end` (a range the sweeper freed).
+    pub fn remove_range(&self, start: usize, end: usize) {
+        let mut slot = start;
+        while slot < end {
+            let (b, c, _) = Self::split(slot);
+            let Some(bucket) = self.bucket(b) else {
+                slot = (b + 1) * SLOTS_PER_BUCKET;
+                continue;
+            };
+            let cell_first = b * SLOTS_PER_BUCKET + c * 32;
+            let lo = slot - cell_first;
+            let hi = (end - cell_first).min(32);
+            let mask = if hi - lo == 32 { u32::MAX } else { ((1u32 << (hi - lo)) - 1) << lo };
+            // Relaxed: as in `remove`.
+            bucket.cells[c].fetch_and(!mask, Ordering::Relaxed);
+            slot = cell_first + hi;
+        }
+    }
+
+    /// Calls `f` on every recorded slot; removes those for which it returns
+    /// [`SlotCallbackResult::Remove`]. Returns how many slots were kept.
+    ///
+    /// Insertions into other slots that race with the iteration are never
+    /// lost: a removal clears exactly one bit with an atomic `fetch_and`.
+    pub fn iterate(&self, mut f: impl FnMut(usize) -> SlotCallbackResult) -> usize {
+        let mut kept = 0;
+        for b in 0..self.buckets.len() {
+            let Some(bucket) = self.bucket(b) else { continue };
+            for (c, cell) in bucket.cells.iter().enumerate() {
+                // Relaxed: as in `insert`.
+                let mut bits = cell.load(Ordering::Relaxed);
+                let mut remove = 0u32;
+                while bits != 0 {
+                    let bit = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    match f(b * SLOTS_PER_BUCKET + c * 32 + bit as usize) {
+                        SlotCallbackResult::Keep => kept += 1,
+                        SlotCallbackResult::Remove => remove |= 1 << bit,
+                    }
+                }
+                if remove != 0 {
+                    // Relaxed: as in `remove`.
+                    cell.fetch_and(!remove, Ordering::Relaxed);
+                }
+            }
+        }
+        kept
+    }
+
+    /// Number of recorded slots.
+    #[cfg_attr(not(loom), allow(dead_code))]
+    pub fn len(&self) -> usize {
+        (0..self.buckets.len())
+            .filter_map(|b| self.bucket(b))
+            // Relaxed: as in `insert`.
+            .map(|bucket| bucket.cells.iter().map(|c| c.load(Ordering::Relaxed).count_ones() as usize).sum::<usize>())
+            .sum()
+    }
+
+    #[inline(always)]
+    fn split(slot: usize) -> (usize, usize, u32) {
+        let b = slot / SLOTS_PER_BUCKET;
+        let in_bucket = slot % SLOTS_PER_BUCKET;
+        (b, in_bucket / 32, 1u32 << (in_bucket % 32))
+    }
+}
+
+impl Drop for SlotSet {
+    fn drop(&mut self) {
+        for p in self.buckets.iter_mut() {
+            // Relaxed: `&mut self` in drop excludes every other thread.
+            let raw = p.load(Ordering::Relaxed);
+            if !raw.is_null() {
+                // SAFETY: allocated by `Box::into_raw`; `&mut self` in drop
+                // means no other reference remains.
+                drop(unsafe { Box::from_raw(raw) });
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_iterate_remove() {
+        let s = SlotSet::new(4096);
+        assert_eq!(s.len(), 0);
+        for slot in [1, 31, 32, 1023, 1024, 4000] {
+            s.insert(slot);
+        }
+        assert_eq!(s.len(), 6);
+        assert!(s.contains(1024));
+        let mut seen = vec![];
+        let kept = s.iterate(|slot| {
+            seen.push(slot);
+            if slot % 2 == 0 {
+                SlotCallbackResult::Remove
+            } else {
+                SlotCallbackResult::Keep
+            }
+        });
+        assert_eq!(seen, vec![1, 31, 32, 1023, 1024, 4000]);
+        assert_eq!(kept, 3);
+        assert!(!s.contains(32));
+        s.remove_range(0, 1024);
+        assert_eq!(s.len(), 1);
+        assert!(s.bucket(3).is_none(), "untouched buckets stay unallocated");
+    }
+
+    #[test]
+    fn remove_range_clears_only_the_range() {
+        let s = SlotSet::new(4096);
+        for slot in 0..200 {
+            s.insert(slot);
+        }
+        s.remove_range(10, 150);
+        assert_eq!(s.len(), 10 + 50);
+        assert!(s.contains(9) && !s.contains(10) && !s.contains(149) && s.contains(150));
+    }
+}

@@ -1,0 +1,111 @@
+//! # isogc
+//!
+//! A generational garbage-collected heap for language runtimes, after V8's
+//! Orinoco collector. Each [`Isolate`] owns one heap and is owned by one
+//! thread; all isolates of a process share one GC worker pool
+//! ([`Platform`]). A runtime describes its object layouts ([`ObjectLayout`] →
+//! [`Map`]), holds roots as handles ([`HandleScope`], [`Local`], [`Global`],
+//! [`Weak`]) and reads and writes the heap only through a scope, so the
+//! collector is precise and free to move objects.
+//!
+//! ```
+//! use isogc::*;
+//!
+//! let platform = Platform::new(2)?;
+//! let mut isolate = Isolate::new(&platform, HeapConfig::default())?;
+//! let mut scope = HandleScope::new(&mut isolate);
+//! let point = scope.new_map(&ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0 })?;
+//! let p = scope.new_object(point)?;
+//! scope.set(p, 0, Smi::from(3));
+//! let label = scope.new_string("origin")?;
+//! scope.set(p, 1, label);
+//! scope.collect_garbage(GcKind::Major);
+//! assert_eq!(scope.get_smi(p, 0), Some(3));
+//! let l = scope.get(p, 1);
+//! let l = scope.cast::<HeapString, _>(l).unwrap();
+//! assert_eq!(scope.to_rust_string(l), "origin");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Map of the modules
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`platform`] | the shared worker pool; GC jobs joined by the posting thread |
+//! | [`isolate`] | one heap per thread; statistics |
+//! | `scope` | [`HandleScope`]: allocation and typed access |
+//! | `handles` | [`Local`], [`Global`], [`Weak`], the handle tables |
+//! | `value` | tagged words: Smis and heap pointers |
+//! | `object` | object layouts, maps, the small unsafe core over heap words |
+//! | `heap` | pages, new/old/map/large/read-only spaces, free lists, remembered sets, mark bitmap |
+//! | `barrier` | the write barrier |
+//! | `scavenger` | minor GC: Cheney scavenge with promotion by age mark |
+//! | `marking` | full-heap tri-colour marking; weak clearing |
+//! | `sweeper` | sweeping into free lists, release of empty pages |
+//! | `verifier` | the heap verifier |
+//! | `tracer` | GC events, phase times, `--trace-gc` lines |
+//! | `sync` | the std/loom facade: the only importer of atomics |
+
+#![warn(missing_docs, unsafe_op_in_unsafe_fn)]
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
+
+pub mod sync;
+
+mod handles;
+mod heap;
+
+#[cfg(not(loom))]
+mod barrier;
+#[cfg(not(loom))]
+mod config;
+#[cfg(not(loom))]
+mod error;
+#[cfg(not(loom))]
+pub mod isolate;
+#[cfg(not(loom))]
+mod marking;
+#[cfg(not(loom))]
+mod object;
+#[cfg(not(loom))]
+pub mod platform;
+#[cfg(not(loom))]
+mod scavenger;
+#[cfg(not(loom))]
+mod scope;
+#[cfg(not(loom))]
+mod string_table;
+#[cfg(not(loom))]
+mod sweeper;
+#[cfg(not(loom))]
+mod tracer;
+#[cfg(not(loom))]
+mod value;
+#[cfg(not(loom))]
+mod verifier;
+
+#[cfg(not(loom))]
+pub use {
+    config::{GcMode, HeapConfig},
+    error::{AllocError, ConfigError},
+    handles::{Global, Local, Value, Weak},
+    heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
+    isolate::{HeapStats, Isolate, SpaceStats},
+    object::InstanceType,
+    platform::Platform,
+    scope::{
+        ByteArray, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber, HeapString, HeapType,
+        IntoValue, Map, Object, ObjectLayout, ScopeParent,
+    },
+    tracer::{GcEvent, GcKind, GcReason, Phase},
+    value::Smi,
+};
+
+/// The concurrent protocols, exposed under `--cfg loom` so the models in
+/// `loom-tests/` drive the crate's own code.
+#[cfg(loom)]
+pub mod model {
+    pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
+    pub use crate::heap::mark_bitmap::MarkBitmap;
+    pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
+    pub use crate::sync::faults;
+}

@@ -1,0 +1,375 @@
+//! Heap objects: layouts, maps, and the small unsafe core that reads and
+//! writes heap words.
+//!
+//! Every object starts with its map word. The map says what the object is
+//! ([`InstanceType`]), how big it is, and which of its words hold tagged
+//! values, so the collector is precise. Built-in layouts:
+//!
+//! | kind               | words                                            |
+//! |--------------------|--------------------------------------------------|
+//! | `Map`              | map, type, instance size, tagged fields, raw bytes, name |
+//! | `Oddball`          | map, kind (Smi)                                  |
+//! | `FixedArray`       | map, length (Smi), `length` tagged slots         |
+//! | `ByteArray`        | map, length (Smi), bytes                         |
+//! | `String`           | map, length (Smi), hash (raw), UTF-8 bytes       |
+//! | `HeapNumber`       | map, f64 bits                                    |
+//! | `Object` (runtime) | map, N tagged fields, M raw bytes (from its map) |
+//! | `FreeSpace`        | map, size (Smi) — a filler of two or more words  |
+//! | `Filler`           | map — a one-word filler                          |
+//!
+//! All raw memory access goes through [`HeapObject`]'s methods, which rest on
+//! one invariant: a `HeapObject` is only made for the address of a live,
+//! initialised object in a heap that the current thread may touch (the
+//! isolate's own thread, or a GC worker inside a pause of that heap).
+
+use crate::heap::page::Page;
+use crate::heap::WORD;
+use crate::sync::{atomic_word, Ordering};
+use crate::value::{Tagged, FORWARDING_TAG, TAG_MASK};
+
+/// The kind of a heap object, stored in its map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum InstanceType {
+    /// A map: the layout of other objects.
+    Map = 1,
+    /// `undefined`, `null`, `true`, `false`, `the_hole`.
+    Oddball = 2,
+    /// An array of tagged values.
+    FixedArray = 3,
+    /// An array of raw bytes.
+    ByteArray = 4,
+    /// A UTF-8 string.
+    String = 5,
+    /// A UTF-8 string held in the isolate's string table.
+    InternalizedString = 6,
+    /// A boxed f64.
+    HeapNumber = 7,
+    /// A runtime-defined object: N tagged fields and M raw bytes.
+    Object = 8,
+    /// A filler covering free space (two or more words).
+    FreeSpace = 9,
+    /// A one-word filler.
+    Filler = 10,
+}
+
+impl InstanceType {
+    fn from_u8(v: u8) -> Option<InstanceType> {
+        use InstanceType::*;
+        Some(match v {
+            1 => Map,
+            2 => Oddball,
+            3 => FixedArray,
+            4 => ByteArray,
+            5 => String,
+            6 => InternalizedString,
+            7 => HeapNumber,
+            8 => Object,
+            9 => FreeSpace,
+            10 => Filler,
+            _ => return None,
+        })
+    }
+}
+
+/// Word offsets inside objects.
+pub(crate) mod offsets {
+    pub const MAP: usize = 0;
+    // Map
+    pub const MAP_TYPE: usize = 1;
+    pub const MAP_INSTANCE_SIZE: usize = 2;
+    pub const MAP_TAGGED_FIELDS: usize = 3;
+    pub const MAP_RAW_BYTES: usize = 4;
+    pub const MAP_NAME: usize = 5;
+    pub const MAP_WORDS: usize = 6;
+    // Arrays and strings
+    pub const LENGTH: usize = 1;
+    pub const ARRAY_HEADER_WORDS: usize = 2;
+    pub const STRING_HASH: usize = 2;
+    pub const STRING_HEADER_WORDS: usize = 3;
+    // HeapNumber, Oddball
+    pub const NUMBER_VALUE: usize = 1;
+    pub const ODDBALL_KIND: usize = 1;
+    // FreeSpace
+    pub const FREE_SPACE_SIZE: usize = 1;
+}
+
+/// Rounds `n` up to a whole number of words.
+#[inline(always)]
+pub(crate) const fn round_to_words(n: usize) -> usize {
+    (n + WORD - 1) & !(WORD - 1)
+}
+
+/// Checked object sizes: `None` when the byte size overflows.
+pub(crate) mod sizes {
+    use super::{offsets, round_to_words, WORD};
+
+    pub fn fixed_array(len: usize) -> Option<usize> {
+        len.checked_mul(WORD)?.checked_add(offsets::ARRAY_HEADER_WORDS * WORD)
+    }
+    pub fn byte_array(len: usize) -> Option<usize> {
+        round_to_words(len.checked_add(offsets::ARRAY_HEADER_WORDS * WORD + WORD - 1)? - (WORD - 1)).into()
+    }
+    pub fn string(len: usize) -> Option<usize> {
+        round_to_words(len.checked_add(offsets::STRING_HEADER_WORDS * WORD + WORD - 1)? - (WORD - 1)).into()
+    }
+    pub fn object(tagged: usize, raw: usize) -> Option<usize> {
+        let t = tagged.checked_add(1)?.checked_mul(WORD)?;
+        t.checked_add(raw.checked_add(WORD - 1)? & !(WORD - 1))
+    }
+}
+
+/// A live heap object, by address. See the module docs for the invariant
+/// every method relies on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) struct HeapObject(usize);
+
+impl HeapObject {
+    /// Wraps an object address.
+    ///
+    /// # Safety
+    /// `addr` is the start of a live, initialised object that this thread may
+    /// access (the module invariant), for as long as the value is used.
+    #[inline(always)]
+    pub(crate) unsafe fn from_address(addr: usize) -> HeapObject {
+        debug_assert!(addr != 0 && addr % WORD == 0);
+        HeapObject(addr)
+    }
+
+    /// Wraps the target of a tagged pointer.
+    ///
+    /// # Safety
+    /// As [`HeapObject::from_address`] for `t.address()`.
+    #[inline(always)]
+    pub(crate) unsafe fn from_tagged(t: Tagged) -> HeapObject {
+        debug_assert!(t.is_heap_object());
+        // SAFETY: forwarded to the caller.
+        unsafe { Self::from_address(t.address()) }
+    }
+
+    #[inline(always)]
+    pub(crate) fn address(self) -> usize {
+        self.0
+    }
+
+    #[inline(always)]
+    pub(crate) fn tagged(self) -> Tagged {
+        Tagged::from_address(self.0)
+    }
+
+    #[inline(always)]
+    pub(crate) fn page(self) -> Page {
+        // SAFETY: a live object starts in the first PAGE_SIZE bytes of its
+        // page (the module invariant).
+        unsafe { Page::of(self.0) }
+    }
+
+    /// Loads word `i` (Relaxed: concurrent markers read fields atomically;
+    /// ordering with the object's initialisation comes from its publication).
+    #[inline(always)]
+    pub(crate) fn word(self, i: usize) -> usize {
+        // SAFETY: word `i` lies inside this live object (callers index within
+        // the layout its map describes), which is word aligned.
+        unsafe { atomic_word(self.0 + i * WORD) }.load(Ordering::Relaxed)
+    }
+
+    /// Stores word `i` (Relaxed: see [`HeapObject::word`]).
+    #[inline(always)]
+    pub(crate) fn set_word(self, i: usize, v: usize) {
+        // SAFETY: as in `word`.
+        unsafe { atomic_word(self.0 + i * WORD) }.store(v, Ordering::Relaxed)
+    }
+
+    #[inline(always)]
+    pub(crate) fn field(self, i: usize) -> Tagged {
+        Tagged(self.word(i))
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_field(self, i: usize, v: Tagged) {
+        self.set_word(i, v.0)
+    }
+
+    /// Address of word `i` (a slot).
+    #[inline(always)]
+    pub(crate) fn slot(self, i: usize) -> usize {
+        self.0 + i * WORD
+    }
+
+    /// The raw map word: a map pointer, or a forwarding address.
+    #[inline(always)]
+    pub(crate) fn map_word(self) -> usize {
+        self.word(offsets::MAP)
+    }
+
+    /// The object's map. Must not be forwarded.
+    #[inline(always)]
+    pub(crate) fn map(self) -> HeapObject {
+        let w = self.map_word();
+        debug_assert!(w & TAG_MASK != FORWARDING_TAG, "map() of a forwarded object");
+        // SAFETY: a live object's map word points to its live map.
+        unsafe { HeapObject::from_address(w & !TAG_MASK) }
+    }
+
+    /// If the map word holds a forwarding address, the object's new home.
+    #[inline(always)]
+    pub(crate) fn forwarding_address(self) -> Option<usize> {
+        let w = self.map_word();
+        (w & TAG_MASK == FORWARDING_TAG).then_some(w & !TAG_MASK)
+    }
+
+    /// Replaces the map word with a forwarding address to `to`.
+    #[inline(always)]
+    pub(crate) fn set_forwarding_address(self, to: usize) {
+        self.set_word(offsets::MAP, to | FORWARDING_TAG)
+    }
+
+    #[inline(always)]
+    pub(crate) fn instance_type(self) -> InstanceType {
+        MapRef(self.map()).instance_type()
+    }
+
+    /// The Smi in word `i` as a `usize` (lengths, sizes).
+    #[inline(always)]
+    pub(crate) fn smi_word(self, i: usize) -> usize {
+        Tagged(self.word(i)).smi_value() as usize
+    }
+
+    /// Size of the object in bytes, computed from its map.
+    #[inline]
+    pub(crate) fn size(self) -> usize {
+        self.size_with_map(MapRef(self.map()))
+    }
+
+    /// Size of the object in bytes given its map (the map word may already
+    /// hold a forwarding address; `map` was read before that).
+    #[inline]
+    pub(crate) fn size_with_map(self, map: MapRef) -> usize {
+        use InstanceType::*;
+        match map.instance_type() {
+            FixedArray => offsets::ARRAY_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH) * WORD,
+            ByteArray => round_to_words(offsets::ARRAY_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH)),
+            String | InternalizedString => {
+                round_to_words(offsets::STRING_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH))
+            }
+            FreeSpace => self.smi_word(offsets::FREE_SPACE_SIZE),
+            Filler => WORD,
+            Map | Oddball | HeapNumber | Object => map.instance_size(),
+        }
+    }
+
+    /// Calls `f` with the index of every tagged word of the body (the map
+    /// word excluded), given the object's map.
+    #[inline]
+    pub(crate) fn for_each_tagged_index(self, map: MapRef, mut f: impl FnMut(usize)) {
+        use InstanceType::*;
+        match map.instance_type() {
+            FixedArray => {
+                let len = self.smi_word(offsets::LENGTH);
+                for i in 0..len {
+                    f(offsets::ARRAY_HEADER_WORDS + i);
+                }
+            }
+            Object => {
+                for i in 0..map.tagged_fields() {
+                    f(1 + i);
+                }
+            }
+            Map => f(offsets::MAP_NAME),
+            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler => {}
+        }
+    }
+
+    /// Raw bytes `offset..offset+out.len()` of the object.
+    pub(crate) fn read_bytes(self, offset: usize, out: &mut [u8]) {
+        // SAFETY: callers bound `offset + out.len()` by the object's raw area;
+        // raw bytes are never read concurrently with a write (they hold no
+        // pointers, so no collector thread touches them outside copying,
+        // which happens in a pause).
+        unsafe { std::ptr::copy_nonoverlapping((self.0 + offset) as *const u8, out.as_mut_ptr(), out.len()) }
+    }
+
+    /// Writes raw bytes at `offset`.
+    pub(crate) fn write_bytes(self, offset: usize, data: &[u8]) {
+        // SAFETY: as in `read_bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), (self.0 + offset) as *mut u8, data.len()) }
+    }
+
+    /// A view of raw bytes (valid until the next allocation; crate-internal).
+    pub(crate) fn bytes<'a>(self, offset: usize, len: usize) -> &'a [u8] {
+        // SAFETY: as in `read_bytes`; callers drop the slice before anything
+        // can allocate or collect.
+        unsafe { std::slice::from_raw_parts((self.0 + offset) as *const u8, len) }
+    }
+
+    /// Copies `size` bytes of this object to `to` (a fresh, unshared area).
+    pub(crate) fn copy_to(self, to: usize, size: usize) {
+        // SAFETY: `to..to+size` is freshly allocated space no other thread can
+        // see yet, and does not overlap the live source object.
+        unsafe { std::ptr::copy_nonoverlapping(self.0 as *const u8, to as *mut u8, size) }
+    }
+}
+
+/// A map object, with typed accessors to its layout words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct MapRef(pub(crate) HeapObject);
+
+impl MapRef {
+    #[inline(always)]
+    pub(crate) fn instance_type(self) -> InstanceType {
+        let raw = self.0.smi_word(offsets::MAP_TYPE) as u8;
+        match InstanceType::from_u8(raw) {
+            Some(t) => t,
+            None => panic!("heap corruption: map at {:#x} has instance type {raw}", self.0.address()),
+        }
+    }
+
+    /// Fixed instance size in bytes (0 for variable-sized kinds).
+    #[inline(always)]
+    pub(crate) fn instance_size(self) -> usize {
+        self.0.smi_word(offsets::MAP_INSTANCE_SIZE)
+    }
+
+    #[inline(always)]
+    pub(crate) fn tagged_fields(self) -> usize {
+        self.0.smi_word(offsets::MAP_TAGGED_FIELDS)
+    }
+
+    #[inline(always)]
+    pub(crate) fn raw_bytes(self) -> usize {
+        self.0.smi_word(offsets::MAP_RAW_BYTES)
+    }
+
+    /// Checks that `self` looks like a map (its map is the meta map, whose
+    /// map is itself). Used by the verifier.
+    pub(crate) fn is_valid(self, meta_map: usize) -> bool {
+        self.0.map_word() == meta_map && InstanceType::from_u8(self.0.smi_word(offsets::MAP_TYPE) as u8).is_some()
+    }
+}
+
+/// Writes a filler covering `start..start+size` so the page stays iterable.
+pub(crate) fn write_filler(start: usize, size: usize, free_space_map: usize, filler_map: usize) {
+    if size == 0 {
+        return;
+    }
+    debug_assert!(size % WORD == 0);
+    // SAFETY: the caller owns `start..start+size` (free memory of a page of
+    // this heap, not visible to any other thread as an object yet).
+    let o = unsafe { HeapObject::from_address(start) };
+    if size == WORD {
+        o.set_word(offsets::MAP, filler_map);
+    } else {
+        o.set_word(offsets::MAP, free_space_map);
+        o.set_word(offsets::FREE_SPACE_SIZE, Tagged::from_smi(size as i64).0);
+    }
+}
+
+/// A 64-bit FNV-1a hash of a string's bytes (stored in the string header).
+pub(crate) fn string_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

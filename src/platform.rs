@@ -1,0 +1,92 @@
+//! The process-wide GC worker pool shared by every isolate.
+//!
+//! One [`Platform`] owns a rayon thread pool and nothing of any heap.
+//! Isolates post GC *jobs* to it: a job runs one task function on up to
+//! `max_concurrency` threads, and the posting (isolate's) thread runs a share
+//! itself while it waits, like V8's `JobHandle::Join`. A job of one isolate
+//! occupies only the workers it gets; it never stops another isolate's thread.
+
+use crate::error::ConfigError;
+use crate::sync::Arc;
+
+struct Inner {
+    pool: rayon::ThreadPool,
+    workers: usize,
+}
+
+/// The shared GC worker pool. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform").field("workers", &self.inner.workers).finish()
+    }
+}
+
+impl Platform {
+    /// A pool with `workers` GC threads. Zero is allowed: every GC job then
+    /// runs on the isolate's own thread.
+    pub fn new(workers: usize) -> Result<Platform, ConfigError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(workers.max(1))
+            .thread_name(|i| format!("isogc-worker-{i}"))
+            .build()
+            .map_err(|e| ConfigError::Platform(e.to_string()))?;
+        Ok(Platform { inner: Arc::new(Inner { pool, workers }) })
+    }
+
+    /// A pool with one worker per available core, less one for the main
+    /// thread (V8's default), at least one.
+    pub fn with_default_workers() -> Result<Platform, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Platform::new(cores.saturating_sub(1).max(1))
+    }
+
+    /// Number of GC worker threads.
+    pub fn workers(&self) -> usize {
+        self.inner.workers
+    }
+
+    /// Runs `task(id)` for ids `0..n` where `n = max_concurrency` bounded by
+    /// the pool's workers plus the calling thread; id 0 runs on the calling
+    /// thread. Returns when every task has finished.
+    pub(crate) fn run_job(&self, max_concurrency: usize, task: &(dyn Fn(usize) + Sync)) {
+        let n = max_concurrency.clamp(1, self.inner.workers + 1);
+        if n == 1 {
+            task(0);
+            return;
+        }
+        self.inner.pool.in_place_scope(|s| {
+            for id in 1..n {
+                s.spawn(move |_| task(id));
+            }
+            task(0);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_job_runs_every_task_once_and_joins() {
+        let p = Platform::new(3).unwrap();
+        let seen = AtomicUsize::new(0);
+        p.run_job(8, &|id| {
+            seen.fetch_or(1 << id, Ordering::SeqCst);
+        });
+        assert_eq!(seen.load(Ordering::SeqCst), 0b1111);
+    }
+
+    #[test]
+    fn zero_workers_runs_on_the_caller() {
+        let p = Platform::new(0).unwrap();
+        let caller = std::thread::current().id();
+        p.run_job(4, &|_| assert_eq!(std::thread::current().id(), caller));
+    }
+}

@@ -1,0 +1,55 @@
+//! The per-isolate string table: one internalized string per content.
+//!
+//! Internalized strings are allocated in old space (they are long-lived, and
+//! the table then never needs updating after a scavenge). The table holds
+//! them weakly: after marking, entries whose string stayed white are dropped.
+
+use crate::object::{offsets, HeapObject};
+use crate::value::Tagged;
+use std::collections::HashMap;
+
+pub(crate) struct StringTable {
+    by_hash: HashMap<u64, Vec<Tagged>>,
+    len: usize,
+}
+
+impl StringTable {
+    pub(crate) fn new() -> StringTable {
+        StringTable { by_hash: HashMap::new(), len: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The internalized string with these bytes, if any.
+    pub(crate) fn lookup(&self, hash: u64, bytes: &[u8]) -> Option<Tagged> {
+        self.by_hash.get(&hash)?.iter().copied().find(|&t| {
+            // SAFETY: table entries are live internalized strings (dead ones
+            // are removed right after marking, before sweeping frees them).
+            let s = unsafe { HeapObject::from_tagged(t) };
+            s.smi_word(offsets::LENGTH) == bytes.len()
+                && s.bytes(offsets::STRING_HEADER_WORDS * crate::heap::WORD, bytes.len()) == bytes
+        })
+    }
+
+    pub(crate) fn insert(&mut self, hash: u64, t: Tagged) {
+        self.by_hash.entry(hash).or_default().push(t);
+        self.len += 1;
+    }
+
+    /// Keeps only the entries for which `keep` holds.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(Tagged) -> bool) {
+        let mut len = 0;
+        self.by_hash.retain(|_, v| {
+            v.retain(|&t| keep(t));
+            len += v.len();
+            !v.is_empty()
+        });
+        self.len = len;
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, Tagged)> + '_ {
+        self.by_hash.iter().flat_map(|(&h, v)| v.iter().map(move |&t| (h, t)))
+    }
+}

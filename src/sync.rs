@@ -1,0 +1,108 @@
+//! The one place that names atomics, cells and threads.
+//!
+//! Under normal builds this re-exports `std`; under `--cfg loom` it re-exports
+//! loom's modelled types, so the loom models in `loom-tests/` drive the very
+//! code the crate ships (the mark bitmap, the handle table, the slot sets) and
+//! not a copy of it. Nothing else in the crate may import
+//! `std::sync::atomic` or `std::cell::UnsafeCell`.
+//!
+//! [`unmodeled`] holds the few atomics that loom must *not* model (process-wide
+//! id counters and statistics kept in `static`s, which loom cannot host).
+
+#[cfg(not(loom))]
+pub use std::sync::atomic::Ordering;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize};
+
+#[cfg(loom)]
+pub use loom::sync::atomic::Ordering;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicUsize};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::Arc;
+#[cfg(not(loom))]
+pub(crate) use std::sync::Arc;
+
+/// Atomics that are never modelled by loom: process-wide counters in
+/// `static`s (isolate ids) whose only job is to be unique.
+pub(crate) mod unmodeled {
+    pub(crate) use std::sync::atomic::{AtomicU32, Ordering};
+}
+
+/// Builds a word-sized atomic view of a word of heap memory.
+///
+/// Page memory is raw (it comes from the page allocator, not from Rust
+/// values), so the collector reaches its words through this one function.
+///
+/// # Safety
+/// `addr` must be word-aligned, point into a live page owned by the caller's
+/// heap, and stay valid for `'a`. Every other access to that word during `'a`
+/// must be atomic too (the crate never mixes plain and atomic accesses to a
+/// heap word that another thread can see).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) unsafe fn atomic_word<'a>(addr: usize) -> &'a AtomicUsize {
+    // SAFETY: the caller guarantees alignment and liveness; `AtomicUsize` has
+    // the same size and alignment as `usize`.
+    unsafe { AtomicUsize::from_ptr(addr as *mut usize) }
+}
+
+/// Fault injection for the loom models' broken twins.
+///
+/// Each model in `loom-tests/` has a twin that turns one of these faults on and
+/// must be caught by loom. The knob exists only under `--cfg loom`; in normal
+/// builds [`fault`] is a constant `false` and the checks compile away.
+pub mod faults {
+    /// A deliberately broken variant of one protocol step.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(u32)]
+    pub enum Fault {
+        /// The mark bitmap sets a bit with a load followed by a store instead
+        /// of one `fetch_or`.
+        BitmapLoadStore = 1,
+        /// Parallel handle-block visitors claim a block by a load and a store
+        /// instead of one `fetch_add`.
+        HandleClaimLoadStore = 2,
+        /// A slot set installs a lazily allocated bucket with a plain store
+        /// instead of a compare-exchange.
+        SlotSetPlainInstall = 3,
+    }
+
+    #[cfg(loom)]
+    static ACTIVE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+    /// Is `f` injected right now? Always `false` outside `--cfg loom`.
+    #[inline(always)]
+    pub fn fault(f: Fault) -> bool {
+        #[cfg(loom)]
+        {
+            ACTIVE.load(std::sync::atomic::Ordering::SeqCst) == f as u32
+        }
+        #[cfg(not(loom))]
+        {
+            let _ = f;
+            false
+        }
+    }
+
+    /// Turns `f` on until the returned guard is dropped (also on unwinding, so
+    /// a `#[should_panic]` twin leaves the knob off for the next model).
+    /// Models that inject faults must run one at a time (`--test-threads=1`).
+    #[cfg(loom)]
+    pub fn inject(f: Fault) -> FaultGuard {
+        ACTIVE.store(f as u32, std::sync::atomic::Ordering::SeqCst);
+        FaultGuard(())
+    }
+
+    /// Clears the injected fault when dropped.
+    #[cfg(loom)]
+    pub struct FaultGuard(());
+
+    #[cfg(loom)]
+    impl Drop for FaultGuard {
+        fn drop(&mut self) {
+            ACTIVE.store(0, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}

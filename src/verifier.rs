@@ -1,0 +1,177 @@
+//! The heap verifier (DESIGN section 9), run after every GC when
+//! [`crate::HeapConfig::verify_heap`] is on.
+//!
+//! It checks, over every object of every space:
+//! - the map word points to a valid map (whose map is the meta map);
+//! - every tagged field is a Smi or points to the start of a live object of
+//!   this heap that is not in from-space and not a filler;
+//! - every old-to-new pointer is in its page's OLD_TO_NEW slot set;
+//! - no mark bit is left set in the old generation after sweeping;
+//! - every handle (local, global, weak) and string-table entry is valid;
+//!
+//! [`verify_marking`] runs between marking and sweeping and checks the
+//! tri-colour invariant at the end of marking: no marked object points to an
+//! unmarked one.
+
+use crate::handles::CLEARED;
+use crate::heap::page::{flags, SpaceId};
+use crate::heap::Heap;
+use crate::marking::is_live;
+use crate::object::{offsets, HeapObject, InstanceType, MapRef};
+use crate::sync::Ordering;
+use crate::value::Tagged;
+use std::collections::HashMap;
+
+fn is_filler(t: InstanceType) -> bool {
+    matches!(t, InstanceType::FreeSpace | InstanceType::Filler)
+}
+
+/// Object starts → instance type, plus basic per-object checks.
+fn collect_objects(heap: &Heap) -> Result<HashMap<usize, InstanceType>, String> {
+    let mut objects = HashMap::new();
+    let meta = heap.roots.meta_map;
+    let mut err = None;
+    heap.for_each_object(|o, space| {
+        if err.is_some() {
+            return;
+        }
+        let page = o.page();
+        if page.header().heap_id != heap.id {
+            err = Some(format!("object {:#x} lies on a page of heap {}", o.address(), page.header().heap_id));
+            return;
+        }
+        if o.forwarding_address().is_some() {
+            err = Some(format!("object {:#x} in {space:?} still holds a forwarding address", o.address()));
+            return;
+        }
+        let map = MapRef(o.map());
+        if !map.is_valid(meta) {
+            err = Some(format!("object {:#x} in {space:?} has an invalid map {:#x}", o.address(), map.0.address()));
+            return;
+        }
+        let end = o.address() + o.size_with_map(map);
+        let limit = if space == SpaceId::New { page.top().max(heap.new_space.lab.top) } else { page.area_end() };
+        if end > page.area_end() || (space != SpaceId::New && end > limit) {
+            err = Some(format!("object {:#x} ({:?}) overruns its page", o.address(), map.instance_type()));
+            return;
+        }
+        objects.insert(o.address(), map.instance_type());
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(objects),
+    }
+}
+
+fn check_pointer(objects: &HashMap<usize, InstanceType>, v: Tagged, what: &dyn Fn() -> String) -> Result<(), String> {
+    if !v.is_heap_object() {
+        return Ok(());
+    }
+    match objects.get(&v.address()) {
+        None => Err(format!("{} points to {:#x}, which is not an object start", what(), v.address())),
+        Some(&t) if is_filler(t) => Err(format!("{} points to a filler at {:#x} (freed memory)", what(), v.address())),
+        Some(_) => {
+            // SAFETY: the address is a known object start.
+            let page = unsafe { HeapObject::from_tagged(v) }.page();
+            if page.has(flags::FROM_SPACE) {
+                return Err(format!("{} points into from-space at {:#x}", what(), v.address()));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Runs every check; returns the first violation found.
+pub(crate) fn verify(heap: &Heap) -> Result<(), String> {
+    let objects = collect_objects(heap)?;
+    // Fields, maps and the remembered set.
+    for (&addr, &ty) in &objects {
+        if is_filler(ty) {
+            continue;
+        }
+        // SAFETY: a known object start.
+        let o = unsafe { HeapObject::from_address(addr) };
+        let map = MapRef(o.map());
+        check_pointer(&objects, map.0.tagged(), &|| format!("map word of {addr:#x}"))?;
+        let host_page = o.page();
+        let host_old = host_page.has(flags::OLD);
+        let mut r = Ok(());
+        o.for_each_tagged_index(map, |i| {
+            if r.is_err() {
+                return;
+            }
+            let v = o.field(i);
+            r = check_pointer(&objects, v, &|| format!("field {i} of {ty:?} at {addr:#x}"));
+            if r.is_ok() && host_old && v.is_heap_object() {
+                // SAFETY: checked above to be a live object start.
+                let target = unsafe { HeapObject::from_tagged(v) }.page();
+                if target.is_young() && !host_page.header().old_to_new.contains(host_page.slot_index(o.slot(i))) {
+                    r = Err(format!(
+                        "old-to-new pointer in field {i} of {ty:?} at {addr:#x} is not in the remembered set"
+                    ));
+                }
+            }
+        });
+        r?;
+    }
+    // No mark bits survive sweeping.
+    for page in heap.old_gen_pages() {
+        let n = page.header().marks.count();
+        if n != 0 {
+            return Err(format!("{n} mark bits left set on old page {:#x} after GC", page.address()));
+        }
+    }
+    // Roots.
+    for (i, &h) in heap.handles.iter().enumerate() {
+        check_pointer(&objects, h, &|| format!("local handle #{i}"))?;
+    }
+    for (name, table) in [("global", &heap.globals), ("weak", &heap.weaks)] {
+        let t = table.inner.borrow();
+        for i in 0..t.blocks.capacity() {
+            // Relaxed: the verifier runs on the isolate's thread in a pause.
+            let v = Tagged(t.blocks.slot(i).load(Ordering::Relaxed));
+            if v != CLEARED {
+                check_pointer(&objects, v, &|| format!("{name} handle #{i}"))?;
+            }
+        }
+    }
+    for (hash, t) in heap.string_table.iter() {
+        check_pointer(&objects, t, &|| "string table entry".to_string())?;
+        if objects.get(&t.address()) != Some(&InstanceType::InternalizedString) {
+            return Err(format!("string table entry {:#x} is not an internalized string", t.address()));
+        }
+        // SAFETY: a known internalized string.
+        let s = unsafe { HeapObject::from_tagged(t) };
+        if s.word(offsets::STRING_HASH) as u64 != hash {
+            return Err(format!("string table entry {:#x} is filed under the wrong hash", t.address()));
+        }
+    }
+    Ok(())
+}
+
+/// The end-of-marking invariant: no marked object points to an unmarked one.
+pub(crate) fn verify_marking(heap: &Heap) -> Result<(), String> {
+    let mut r = Ok(());
+    heap.for_each_object(|o, space| {
+        if r.is_err() || space == SpaceId::ReadOnly || !is_live(o.tagged()) {
+            return;
+        }
+        let map = MapRef(o.map());
+        if !is_live(map.0.tagged()) {
+            r = Err(format!("marked object {:#x} has an unmarked map", o.address()));
+            return;
+        }
+        o.for_each_tagged_index(map, |i| {
+            let v = o.field(i);
+            if r.is_ok() && !is_live(v) {
+                r = Err(format!(
+                    "marked {:?} at {:#x} points to unmarked {:#x} (field {i})",
+                    map.instance_type(),
+                    o.address(),
+                    v.address()
+                ));
+            }
+        });
+    });
+    r
+}
