@@ -109,3 +109,41 @@ pub mod model {
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
     pub use crate::sync::faults;
 }
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(all(doctest, not(loom)))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// An isolate belongs to its thread: it is not `Send`.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<isogc::Isolate>();
+/// ```
+///
+/// Neither are handles:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<isogc::Local<'static, isogc::Value>>();
+/// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<isogc::Global<isogc::Value>>();
+/// ```
+///
+/// ```compile_fail
+/// fn assert_sync<T: Sync>() {}
+/// assert_sync::<isogc::Isolate>();
+/// ```
+///
+/// The platform is shared by every thread:
+///
+/// ```
+/// fn assert_send_sync<T: Send + Sync>() {}
+/// assert_send_sync::<isogc::Platform>();
+/// ```
+#[cfg(all(doctest, not(loom)))]
+pub struct ThreadingDoctests;

@@ -102,20 +102,22 @@ pub(crate) const fn round_to_words(n: usize) -> usize {
 
 /// Checked object sizes: `None` when the byte size overflows.
 pub(crate) mod sizes {
-    use super::{offsets, round_to_words, WORD};
+    use super::{offsets, WORD};
 
     pub fn fixed_array(len: usize) -> Option<usize> {
         len.checked_mul(WORD)?.checked_add(offsets::ARRAY_HEADER_WORDS * WORD)
     }
     pub fn byte_array(len: usize) -> Option<usize> {
-        round_to_words(len.checked_add(offsets::ARRAY_HEADER_WORDS * WORD + WORD - 1)? - (WORD - 1)).into()
+        round_up(len.checked_add(offsets::ARRAY_HEADER_WORDS * WORD)?)
     }
     pub fn string(len: usize) -> Option<usize> {
-        round_to_words(len.checked_add(offsets::STRING_HEADER_WORDS * WORD + WORD - 1)? - (WORD - 1)).into()
+        round_up(len.checked_add(offsets::STRING_HEADER_WORDS * WORD)?)
+    }
+    fn round_up(n: usize) -> Option<usize> {
+        Some(n.checked_add(WORD - 1)? & !(WORD - 1))
     }
     pub fn object(tagged: usize, raw: usize) -> Option<usize> {
-        let t = tagged.checked_add(1)?.checked_mul(WORD)?;
-        t.checked_add(raw.checked_add(WORD - 1)? & !(WORD - 1))
+        tagged.checked_add(1)?.checked_mul(WORD)?.checked_add(round_up(raw)?)
     }
 }
 

@@ -129,10 +129,10 @@ mod tests {
         fl.add(0x3000, 5000);
         assert_eq!(fl.available(), 5624);
         assert_eq!(fl.allocate(24), Some((0x1000, 24)));
-        let (_, s) = fl.allocate(520).unwrap();
-        assert!(s >= 520);
-        let (_, s) = fl.allocate(700).unwrap();
-        assert!(s >= 700);
+        // Guaranteed-fit classes first: the 5000-byte block serves 520 bytes.
+        assert_eq!(fl.allocate(520), Some((0x3000, 5000)));
+        // Then the request's own class is searched for a block that fits.
+        assert_eq!(fl.allocate(550), Some((0x2000, 600)));
         assert_eq!(fl.allocate(16), None);
         assert_eq!(fl.available(), 0);
         assert!(!fl.add(0x4000, 8));
