@@ -120,7 +120,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     for kind in [GcKind::Minor, GcKind::Major] {
-        let mut pauses: Vec<f64> = events.iter().filter(|e| e.kind == kind).map(|e| e.pause.as_secs_f64() * 1e3).collect();
+        let mut pauses: Vec<f64> =
+            events.iter().filter(|e| e.kind == kind).map(|e| e.pause.as_secs_f64() * 1e3).collect();
         pauses.sort_by(f64::total_cmp);
         if pauses.is_empty() {
             continue;

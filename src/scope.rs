@@ -252,21 +252,26 @@ impl<'s> HandleScope<'s> {
 
     // ----- Allocation -------------------------------------------------------
 
+    /// Accepts `size` (the checked byte size for `length` units of `unit`
+    /// bytes after a `header`) if it is at most `MAX_OBJECT_BYTES`; the
+    /// error states the exact largest length that would be accepted.
     fn check_size(
         kind: &'static str,
         length: usize,
         size: Option<usize>,
-        per_unit: usize,
+        header: usize,
+        unit: usize,
     ) -> Result<usize, AllocError> {
         match size {
             Some(s) if s <= MAX_OBJECT_BYTES => Ok(s),
-            _ => Err(AllocError::InvalidLength { kind, length, max: MAX_OBJECT_BYTES / per_unit - 4 }),
+            _ => Err(AllocError::InvalidLength { kind, length, max: (MAX_OBJECT_BYTES - header) / unit }),
         }
     }
 
     /// A fixed array of `len` slots, all `undefined`.
     pub fn new_fixed_array(&mut self, len: usize) -> Result<Local<'s, FixedArray>, AllocError> {
-        let size = Self::check_size("FixedArray", len, sizes::fixed_array(len), WORD)?;
+        let size =
+            Self::check_size("FixedArray", len, sizes::fixed_array(len), offsets::ARRAY_HEADER_WORDS * WORD, WORD)?;
         let heap = &mut self.isolate.heap;
         let o = heap.allocate(size, Space::Young)?;
         o.set_word(offsets::MAP, heap.roots.fixed_array_map);
@@ -280,7 +285,7 @@ impl<'s> HandleScope<'s> {
 
     /// A byte array of `len` zero bytes.
     pub fn new_byte_array(&mut self, len: usize) -> Result<Local<'s, ByteArray>, AllocError> {
-        let size = Self::check_size("ByteArray", len, sizes::byte_array(len), 1)?;
+        let size = Self::check_size("ByteArray", len, sizes::byte_array(len), offsets::ARRAY_HEADER_WORDS * WORD, 1)?;
         let heap = &mut self.isolate.heap;
         let o = heap.allocate(size, Space::Young)?;
         o.set_word(offsets::MAP, heap.roots.byte_array_map);
@@ -298,14 +303,16 @@ impl<'s> HandleScope<'s> {
         space: Space,
         internalized: bool,
     ) -> Result<HeapObject, AllocError> {
-        let size = Self::check_size("String", s.len(), sizes::string(s.len()), 1)?;
+        let size = Self::check_size("String", s.len(), sizes::string(s.len()), offsets::STRING_HEADER_WORDS * WORD, 1)?;
         let heap = &mut self.isolate.heap;
         let o = heap.allocate(size, space)?;
         let map = if internalized { heap.roots.internalized_string_map } else { heap.roots.string_map };
+        // Zero the last word first (padding after the bytes); for the empty
+        // string the last word is the hash, written next.
+        o.set_word(size / WORD - 1, 0);
         o.set_word(offsets::MAP, map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(s.len() as i64).0);
         o.set_word(offsets::STRING_HASH, hash as usize);
-        o.set_word(size / WORD - 1, 0); // zero the padding of the last word
         o.write_bytes(offsets::STRING_HEADER_WORDS * WORD, s.as_bytes());
         Ok(o)
     }
@@ -340,13 +347,25 @@ impl<'s> HandleScope<'s> {
     /// A map for runtime objects with `layout`. Maps live in map space and are
     /// never moved; they are collected when nothing refers to them.
     pub fn new_map(&mut self, layout: &ObjectLayout) -> Result<Local<'s, Map>, AllocError> {
-        let size = sizes::object(layout.tagged_fields, layout.raw_bytes).filter(|&s| s <= MAX_OBJECT_BYTES).ok_or(
-            AllocError::InvalidLength {
-                kind: "Object layout",
-                length: layout.tagged_fields,
-                max: MAX_OBJECT_BYTES / WORD - 1,
-            },
-        )?;
+        let size = match sizes::object(layout.tagged_fields, layout.raw_bytes).filter(|&s| s <= MAX_OBJECT_BYTES) {
+            Some(size) => size,
+            // Name the field that does not fit, with its largest value given
+            // the other one.
+            None if layout.tagged_fields > MAX_OBJECT_BYTES / WORD - 1 => {
+                return Err(AllocError::InvalidLength {
+                    kind: "Object layout (tagged_fields)",
+                    length: layout.tagged_fields,
+                    max: MAX_OBJECT_BYTES / WORD - 1,
+                })
+            }
+            None => {
+                return Err(AllocError::InvalidLength {
+                    kind: "Object layout (raw_bytes)",
+                    length: layout.raw_bytes,
+                    max: MAX_OBJECT_BYTES - (layout.tagged_fields + 1) * WORD,
+                })
+            }
+        };
         let name = self.intern(&layout.name)?;
         let heap = &mut self.isolate.heap;
         let m = heap.allocate(offsets::MAP_WORDS * WORD, Space::Map)?;

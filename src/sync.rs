@@ -67,6 +67,9 @@ pub mod faults {
         /// A slot set installs a lazily allocated bucket with a plain store
         /// instead of a compare-exchange.
         SlotSetPlainInstall = 3,
+        /// Slot-set iteration removes slots with a load followed by a store
+        /// instead of one `fetch_and`.
+        SlotSetIterateLoadStore = 4,
     }
 
     #[cfg(loom)]

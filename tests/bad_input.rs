@@ -13,7 +13,12 @@ const KB: usize = 1024;
 const MB: usize = 1024 * KB;
 
 fn config() -> HeapConfig {
-    HeapConfig { verify_heap: true, min_semi_space_size: 256 * KB, max_semi_space_size: 256 * KB, ..HeapConfig::default() }
+    HeapConfig {
+        verify_heap: true,
+        min_semi_space_size: 256 * KB,
+        max_semi_space_size: 256 * KB,
+        ..HeapConfig::default()
+    }
 }
 
 /// The message of a caught panic.
@@ -113,8 +118,8 @@ fn allocation_past_max_old_space_size_returns_out_of_memory_and_the_heap_recover
     check_chain(&mut isolate, &root, n);
     let stats = isolate.heap_stats();
     assert_eq!(stats.max_old_generation, 4 * MB);
-    let (_, major_at_oom) = isolate.gc_counts();
-    assert!(major_at_oom > 0, "no last-resort full GC before giving up");
+    let last = isolate.gc_events().last().cloned().unwrap();
+    assert_eq!((last.kind, last.reason), (GcKind::Major, GcReason::LastResort), "no full GC before giving up");
 
     // Going on allocating fails again soon (young allocations may still
     // succeed until the next scavenge finds the old generation full), and
@@ -192,6 +197,153 @@ fn near_heap_limit_callback_raises_the_limit_once_and_allocation_continues() {
     scope.collect_garbage(GcKind::Minor);
     assert_eq!(scope.get_smi(a, 7), Some(7));
     assert_eq!(calls.borrow().len(), 2);
+}
+
+#[test]
+fn near_heap_limit_callback_cannot_lower_the_limit() {
+    let platform = Platform::new(2).unwrap();
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let calls = Rc::new(RefCell::new(0));
+    {
+        let calls = calls.clone();
+        isolate.set_near_heap_limit_callback(move |current, _| {
+            *calls.borrow_mut() += 1;
+            current / 2
+        });
+    }
+    let root = {
+        let mut scope = HandleScope::new(&mut isolate);
+        let r = scope.new_fixed_array(1).unwrap();
+        scope.global(r)
+    };
+    let (n, err) = grow_chain_until_error(&mut isolate, &root, 0, 10_000);
+    assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
+    assert_eq!(*calls.borrow(), 1);
+    assert_eq!(isolate.heap_stats().max_old_generation, 4 * MB);
+    check_chain(&mut isolate, &root, n);
+}
+
+#[test]
+fn large_objects_past_max_old_space_size_return_out_of_memory_and_the_heap_recovers() {
+    let platform = Platform::new(2).unwrap();
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    const SLOTS: usize = 40_000; // 320 KB each: large objects
+    let holder = scope.new_fixed_array(100).unwrap();
+    let mut n = 0;
+    let err = loop {
+        assert!(n < 100, "no allocation failed");
+        let mut inner = HandleScope::new(&mut scope);
+        match inner.new_fixed_array(SLOTS) {
+            Ok(a) => {
+                inner.set(a, SLOTS - 1, Smi::from(n as i32));
+                inner.set(holder, n, a);
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
+    // Each takes a two-page chunk: at least 5 fit below 4 MiB.
+    assert!(n >= 5, "only {n} large arrays fit in 4 MiB");
+    for i in 0..n {
+        let mut inner = HandleScope::new(&mut scope);
+        let a = inner.get(holder, i);
+        let a = inner.cast::<FixedArray, _>(a).unwrap();
+        assert_eq!(inner.get_smi(a, SLOTS - 1), Some(i as i64));
+    }
+    // Drop all but one; the space comes back.
+    for i in 1..n {
+        scope.set(holder, i, Smi::from(0));
+    }
+    scope.collect_garbage(GcKind::Major);
+    let stats = scope.heap_stats();
+    assert!(old_generation_committed(&stats) < 2 * MB, "{stats:#?}");
+    for i in 1..n {
+        let mut inner = HandleScope::new(&mut scope);
+        let a = inner.new_fixed_array(SLOTS).unwrap();
+        inner.set(a, 0, Smi::from(i as i32));
+        inner.set(holder, i, a);
+    }
+    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcKind::Major);
+    let first = scope.get(holder, 0);
+    let first = scope.cast::<FixedArray, _>(first).unwrap();
+    assert_eq!(scope.get_smi(first, SLOTS - 1), Some(0));
+}
+
+#[test]
+fn interning_past_max_old_space_size_returns_out_of_memory() {
+    let platform = Platform::new(2).unwrap();
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let holder = scope.new_fixed_array(2000).unwrap();
+    let mut n = 0;
+    let err = loop {
+        assert!(n < 2000, "no allocation failed");
+        let text = format!("{n:08}{}", "s".repeat(8000));
+        let mut inner = HandleScope::new(&mut scope);
+        match inner.intern(&text) {
+            Ok(s) => {
+                inner.set(holder, n, s);
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
+    assert!(n >= 300, "only {n} strings of 8 KB in 4 MiB");
+    assert_eq!(scope.heap_stats().interned_strings, n);
+    // Maps (map space) fail the same way.
+    {
+        let mut inner = HandleScope::new(&mut scope);
+        let r = inner.new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0 });
+        assert!(matches!(r, Err(AllocError::OutOfMemory { .. })), "{r:?}");
+    }
+    for i in (0..n).step_by(37) {
+        let mut inner = HandleScope::new(&mut scope);
+        let s = inner.get(holder, i);
+        let s = inner.cast::<HeapString, _>(s).unwrap();
+        assert!(inner.to_rust_string(s).starts_with(&format!("{i:08}s")));
+    }
+    for i in 0..n {
+        scope.set(holder, i, Smi::from(0));
+    }
+    scope.collect_garbage(GcKind::Major);
+    assert_eq!(scope.heap_stats().interned_strings, 0);
+    let s = scope.intern("fits again").unwrap();
+    let m = scope.new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+    scope.collect_garbage(GcKind::Major);
+    assert_eq!(scope.to_rust_string(s), "fits again");
+    assert_eq!(scope.layout(m).unwrap().name, "Late");
+}
+
+#[test]
+fn globals_and_weaks_outliving_their_isolate_drop_cleanly() {
+    let platform = Platform::new(1).unwrap();
+    let (g, w, id) = {
+        let mut isolate = Isolate::new(&platform, config()).unwrap();
+        let id = isolate.id();
+        let mut scope = HandleScope::new(&mut isolate);
+        let a = scope.new_fixed_array(1).unwrap();
+        (scope.global(a), scope.weak(a), id)
+    };
+    assert_eq!(g.isolate_id(), id);
+    assert_eq!(w.isolate_id(), id);
+    // A new isolate never reuses the id, so the stale handles stay foreign.
+    let mut other = Isolate::new(&platform, config()).unwrap();
+    assert_ne!(other.id(), id);
+    let mut scope = HandleScope::new(&mut other);
+    assert!(expect_panic("open(stale Global)", || scope.open(&g)).contains("isolate"));
+    assert!(expect_panic("open_weak(stale Weak)", || scope.open_weak(&w)).contains("isolate"));
+    let g2 = g.clone();
+    drop(g);
+    drop(g2);
+    drop(w);
+    scope.collect_garbage(GcKind::Major);
 }
 
 // ----- 2. Absurd lengths ------------------------------------------------------
@@ -309,7 +461,6 @@ fn invalid_length_max_of_fixed_array_is_the_largest_accepted_length() {
         matches!(scope.new_fixed_array(max + 1), Err(AllocError::InvalidLength { .. })),
         "FixedArray of the reported max {max} + 1 was accepted: max is not the largest accepted length"
     );
-
 }
 
 /// As above, for byte arrays.
@@ -333,19 +484,31 @@ fn invalid_length_max_of_byte_array_is_the_largest_accepted_length() {
 fn invalid_heap_config_is_rejected_naming_the_field() {
     let platform = Platform::new(1).unwrap();
     let cases: Vec<(&str, HeapConfig)> = vec![
-        ("min_semi_space_size", HeapConfig { min_semi_space_size: 512 * KB, max_semi_space_size: 256 * KB, ..config() }),
+        (
+            "min_semi_space_size",
+            HeapConfig { min_semi_space_size: 512 * KB, max_semi_space_size: 256 * KB, ..config() },
+        ),
         ("min_semi_space_size", HeapConfig { min_semi_space_size: 0, ..config() }),
         ("max_semi_space_size", HeapConfig { max_semi_space_size: 0, ..config() }),
         ("min_semi_space_size", HeapConfig { min_semi_space_size: 300 * KB, max_semi_space_size: MB, ..config() }),
         ("max_semi_space_size", HeapConfig { max_semi_space_size: 768 * KB, ..config() }),
         ("max_semi_space_size", HeapConfig { max_semi_space_size: usize::MAX, ..config() }),
         ("min_semi_space_size", HeapConfig { min_semi_space_size: 128 * KB, max_semi_space_size: MB, ..config() }),
-        ("max_semi_space_size", HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: 128 * KB, ..config() }),
+        (
+            "max_semi_space_size",
+            HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: 128 * KB, ..config() },
+        ),
         ("min_semi_space_size", HeapConfig { min_semi_space_size: 8, max_semi_space_size: 8, ..config() }),
-        ("max_old_space_size", HeapConfig { max_old_space_size: 512 * KB, initial_old_space_size: 256 * KB, ..config() }),
+        (
+            "max_old_space_size",
+            HeapConfig { max_old_space_size: 512 * KB, initial_old_space_size: 256 * KB, ..config() },
+        ),
         ("max_old_space_size", HeapConfig { max_old_space_size: 0, initial_old_space_size: 1, ..config() }),
         ("initial_old_space_size", HeapConfig { initial_old_space_size: 0, ..config() }),
-        ("initial_old_space_size", HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: 8 * MB, ..config() }),
+        (
+            "initial_old_space_size",
+            HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: 8 * MB, ..config() },
+        ),
         ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: 1.0, ..config() }),
         ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: 5.0, ..config() }),
         ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: f64::NAN, ..config() }),
@@ -377,6 +540,8 @@ fn boundary_heap_configs_are_accepted() {
         HeapConfig { max_old_space_size: MB, initial_old_space_size: MB, ..config() },
         HeapConfig { max_old_space_size: MB, initial_old_space_size: 1, ..config() },
         HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: MB, ..config() },
+        HeapConfig { mode: GcMode::StopTheWorld, gc_workers: Some(0), trace_gc: false, ..config() },
+        HeapConfig { gc_workers: Some(64), ..config() },
     ] {
         cfg.validate().unwrap();
         let mut isolate = Isolate::new(&platform, cfg.clone()).unwrap();

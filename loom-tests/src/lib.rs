@@ -1,1 +1,50 @@
-//! loom models live in `tests/`; see the README there.
+//! loom models of isogc's concurrent protocols; the models live in `tests/`
+//! (see `README.md`). Each test file is `#![cfg(loom)]`, so a normal build
+//! compiles nothing; run them with `--cfg loom` (see the README).
+//!
+//! This library holds only what the models share: [`explore`], the one way
+//! they run loom.
+
+#[cfg(loom)]
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set while a model runs in this process (see [`explore`]).
+#[cfg(loom)]
+static EXPLORING: AtomicBool = AtomicBool::new(false);
+
+/// Explores every interleaving of `f` (up to `preemption_bound` preemptions
+/// per execution, or all of them with `None`).
+///
+/// Unlike `loom::model`, the exploration is always exhaustive within the
+/// bound: `LOOM_MAX_PERMUTATIONS` and `LOOM_MAX_DURATION` in the environment
+/// would stop loom early *without failing*, which would let a broken twin
+/// pass unnoticed, so they are ignored here. Other `LOOM_*` variables (for
+/// example `LOOM_LOG`, `LOOM_LOCATION`, `LOOM_CHECKPOINT_FILE`) still apply.
+///
+/// # Panics
+/// If another model is running in this process: the fault knob
+/// (`isogc::model::faults`) is process-wide, so a twin's fault would leak into
+/// its neighbour. Run the models with `--test-threads=1`.
+#[cfg(loom)]
+pub fn explore<F>(preemption_bound: Option<usize>, f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    struct Exploring;
+    impl Drop for Exploring {
+        fn drop(&mut self) {
+            EXPLORING.store(false, Ordering::SeqCst);
+        }
+    }
+    assert!(
+        !EXPLORING.swap(true, Ordering::SeqCst),
+        "two loom models ran at once; the fault knob is process-wide, so run them with `-- --test-threads=1`"
+    );
+    let _exploring = Exploring;
+
+    let mut builder = loom::model::Builder::new();
+    builder.max_permutations = None;
+    builder.max_duration = None;
+    builder.preemption_bound = preemption_bound;
+    builder.check(f);
+}

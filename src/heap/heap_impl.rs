@@ -28,6 +28,15 @@ pub(crate) const MAX_OBJECT_BYTES: usize = 1 << 40;
 /// Smallest step between the live size and the next major-GC trigger.
 const MIN_LIMIT_STEP: usize = 2 * PAGE_SIZE * 4;
 
+/// One escalation step of a failing allocation.
+#[derive(Clone, Copy)]
+enum Step {
+    Gc(GcKind, GcReason),
+    Callback,
+}
+
+const LAST_RESORT: Step = Step::Gc(GcKind::Major, GcReason::LastResort);
+
 /// Where an allocation goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Space {
@@ -155,26 +164,39 @@ impl Heap {
         if self.old_gen_committed() >= self.old_gen_limit {
             self.collect(GcKind::Major, GcReason::OldGenerationLimit);
         }
-        let mut step = 0;
+        // What to try, in order, when an attempt fails. A young allocation
+        // gets a second scavenge before any full GC: the survivors that
+        // filled to-space are below the age mark now and get promoted.
+        let young = space == Space::Young && size <= MAX_REGULAR_OBJECT_SIZE;
+        let mut steps: &[Step] = if young {
+            &[
+                Step::Gc(GcKind::Minor, GcReason::AllocationFailure),
+                Step::Gc(GcKind::Minor, GcReason::AllocationFailure),
+                LAST_RESORT,
+                Step::Callback,
+            ]
+        } else {
+            &[Step::Gc(GcKind::Major, GcReason::AllocationFailure), LAST_RESORT, Step::Callback]
+        };
         loop {
             if let Some(a) = self.try_allocate(size, space) {
                 return Ok(Self::object_at(a));
             }
+            let Some((&step, rest)) = steps.split_first() else { return Err(self.oom(size)) };
+            steps = rest;
             match step {
-                0 => {
-                    let young = space == Space::Young && self.old_gen_committed() <= self.hard_limit;
-                    let kind = if young { GcKind::Minor } else { GcKind::Major };
-                    self.collect(kind, GcReason::AllocationFailure);
+                // A scavenge cannot help once the old generation is over its
+                // hard limit (it only adds to it).
+                Step::Gc(GcKind::Minor, _) if self.old_gen_committed() > self.hard_limit => {
+                    self.collect(GcKind::Major, GcReason::AllocationFailure)
                 }
-                1 => self.collect(GcKind::Major, GcReason::LastResort),
-                2 => {
+                Step::Gc(kind, reason) => self.collect(kind, reason),
+                Step::Callback => {
                     if !self.ask_near_heap_limit_callback() {
                         return Err(self.oom(size));
                     }
                 }
-                _ => return Err(self.oom(size)),
             }
-            step += 1;
         }
     }
 

@@ -58,8 +58,8 @@ impl SlotSet {
         // `bucket_or_install`, so the bucket's zeroed cells are visible.
         let p = self.buckets[index].load(Ordering::Acquire);
         // SAFETY: a non-null bucket pointer came from `Box::into_raw` in
-        // `bucket_or_install` and is freed only through `&mut self`
-        // (`free_empty_buckets`, `drop`), so it is live while `&self` is.
+        // `bucket_or_install` and is freed only in `drop`, so it is live
+        // while `&self` is.
         (!p.is_null()).then(|| unsafe { &*p })
     }
 
@@ -127,7 +127,8 @@ impl SlotSet {
             let lo = slot - cell_first;
             let hi = (end - cell_first).min(32);
             let mask = if hi - lo == 32 { u32::MAX } else { ((1u32 << (hi - lo)) - 1) << lo };
-            // Relaxed: as in `remove`.
+            // Relaxed: one atomic RMW clears only these bits, so a concurrent
+            // insertion of another bit in the cell is never lost.
             bucket.cells[c].fetch_and(!mask, Ordering::Relaxed);
             slot = cell_first + hi;
         }
@@ -155,16 +156,26 @@ impl SlotSet {
                     }
                 }
                 if remove != 0 {
-                    // Relaxed: as in `remove`.
-                    cell.fetch_and(!remove, Ordering::Relaxed);
+                    if fault(Fault::SlotSetIterateLoadStore) {
+                        // Broken twin: the removal's read-modify-write split
+                        // in two, so a slot inserted into this cell between
+                        // the load and the store is lost.
+                        let now = cell.load(Ordering::Relaxed);
+                        cell.store(now & !remove, Ordering::Relaxed);
+                    } else {
+                        // Relaxed: one atomic RMW clears only these bits, so a concurrent
+                        // insertion of another bit in the cell is never lost.
+                        cell.fetch_and(!remove, Ordering::Relaxed);
+                    }
                 }
             }
         }
         kept
     }
 
-    /// Number of recorded slots.
+    /// Number of recorded slots (tests and models).
     #[cfg_attr(not(loom), allow(dead_code))]
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         (0..self.buckets.len())
             .filter_map(|b| self.bucket(b))
