@@ -29,6 +29,11 @@ pub struct HeapConfig {
     pub min_semi_space_size: usize,
     /// Largest size a semi-space may grow to, bytes. A power of two, at least
     /// `min_semi_space_size`. Default 16 MiB (V8: `--max-semi-space-size`).
+    ///
+    /// New space starts at `min_semi_space_size` and doubles, up to this,
+    /// whenever more bytes survived scavenges since its last resize than one
+    /// semi-space holds (high survival); it shrinks back toward the minimum
+    /// when the mutator allocates under 1 KB/ms. Both as in V8.
     pub max_semi_space_size: usize,
     /// Hard limit of the old generation (old, map and large-object spaces),
     /// bytes. Past it allocation returns `Err(AllocError::OutOfMemory)` after

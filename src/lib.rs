@@ -39,7 +39,9 @@
 //! | `object` | object layouts, maps, the small unsafe core over heap words |
 //! | `heap` | pages, new/old/map/large/read-only spaces, free lists, remembered sets, mark bitmap |
 //! | `barrier` | the write barrier |
-//! | `scavenger` | minor GC: Cheney scavenge with promotion by age mark |
+//! | `scavenger` | minor GC: parallel scavenge with promotion by age mark |
+//! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
+//! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `marking` | full-heap tri-colour marking; weak clearing |
 //! | `sweeper` | sweeping into free lists, release of empty pages |
 //! | `verifier` | the heap verifier |
@@ -78,10 +80,11 @@ mod string_table;
 mod sweeper;
 #[cfg(not(loom))]
 mod tracer;
-#[cfg(not(loom))]
 mod value;
 #[cfg(not(loom))]
 mod verifier;
+mod evacuation;
+mod worklist;
 
 #[cfg(not(loom))]
 pub use {
@@ -107,7 +110,9 @@ pub mod model {
     pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
     pub use crate::heap::mark_bitmap::MarkBitmap;
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
+    pub use crate::evacuation::{forwarding_target, load_map_word, try_forward, Memory};
     pub use crate::sync::faults;
+    pub use crate::worklist::{Local, Worklist, SEGMENT_SIZE};
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -220,12 +220,6 @@ impl HeapObject {
         (w & TAG_MASK == FORWARDING_TAG).then_some(w & !TAG_MASK)
     }
 
-    /// Replaces the map word with a forwarding address to `to`.
-    #[inline(always)]
-    pub(crate) fn set_forwarding_address(self, to: usize) {
-        self.set_word(offsets::MAP, to | FORWARDING_TAG)
-    }
-
     #[inline(always)]
     pub(crate) fn instance_type(self) -> InstanceType {
         MapRef(self.map()).instance_type()
@@ -302,13 +296,6 @@ impl HeapObject {
         // SAFETY: as in `read_bytes`; callers drop the slice before anything
         // can allocate or collect.
         unsafe { std::slice::from_raw_parts((self.0 + offset) as *const u8, len) }
-    }
-
-    /// Copies `size` bytes of this object to `to` (a fresh, unshared area).
-    pub(crate) fn copy_to(self, to: usize, size: usize) {
-        // SAFETY: `to..to+size` is freshly allocated space no other thread can
-        // see yet, and does not overlap the live source object.
-        unsafe { std::ptr::copy_nonoverlapping(self.0 as *const u8, to as *mut u8, size) }
     }
 }
 

@@ -1,34 +1,47 @@
-//! The minor GC: a Cheney-style copying scavenge of the young generation.
+//! The minor GC: a parallel scavenge of the young generation on the shared
+//! worker pool (DESIGN section 6).
 //!
-//! Follows Cheney (1970) and Ungar's generation scavenging (1984), in V8's
-//! shape (`papers/cheney-1970.md`, `papers/ungar-1984-generation-scavenging.md`):
+//! Follows Cheney (1970) and Ungar (1984) in V8's parallel form
+//! (`papers/cheney-1970.md`, `papers/ungar-1984-generation-scavenging.md`,
+//! `papers/v8-trash-talk-orinoco.md`):
 //!
 //! 1. flip the semi-spaces; to-space is empty, from-space holds the objects;
-//! 2. evacuate everything the roots reach: local, global and (after) weak
-//!    handles, and the OLD_TO_NEW slots of every old page;
-//! 3. scan copied objects in to-space with Cheney's scan pointer, and the
-//!    promoted ones from a worklist, until neither has work;
-//! 4. clear weak handles to dead young objects; flip surviving young large
-//!    objects to old large-object space; set the age mark.
-//!
-//! An object below its page's age mark survived one scavenge already and is
-//! promoted to old space; so is any object that no longer fits in to-space.
-//! Evacuating an object leaves a forwarding address in its map word. Slots of
-//! promoted objects that still point into new space are recorded in their
-//! page's OLD_TO_NEW slot set.
-//!
-//! This is the sequential reference implementation; the parallel scavenger
-//! must agree with it.
+//! 2. post a job to the isolate's [`crate::Platform`] with one task per MiB
+//!    of semi-space (V8's heuristic), capped by the configured GC workers and
+//!    the pool; the isolate's thread runs task 0 and so helps while it waits;
+//! 3. every task: takes the local handles if no one has yet (the main thread
+//!    in practice), claims global-handle blocks and OLD_TO_NEW slot-set pages
+//!    one at a time, evacuates what they point to, then drains the shared
+//!    work-stealing worklist ([`crate::worklist`]) until global termination;
+//! 4. evacuating copies an object into the task's own linear allocation
+//!    buffer (to-space, or old space below the age mark or when to-space is
+//!    full) and installs the forwarding address with one CAS on the map word
+//!    ([`crate::evacuation`]); a loser gives its copy back;
+//! 5. copied objects are scanned from the worklist; promoted ones record the
+//!    slots still pointing into new space in their page's OLD_TO_NEW set;
+//!    young large objects are promoted by flipping their page;
+//! 6. the main thread clears weak handles to dead young objects, flips
+//!    surviving young large pages to old large-object space, and sets the age
+//!    mark.
 
-use crate::handles::CLEARED;
+use crate::evacuation::{forwarding_target, load_map_word, try_forward, RawMemory};
+use crate::handles::{HandleBlocks, CLEARED};
 use crate::heap::new_space::NewSpace;
-use crate::heap::old_space::{Lab, OldSpace};
+use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
-use crate::heap::Heap;
+use crate::heap::{Heap, WORD};
 use crate::object::{HeapObject, MapRef};
 use crate::sync::{AtomicUsize, Ordering};
-use crate::value::Tagged;
+use crate::value::{Tagged, TAG_MASK};
+use crate::worklist::{Local, Worklist};
+use parking_lot::Mutex;
+
+/// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
+const MAX_TASKS: usize = 8;
+
+/// Bytes of to-space a task takes at a time for its allocation buffer.
+const TO_SPACE_LAB: usize = 32 * 1024;
 
 /// What a scavenge moved.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,78 +50,140 @@ pub(crate) struct ScavengeStats {
     pub(crate) survived: usize,
     /// Bytes promoted to old space (copied or page-flipped).
     pub(crate) promoted: usize,
+    /// Tasks the job ran with.
+    pub(crate) tasks: usize,
 }
 
-struct Scavenger<'h> {
-    new_space: &'h mut NewSpace,
-    old_space: &'h mut OldSpace,
-    pool: &'h mut PagePool,
-    promotion_lab: Lab,
-    /// Promoted objects (and surviving young large objects) still to scan.
-    promoted: Vec<HeapObject>,
+impl ScavengeStats {
+    fn add(&mut self, o: ScavengeStats) {
+        self.survived += o.survived;
+        self.promoted += o.promoted;
+    }
+}
+
+/// Number of tasks for a scavenge: one per MiB of semi-space, at most
+/// [`MAX_TASKS`], at most the GC workers plus the main thread.
+pub(crate) fn task_count(semi_space_bytes: usize, gc_workers: usize) -> usize {
+    (semi_space_bytes >> 20).clamp(1, MAX_TASKS).min(gc_workers + 1)
+}
+
+/// State shared by the tasks of one scavenge.
+struct Job<'h> {
+    worklist: Worklist<HeapObject>,
+    new_space: Mutex<&'h mut NewSpace>,
+    old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
+    fillers: FillerMaps,
+    locals: Mutex<Option<&'h mut Vec<Tagged>>>,
+    globals: &'h HandleBlocks,
+    global_cursor: AtomicUsize,
+    old_pages: Vec<Page>,
+    page_cursor: AtomicUsize,
+    stats: Mutex<ScavengeStats>,
+}
+
+/// One task's state.
+struct Task<'j, 'h> {
+    job: &'j Job<'h>,
+    local: Local<'j, HeapObject>,
+    to_lab: Lab,
+    old_lab: Lab,
     stats: ScavengeStats,
 }
 
-impl Scavenger<'_> {
-    /// Returns where `v` lives after the scavenge, evacuating it if needed.
+impl<'j, 'h> Task<'j, 'h> {
+    /// Where `v` lives after the scavenge, evacuating it if needed.
     #[inline]
     fn evacuate(&mut self, v: Tagged) -> Tagged {
         if !v.is_heap_object() {
             return v;
         }
-        // SAFETY: every tagged pointer the scavenger follows comes from a
-        // root or a live object's field, so it points to a live object.
+        // SAFETY: every pointer the scavenger follows comes from a root or a
+        // field of a live object, so it points to a live object.
         let obj = unsafe { HeapObject::from_tagged(v) };
         let page = obj.page();
         let f = page.flags();
         if f & flags::FROM_SPACE != 0 {
             self.copy(obj, page)
-        } else if f & flags::NEW_LARGE != 0 {
-            if page.try_set_flag(flags::LARGE_SURVIVED) {
-                self.stats.promoted += obj.size();
-                self.promoted.push(obj);
-            }
-            v
         } else {
+            if f & flags::NEW_LARGE != 0 && page.try_set_flag(flags::LARGE_SURVIVED) {
+                self.stats.promoted += obj.size();
+                self.local.push(obj);
+            }
             v
         }
     }
 
     fn copy(&mut self, obj: HeapObject, page: Page) -> Tagged {
-        if let Some(to) = obj.forwarding_address() {
+        let map_word = load_map_word(&RawMemory, obj.address());
+        if let Some(to) = forwarding_target(map_word) {
             return Tagged::from_address(to);
         }
-        let map = MapRef(obj.map());
+        // SAFETY: a non-forwarded live object's map word points to its map.
+        let map = MapRef(unsafe { HeapObject::from_address(map_word & !TAG_MASK) });
         let size = obj.size_with_map(map);
         let survivor = NewSpace::below_age_mark(page, obj.address());
-        let to = match (!survivor).then(|| self.new_space.allocate(size)).flatten() {
-            Some(to) => {
-                self.stats.survived += size;
-                to
-            }
-            None => {
-                // Collector allocations may exceed the heap limit: the next
-                // mutator allocation will find the limit and act on it.
-                let to = self
-                    .old_space
-                    .allocate_in(&mut self.promotion_lab, size, self.pool, true)
-                    .expect("isogc: the system is out of memory for promotion");
-                self.stats.promoted += size;
-                // SAFETY: `to` is initialised by the copy below.
-                self.promoted.push(unsafe { HeapObject::from_address(to) });
-                to
-            }
+        let young = if survivor { None } else { self.allocate_young(size) };
+        let (to, promoted) = match young {
+            Some(to) => (to, false),
+            None => (self.allocate_old(size), true),
         };
-        obj.copy_to(to, size);
-        obj.set_forwarding_address(to);
-        Tagged::from_address(to)
+        // SAFETY: `obj` is a live from-space object of `size` bytes whose body
+        // no one writes during the scavenge; `to` is fresh, private memory.
+        match unsafe { try_forward(&RawMemory, obj.address(), map_word, to, size / WORD) } {
+            Ok(to) => {
+                if promoted {
+                    self.stats.promoted += size;
+                } else {
+                    self.stats.survived += size;
+                }
+                // SAFETY: the copy is complete and now the object's home.
+                self.local.push(unsafe { HeapObject::from_address(to) });
+                Tagged::from_address(to)
+            }
+            Err(winner) => {
+                let lab = if promoted { &mut self.old_lab } else { &mut self.to_lab };
+                // The copy was the last allocation in its buffer: give it back.
+                debug_assert_eq!(lab.top, to + size);
+                lab.top = to;
+                Tagged::from_address(winner)
+            }
+        }
     }
 
-    /// Updates every tagged field of `obj`; if `record`, slots left pointing
-    /// into new space go into the OLD_TO_NEW set of `obj`'s page.
-    fn scan(&mut self, obj: HeapObject, record: bool) -> usize {
+    #[inline]
+    fn allocate_young(&mut self, size: usize) -> Option<usize> {
+        if let Some(a) = self.to_lab.allocate(size) {
+            return Some(a);
+        }
+        self.retire_to_lab();
+        self.to_lab = self.job.new_space.lock().allocate_chunk(size, TO_SPACE_LAB)?;
+        self.to_lab.allocate(size)
+    }
+
+    #[inline]
+    fn allocate_old(&mut self, size: usize) -> usize {
+        if let Some(a) = self.old_lab.allocate(size) {
+            return a;
+        }
+        let mut guard = self.job.old_space.lock();
+        let (old_space, pool) = &mut *guard;
+        // Collector allocations may exceed the heap limit: the next mutator
+        // allocation finds the limit and acts on it.
+        old_space.allocate_in(&mut self.old_lab, size, pool, true).expect("isogc: the system is out of memory for promotion")
+    }
+
+    fn retire_to_lab(&mut self) {
+        self.job.fillers.fill(self.to_lab.top, self.to_lab.remaining());
+        self.to_lab = Lab::default();
+    }
+
+    /// Updates every tagged field of `obj`. Objects outside to-space
+    /// (promoted ones, surviving young large objects) record the slots that
+    /// still point into new space.
+    fn scan(&mut self, obj: HeapObject) {
         let map = MapRef(obj.map());
         let page = obj.page();
+        let record = !page.has(flags::TO_SPACE);
         obj.for_each_tagged_index(map, |i| {
             let v = obj.field(i);
             let nv = self.evacuate(v);
@@ -119,110 +194,109 @@ impl Scavenger<'_> {
                 page.header().old_to_new.insert(page.slot_index(obj.slot(i)));
             }
         });
-        obj.size_with_map(map)
+    }
+
+    fn run(mut self) {
+        let job = self.job;
+        // Local handles: whoever gets them first (the main thread, which
+        // starts at once, in practice).
+        if let Some(handles) = job.locals.lock().take() {
+            for h in handles.iter_mut() {
+                *h = self.evacuate(*h);
+            }
+        }
+        job.globals.visit_claimed(&job.global_cursor, |slot| {
+            // Relaxed: each block is visited by the one task that claimed it;
+            // the job's join orders the store for the main thread.
+            let v = Tagged(slot.load(Ordering::Relaxed));
+            let nv = self.evacuate(v);
+            if nv != v {
+                slot.store(nv.0, Ordering::Relaxed);
+            }
+        });
+        // The remembered set, page by page.
+        loop {
+            // Relaxed: hands out page indices only.
+            let i = job.page_cursor.fetch_add(1, Ordering::Relaxed);
+            let Some(&page) = job.old_pages.get(i) else { break };
+            page.header().old_to_new.iterate(|slot| {
+                // SAFETY: recorded slots lie inside live old objects (the
+                // sweeper removes slots of freed ranges; freed large pages take
+                // their slot sets with them); a slot is a one-word "object" for
+                // field access.
+                let cell = unsafe { HeapObject::from_address(page.slot_address(slot)) };
+                let v = cell.field(0);
+                let nv = self.evacuate(v);
+                if nv != v {
+                    cell.set_field(0, nv);
+                }
+                if is_in_to_space(nv) {
+                    SlotCallbackResult::Keep
+                } else {
+                    SlotCallbackResult::Remove
+                }
+            });
+        }
+        // Transitive closure, with stealing, until every task is idle.
+        loop {
+            while let Some(obj) = self.local.pop() {
+                self.scan(obj);
+            }
+            if !self.local.wait_for_work() {
+                break;
+            }
+        }
+        self.retire_to_lab();
+        let mut guard = job.old_space.lock();
+        guard.0.retire(&mut self.old_lab);
+        drop(guard);
+        job.stats.lock().add(self.stats);
     }
 }
 
 /// Does `v` point into to-space (young after this scavenge)?
 #[inline]
 fn is_in_to_space(v: Tagged) -> bool {
-    // SAFETY: `v` is a live object's pointer (see `evacuate`).
+    // SAFETY: `v` is a live object's pointer (see `Task::evacuate`).
     v.is_heap_object() && unsafe { HeapObject::from_tagged(v) }.page().has(flags::TO_SPACE)
 }
 
 /// Runs one scavenge of `heap`'s young generation.
 pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     heap.new_space.flip(&mut heap.pool).expect("isogc: the system is out of memory for new space");
+    let tasks = task_count(heap.new_space.capacity(), heap.gc_worker_cap());
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
+    let fillers = heap.old_space.fillers;
+    let platform = heap.platform.clone();
     let Heap { new_space, old_space, pool, handles, globals, weaks, new_lo_space, lo_space, .. } = heap;
-    let mut s = Scavenger {
-        new_space: &mut *new_space,
-        old_space: &mut *old_space,
-        pool: &mut *pool,
-        promotion_lab: Lab::default(),
-        promoted: Vec::new(),
-        stats: ScavengeStats::default(),
+    let global_table = globals.inner.borrow();
+    let job = Job {
+        worklist: Worklist::new(tasks),
+        new_space: Mutex::new(&mut *new_space),
+        old_space: Mutex::new((&mut *old_space, &mut *pool)),
+        fillers,
+        locals: Mutex::new(Some(handles)),
+        globals: &global_table.blocks,
+        global_cursor: AtomicUsize::new(0),
+        old_pages,
+        page_cursor: AtomicUsize::new(0),
+        stats: Mutex::new(ScavengeStats { tasks, ..Default::default() }),
     };
-
-    // Roots: local handles, then global handles (claimed block by block, the
-    // way parallel visitors will).
-    for h in handles.iter_mut() {
-        *h = s.evacuate(*h);
-    }
-    {
-        let table = globals.inner.borrow();
-        let cursor = AtomicUsize::new(0);
-        table.blocks.visit_claimed(&cursor, |slot| {
-            // Relaxed: inside the pause only this thread touches the table.
-            let v = Tagged(slot.load(Ordering::Relaxed));
-            let nv = s.evacuate(v);
-            if nv != v {
-                slot.store(nv.0, Ordering::Relaxed);
-            }
-        });
-    }
-
-    // The remembered set: old slots that may point into new space.
-    for page in old_pages {
-        page.header().old_to_new.iterate(|i| {
-            // SAFETY: recorded slots lie inside live old objects: the sweeper
-            // removes slots of freed ranges, and freed large pages take their
-            // slot sets with them.
-            let host_slot = unsafe { HeapObject::from_address(page.slot_address(i)) };
-            let v = host_slot.field(0);
-            let nv = s.evacuate(v);
-            if nv != v {
-                host_slot.set_field(0, nv);
-            }
-            if is_in_to_space(nv) {
-                SlotCallbackResult::Keep
-            } else {
-                SlotCallbackResult::Remove
-            }
-        });
-    }
-
-    // Cheney's scan over to-space, interleaved with the promoted worklist.
-    let (mut scan_page, mut scan) = (0, s.new_space.to_pages[0].area_start());
-    loop {
-        let mut progressed = false;
-        loop {
-            let limit = if scan_page == s.new_space.current {
-                s.new_space.lab.top
-            } else {
-                s.new_space.to_pages[scan_page].top()
-            };
-            if scan < limit {
-                // SAFETY: to-space below the allocation top holds only fully
-                // copied objects.
-                let obj = unsafe { HeapObject::from_address(scan) };
-                scan += s.scan(obj, false);
-                progressed = true;
-            } else if scan_page < s.new_space.current {
-                scan_page += 1;
-                scan = s.new_space.to_pages[scan_page].area_start();
-            } else {
-                break;
-            }
+    platform.run_job(tasks, &|id| {
+        if let Some(local) = job.worklist.local(id) {
+            Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
+                .run();
         }
-        while let Some(obj) = s.promoted.pop() {
-            s.scan(obj, true);
-            progressed = true;
-        }
-        if !progressed {
-            break;
-        }
-    }
-    let (mut lab, stats) = (s.promotion_lab, s.stats);
-    drop(s);
-    old_space.retire(&mut lab);
+    });
+    let stats = job.stats.into_inner();
+    drop(global_table);
 
     // Weak handles: follow forwarding, clear the dead.
     {
         let table = weaks.inner.borrow();
         let cursor = AtomicUsize::new(0);
         table.blocks.visit_claimed(&cursor, |slot| {
-            // Relaxed: inside the pause only this thread touches the table.
+            // Relaxed: after the job's join only this thread touches the table.
             let v = Tagged(slot.load(Ordering::Relaxed));
             if !v.is_heap_object() {
                 return;
@@ -255,4 +329,19 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     }
     new_space.set_age_mark_to_top();
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_count;
+
+    #[test]
+    fn task_count_follows_semi_space_size_and_workers() {
+        assert_eq!(task_count(1 << 20, 8), 1);
+        assert_eq!(task_count(256 << 10, 8), 1);
+        assert_eq!(task_count(4 << 20, 8), 4);
+        assert_eq!(task_count(4 << 20, 1), 2);
+        assert_eq!(task_count(64 << 20, 64), 8);
+        assert_eq!(task_count(16 << 20, 0), 1);
+    }
 }

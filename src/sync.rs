@@ -24,6 +24,17 @@ pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
+/// Lets other threads run (a waiting worker's back-off).
+#[cfg(not(loom))]
+pub(crate) fn yield_now() {
+    std::thread::yield_now()
+}
+/// Lets other threads run (a waiting worker's back-off).
+#[cfg(loom)]
+pub(crate) fn yield_now() {
+    loom::thread::yield_now()
+}
+
 /// Atomics that are never modelled by loom: process-wide counters in
 /// `static`s (isolate ids) whose only job is to be unique.
 pub(crate) mod unmodeled {
@@ -70,6 +81,12 @@ pub mod faults {
         /// Slot-set iteration removes slots with a load followed by a store
         /// instead of one `fetch_and`.
         SlotSetIterateLoadStore = 4,
+        /// A worklist task goes idle without first publishing its private
+        /// work, so termination can be declared while work remains.
+        IdleBeforePublish = 5,
+        /// The scavenger installs a forwarding address with a load and a
+        /// store instead of a compare-exchange on the map word.
+        ForwardLoadStore = 6,
     }
 
     #[cfg(loom)]

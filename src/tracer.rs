@@ -79,6 +79,10 @@ pub struct GcEvent {
     pub survived_bytes: usize,
     /// Bytes promoted to old space (scavenges).
     pub promoted_bytes: usize,
+    /// Parallel tasks of the scavenge (main thread included).
+    pub scavenge_tasks: usize,
+    /// Semi-space size after the GC, bytes.
+    pub semi_space_size: usize,
 }
 
 const HISTORY: usize = 1 << 16;

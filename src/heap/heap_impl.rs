@@ -74,7 +74,15 @@ pub(crate) struct Heap {
     pub(crate) hard_limit: usize,
     pub(crate) near_heap_limit_callback: Option<NearHeapLimitCallback>,
     in_gc: bool,
+    /// Bytes that survived scavenges since the semi-space last grew.
+    survived_since_resize: usize,
+    /// End of the previous scavenge, for the allocation rate.
+    last_scavenge: Instant,
 }
+
+/// Below this new-space allocation rate (bytes per ms) new space shrinks
+/// (V8's `kLowAllocationThroughput`).
+const LOW_ALLOCATION_RATE: f64 = 1000.0;
 
 impl Heap {
     pub(crate) fn new(id: u32, config: HeapConfig, platform: Platform) -> Option<Heap> {
@@ -106,6 +114,8 @@ impl Heap {
             tracer: Tracer::new(),
             near_heap_limit_callback: None,
             in_gc: false,
+            survived_since_resize: 0,
+            last_scavenge: Instant::now(),
             config,
         })
     }
@@ -261,6 +271,7 @@ impl Heap {
         self.map_space.retire_mutator_lab();
         self.new_space.sync_top();
         let bytes_before = self.size_of_objects();
+        let young_before = self.new_space.used();
         let mut timer = PhaseTimer::new();
         let scavenge = match kind {
             GcKind::Minor => timer.time(Phase::Scavenge, || scavenger::scavenge(self)),
@@ -276,6 +287,7 @@ impl Heap {
                 s
             }
         };
+        self.resize_new_space(young_before, scavenge.survived);
         if self.config.verify_heap {
             timer.time(Phase::Verify, || self.verify_or_panic(kind, "GC", verifier::verify(self)));
         }
@@ -291,6 +303,8 @@ impl Heap {
             committed_after: self.committed(),
             survived_bytes: scavenge.survived,
             promoted_bytes: scavenge.promoted,
+            scavenge_tasks: scavenge.tasks,
+            semi_space_size: self.new_space.capacity(),
         };
         self.tracer.record(event, self.config.trace_gc, self.id);
         self.in_gc = false;
@@ -299,6 +313,29 @@ impl Heap {
     fn verify_or_panic(&self, kind: GcKind, after: &str, r: Result<(), String>) {
         if let Err(e) = r {
             panic!("isogc heap verification failed after {after} ({kind:?} GC, isolate {}): {e}", self.id);
+        }
+    }
+
+    /// Semi-space sizing, as V8 does it: double (up to the maximum) once more
+    /// bytes survived scavenges since the last resize than a semi-space
+    /// holds; shrink toward the minimum when the mutator allocates slowly
+    /// (under 1 KB/ms). Takes effect at the next flip.
+    fn resize_new_space(&mut self, allocated: usize, survived: usize) {
+        let now = Instant::now();
+        let ms = now.duration_since(self.last_scavenge).as_secs_f64() * 1e3;
+        self.last_scavenge = now;
+        self.survived_since_resize += survived;
+        let cap = self.new_space.capacity();
+        let (min, max) = (self.config.min_semi_space_size, self.config.max_semi_space_size);
+        if self.survived_since_resize > cap && cap < max {
+            self.new_space.set_capacity((cap * 2).min(max));
+            self.survived_since_resize = 0;
+        } else if cap > min && ms > 0.0 && (allocated as f64 / ms) < LOW_ALLOCATION_RATE {
+            let target = (2 * survived).next_power_of_two().clamp(min, cap);
+            if target < cap {
+                self.new_space.set_capacity(target);
+                self.survived_since_resize = 0;
+            }
         }
     }
 

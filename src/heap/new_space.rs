@@ -77,6 +77,32 @@ impl NewSpace {
         None
     }
 
+    /// A linear allocation area of at least `min` and at most `preferred`
+    /// bytes of to-space for a collector task, or `None` if to-space is full.
+    pub(crate) fn allocate_chunk(&mut self, min: usize, preferred: usize) -> Option<Lab> {
+        loop {
+            let rest = self.lab.remaining();
+            if rest >= min {
+                let take = rest.min(preferred.max(min));
+                let start = self.lab.top;
+                self.lab.top += take;
+                return Some(Lab { top: start, limit: start + take });
+            }
+            if self.current + 1 >= self.to_pages.len() {
+                return None;
+            }
+            self.to_pages[self.current].set_top(self.lab.top);
+            self.current += 1;
+            let p = self.to_pages[self.current];
+            self.lab = Lab { top: p.area_start(), limit: p.area_end() };
+        }
+    }
+
+    /// Sets the semi-space size for the next flip (a whole number of pages).
+    pub(crate) fn set_capacity(&mut self, bytes: usize) {
+        self.capacity_pages = (bytes / PAGE_SIZE).max(1);
+    }
+
     /// Records the current page's top in its header (so pages are iterable).
     pub(crate) fn sync_top(&self) {
         self.to_pages[self.current].set_top(self.lab.top);
@@ -99,6 +125,9 @@ impl NewSpace {
         }
         while self.to_pages.len() < self.capacity_pages {
             self.to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE)?);
+        }
+        while self.to_pages.len() > self.capacity_pages {
+            pool.release(self.to_pages.pop().expect("non-empty"));
         }
         for p in &self.to_pages {
             p.clear_flags(flags::FROM_SPACE);

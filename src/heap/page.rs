@@ -220,6 +220,11 @@ pub(crate) struct PagePool {
     committed: usize,
 }
 
+// SAFETY: the pool exclusively owns the pooled chunks (no aliasing
+// references exist), so moving it to another thread (or locking it from one,
+// as the scavenger's tasks do) is sound.
+unsafe impl Send for PagePool {}
+
 impl PagePool {
     pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
         PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0 }

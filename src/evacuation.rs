@@ -1,0 +1,124 @@
+//! The evacuation protocol: installing a forwarding address in a map word.
+//!
+//! Several scavenger tasks may reach the same from-space object through
+//! different slots at once. Each copies the object into its own allocation
+//! buffer and then tries to install the forwarding address with one
+//! compare-exchange on the map word: exactly one wins; the losers take the
+//! winner's address and give their copy back. The winner's CAS is `Release`
+//! and a loser's read of the winning word is `Acquire`, so anyone who follows
+//! a forwarding address sees the fully copied object.
+//!
+//! The protocol is written against the narrow [`Memory`] interface (DESIGN
+//! section 9), so the loom models run this very code over a small model heap
+//! while normal builds run it over real pages.
+
+use crate::sync::faults::{fault, Fault};
+use crate::sync::{AtomicUsize, Ordering};
+use crate::value::{FORWARDING_TAG, TAG_MASK};
+
+/// Word-addressed memory the collector's protocols run on.
+///
+/// # Safety
+/// Implementations must return, for every address the protocol is given (a
+/// word-aligned address of a live object or of memory the caller allocated),
+/// an atomic view of that word that stays valid while `self` is borrowed, and
+/// `copy_body` must copy the words `1..words` from `from` to `to`.
+pub unsafe trait Memory: Sync {
+    /// The word at `addr`.
+    ///
+    /// # Safety
+    /// `addr` is a word of a live object or of memory the caller owns.
+    unsafe fn word(&self, addr: usize) -> &AtomicUsize;
+
+    /// Copies words `1..words` of the object at `from` to `to`. Word 0 (the
+    /// map word) is written separately by the protocol.
+    ///
+    /// # Safety
+    /// `from` is a live object of at least `words` words whose body no thread
+    /// writes during the copy; `to` is unshared memory of at least `words`
+    /// words that does not overlap it.
+    unsafe fn copy_body(&self, from: usize, to: usize, words: usize) {
+        for i in 1..words {
+            // SAFETY: inside the two objects, per this function's contract.
+            let (src, dst) = unsafe { (self.word(from + i * 8), self.word(to + i * 8)) };
+            // Relaxed: `to` is unshared until the Release CAS publishes it.
+            dst.store(src.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+/// If `map_word` is a forwarding word, the address it forwards to.
+#[inline(always)]
+pub fn forwarding_target(map_word: usize) -> Option<usize> {
+    (map_word & TAG_MASK == FORWARDING_TAG).then_some(map_word & !TAG_MASK)
+}
+
+/// Reads `obj`'s map word for evacuation (Acquire: pairs with the Release of
+/// a winning [`try_forward`], so a forwarded copy is seen complete).
+#[inline(always)]
+pub fn load_map_word<M: Memory>(mem: &M, obj: usize) -> usize {
+    // SAFETY: `obj` is a live object (the caller's contract with `mem`).
+    unsafe { mem.word(obj) }.load(Ordering::Acquire)
+}
+
+/// Copies `obj` (whose map word was `map_word`, `words` long) to `copy` and
+/// tries to install the forwarding address.
+///
+/// Returns `Ok(copy)` if this call won, or `Err(winner)` with the address the
+/// object was forwarded to by another thread; the caller then gives `copy`
+/// back.
+///
+/// # Safety
+/// As [`Memory::copy_body`] for `obj`, `copy` and `words`.
+#[inline]
+pub unsafe fn try_forward<M: Memory>(mem: &M, obj: usize, map_word: usize, copy: usize, words: usize) -> Result<usize, usize> {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        mem.copy_body(obj, copy, words);
+        // Relaxed: `copy` is private until the CAS below publishes it.
+        mem.word(copy).store(map_word, Ordering::Relaxed);
+    }
+    // SAFETY: `obj` is live.
+    let w = unsafe { mem.word(obj) };
+    let forwarding = copy | FORWARDING_TAG;
+    if fault(Fault::ForwardLoadStore) {
+        // Broken twin: check, then store; two threads can both "win".
+        let now = w.load(Ordering::Acquire);
+        if let Some(winner) = forwarding_target(now) {
+            return Err(winner);
+        }
+        w.store(forwarding, Ordering::Release);
+        return Ok(copy);
+    }
+    // Release on success: publishes the copy to every thread that reads the
+    // forwarding word with Acquire (`load_map_word`, the failure case here).
+    match w.compare_exchange(map_word, forwarding, Ordering::Release, Ordering::Acquire) {
+        Ok(_) => Ok(copy),
+        Err(now) => Err(forwarding_target(now).expect("a map word only ever changes to a forwarding address")),
+    }
+}
+
+/// Real heap memory: atomic views of page words.
+#[cfg(not(loom))]
+pub(crate) struct RawMemory;
+
+// SAFETY: `word` builds the view with `atomic_word`, valid for any live heap
+// word; `copy_body` copies exactly the body words.
+#[cfg(not(loom))]
+unsafe impl Memory for RawMemory {
+    #[inline(always)]
+    unsafe fn word(&self, addr: usize) -> &AtomicUsize {
+        // SAFETY: the caller passes a live, word-aligned heap address.
+        unsafe { crate::sync::atomic_word(addr) }
+    }
+
+    #[inline(always)]
+    unsafe fn copy_body(&self, from: usize, to: usize, words: usize) {
+        // SAFETY: per the contract, no thread writes the source body during
+        // a scavenge (only map words change, and word 0 is not copied here),
+        // and the destination is unshared.
+        unsafe {
+            std::ptr::copy_nonoverlapping((from + 8) as *const usize, (to + 8) as *mut usize, words.saturating_sub(1))
+        }
+    }
+}

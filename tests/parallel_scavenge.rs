@@ -1,0 +1,112 @@
+//! The parallel scavenger under load: several tasks per scavenge, the heap
+//! verified after every GC, contents checked against what was built.
+
+use isogc::*;
+
+fn config(semi: usize, workers: usize) -> HeapConfig {
+    HeapConfig {
+        verify_heap: true,
+        min_semi_space_size: semi,
+        max_semi_space_size: semi * 4,
+        gc_workers: Some(workers),
+        ..HeapConfig::default()
+    }
+}
+
+/// Builds a complete binary tree of `depth` whose leaves hold their index.
+fn tree<'s>(s: &mut HandleScope<'s>, map: Local<'_, Map>, depth: u32, next: &mut i64) -> Local<'s, Value> {
+    if depth == 0 {
+        let leaf = s.new_number(*next as f64).unwrap();
+        *next += 1;
+        return leaf.as_value();
+    }
+    let node = s.new_object(map).unwrap();
+    let l = tree(s, map, depth - 1, next);
+    s.set(node, 0, l);
+    let r = tree(s, map, depth - 1, next);
+    s.set(node, 1, r);
+    node.as_value()
+}
+
+fn check(s: &mut HandleScope<'_>, v: Local<'_, Value>, depth: u32, next: &mut i64) {
+    if depth == 0 {
+        assert_eq!(s.to_number(v), Some(*next as f64));
+        *next += 1;
+        return;
+    }
+    let node = s.cast::<Object, _>(v).expect("an inner node");
+    let l = s.get(node, 0);
+    check(s, l, depth - 1, next);
+    let r = s.get(node, 1);
+    check(s, r, depth - 1, next);
+}
+
+fn run_trees(isolate: &mut Isolate, rounds: usize) {
+    let mut scope = HandleScope::new(isolate);
+    let map = scope.new_map(&ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 0 }).unwrap();
+    let keep = scope.new_fixed_array(8).unwrap();
+    for round in 0..rounds {
+        let mut s = HandleScope::new(&mut scope);
+        let mut n = 0;
+        let t = tree(&mut s, map, 12, &mut n);
+        s.set(keep, round % 8, t);
+        // Garbage in between.
+        for _ in 0..200 {
+            s.new_fixed_array(16).unwrap();
+        }
+    }
+    for i in 0..8.min(rounds) {
+        let mut s = HandleScope::new(&mut scope);
+        let t = s.get(keep, i);
+        let mut n = 0;
+        check(&mut s, t, 12, &mut n);
+        assert_eq!(n, 1 << 12);
+    }
+}
+
+#[test]
+fn parallel_scavenges_keep_every_tree_intact() {
+    let platform = Platform::new(3).unwrap();
+    let mut isolate = Isolate::new(&platform, config(4 << 20, 3)).unwrap();
+    run_trees(&mut isolate, 40);
+    let events = isolate.gc_events();
+    let parallel = events.iter().filter(|e| e.kind == GcKind::Minor && e.scavenge_tasks > 1).count();
+    assert!(parallel > 0, "some scavenges ran with more than one task: {events:?}");
+    assert!(events.iter().any(|e| e.promoted_bytes > 0), "objects were promoted");
+}
+
+#[test]
+fn one_worker_and_many_workers_agree() {
+    let platform = Platform::new(3).unwrap();
+    for workers in [0, 1, 3] {
+        let mut isolate = Isolate::new(&platform, config(4 << 20, workers)).unwrap();
+        run_trees(&mut isolate, 24);
+        isolate.collect_garbage(GcKind::Major);
+    }
+}
+
+#[test]
+fn four_isolates_scavenge_concurrently_on_one_platform() {
+    let platform = Platform::new(2).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let platform = platform.clone();
+            s.spawn(move || {
+                let mut isolate = Isolate::new(&platform, config(2 << 20, 2)).unwrap();
+                run_trees(&mut isolate, 20);
+                let (minor, _) = isolate.gc_counts();
+                assert!(minor > 0);
+            });
+        }
+    });
+}
+
+#[test]
+fn semi_space_grows_under_high_survival() {
+    let platform = Platform::new(1).unwrap();
+    let mut isolate = Isolate::new(&platform, config(1 << 20, 1)).unwrap();
+    run_trees(&mut isolate, 30);
+    let max = isolate.gc_events().iter().map(|e| e.semi_space_size).max().unwrap();
+    assert!(max > 1 << 20, "new space grew past its 1 MiB start (max {max})");
+    assert!(max <= 4 << 20, "and stayed within max_semi_space_size (max {max})");
+}
