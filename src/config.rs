@@ -52,6 +52,11 @@ pub struct HeapConfig {
     /// Most GC worker threads one GC of this isolate may use (the main thread
     /// not counted). `None`: as many as the platform has.
     pub gc_workers: Option<usize>,
+    /// Semi-space bytes per parallel scavenge task: a scavenge runs
+    /// `semi-space size / this` tasks (at least 1, at most 8 and at most
+    /// `gc_workers + 1`). Default 1 MiB, V8's heuristic; smaller values
+    /// parallelise scavenges of small new spaces (the tests do). Non-zero.
+    pub new_space_per_scavenge_task: usize,
     /// Run the heap verifier after every GC (slow; on in tests).
     pub verify_heap: bool,
     /// Print one line per GC on stderr, like V8's `--trace-gc`.
@@ -68,6 +73,7 @@ impl Default for HeapConfig {
             old_gen_growth_factor: 2.0,
             mode: GcMode::Concurrent,
             gc_workers: None,
+            new_space_per_scavenge_task: MB,
             verify_heap: false,
             trace_gc: false,
         }
@@ -105,6 +111,9 @@ impl HeapConfig {
                     self.initial_old_space_size, self.max_old_space_size
                 ),
             );
+        }
+        if self.new_space_per_scavenge_task == 0 {
+            return bad("new_space_per_scavenge_task", "must be non-zero".to_string());
         }
         let f = self.old_gen_growth_factor;
         if !(1.1..=4.0).contains(&f) {

@@ -71,7 +71,13 @@ pub fn load_map_word<M: Memory>(mem: &M, obj: usize) -> usize {
 /// # Safety
 /// As [`Memory::copy_body`] for `obj`, `copy` and `words`.
 #[inline]
-pub unsafe fn try_forward<M: Memory>(mem: &M, obj: usize, map_word: usize, copy: usize, words: usize) -> Result<usize, usize> {
+pub unsafe fn try_forward<M: Memory>(
+    mem: &M,
+    obj: usize,
+    map_word: usize,
+    copy: usize,
+    words: usize,
+) -> Result<usize, usize> {
     // SAFETY: forwarded from the caller.
     unsafe {
         mem.copy_body(obj, copy, words);

@@ -62,6 +62,7 @@ mod barrier;
 mod config;
 #[cfg(not(loom))]
 mod error;
+mod evacuation;
 #[cfg(not(loom))]
 pub mod isolate;
 #[cfg(not(loom))]
@@ -83,7 +84,6 @@ mod tracer;
 mod value;
 #[cfg(not(loom))]
 mod verifier;
-mod evacuation;
 mod worklist;
 
 #[cfg(not(loom))]
@@ -107,10 +107,10 @@ pub use {
 /// `loom-tests/` drive the crate's own code.
 #[cfg(loom)]
 pub mod model {
+    pub use crate::evacuation::{forwarding_target, load_map_word, try_forward, Memory};
     pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
     pub use crate::heap::mark_bitmap::MarkBitmap;
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
-    pub use crate::evacuation::{forwarding_target, load_map_word, try_forward, Memory};
     pub use crate::sync::faults;
     pub use crate::worklist::{Local, Worklist, SEGMENT_SIZE};
 }

@@ -50,11 +50,18 @@ impl Platform {
         self.inner.workers
     }
 
-    /// Runs `task(id)` for ids `0..n` where `n = max_concurrency` bounded by
-    /// the pool's workers plus the calling thread; id 0 runs on the calling
-    /// thread. Returns when every task has finished.
-    pub(crate) fn run_job(&self, max_concurrency: usize, task: &(dyn Fn(usize) + Sync)) {
-        let n = max_concurrency.clamp(1, self.inner.workers + 1);
+    /// Most tasks one job can run at once: the workers plus the caller.
+    pub(crate) fn max_tasks(&self) -> usize {
+        self.inner.workers + 1
+    }
+
+    /// Runs `task(id)` for every id in `0..n`, each exactly once, `n` at most
+    /// [`Platform::max_tasks`]; id 0 runs on the calling thread, which thus
+    /// helps while it waits. Returns when every task has finished. Every task
+    /// is guaranteed to start (jobs whose tasks wait for each other, like the
+    /// worklists' termination, rely on it).
+    pub(crate) fn run_job(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+        assert!((1..=self.max_tasks()).contains(&n), "a job of {n} tasks on a pool of {} workers", self.inner.workers);
         if n == 1 {
             task(0);
             return;
@@ -77,7 +84,7 @@ mod tests {
     fn a_job_runs_every_task_once_and_joins() {
         let p = Platform::new(3).unwrap();
         let seen = AtomicUsize::new(0);
-        p.run_job(8, &|id| {
+        p.run_job(4, &|id| {
             seen.fetch_or(1 << id, Ordering::SeqCst);
         });
         assert_eq!(seen.load(Ordering::SeqCst), 0b1111);
@@ -87,6 +94,6 @@ mod tests {
     fn zero_workers_runs_on_the_caller() {
         let p = Platform::new(0).unwrap();
         let caller = std::thread::current().id();
-        p.run_job(4, &|_| assert_eq!(std::thread::current().id(), caller));
+        p.run_job(1, &|_| assert_eq!(std::thread::current().id(), caller));
     }
 }

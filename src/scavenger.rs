@@ -61,10 +61,11 @@ impl ScavengeStats {
     }
 }
 
-/// Number of tasks for a scavenge: one per MiB of semi-space, at most
-/// [`MAX_TASKS`], at most the GC workers plus the main thread.
-pub(crate) fn task_count(semi_space_bytes: usize, gc_workers: usize) -> usize {
-    (semi_space_bytes >> 20).clamp(1, MAX_TASKS).min(gc_workers + 1)
+/// Number of tasks for a scavenge: one per `per_task` bytes of semi-space
+/// (V8: one per MiB), at most [`MAX_TASKS`], at most the GC workers plus the
+/// main thread.
+pub(crate) fn task_count(semi_space_bytes: usize, per_task: usize, gc_workers: usize) -> usize {
+    (semi_space_bytes / per_task).clamp(1, MAX_TASKS).min(gc_workers + 1)
 }
 
 /// State shared by the tasks of one scavenge.
@@ -156,7 +157,9 @@ impl<'j, 'h> Task<'j, 'h> {
             return Some(a);
         }
         self.retire_to_lab();
-        self.to_lab = self.job.new_space.lock().allocate_chunk(size, TO_SPACE_LAB)?;
+        let mut new_space = self.job.new_space.lock();
+        self.to_lab = new_space.allocate_chunk(size, TO_SPACE_LAB)?;
+        drop(new_space);
         self.to_lab.allocate(size)
     }
 
@@ -169,12 +172,16 @@ impl<'j, 'h> Task<'j, 'h> {
         let (old_space, pool) = &mut *guard;
         // Collector allocations may exceed the heap limit: the next mutator
         // allocation finds the limit and acts on it.
-        old_space.allocate_in(&mut self.old_lab, size, pool, true).expect("isogc: the system is out of memory for promotion")
+        old_space
+            .allocate_in(&mut self.old_lab, size, pool, true)
+            .expect("isogc: the system is out of memory for promotion")
     }
 
     fn retire_to_lab(&mut self) {
-        self.job.fillers.fill(self.to_lab.top, self.to_lab.remaining());
-        self.to_lab = Lab::default();
+        let lab = std::mem::take(&mut self.to_lab);
+        if lab.remaining() > 0 {
+            self.job.new_space.lock().give_back(lab, self.job.fillers);
+        }
     }
 
     /// Updates every tagged field of `obj`. Objects outside to-space
@@ -264,7 +271,7 @@ fn is_in_to_space(v: Tagged) -> bool {
 /// Runs one scavenge of `heap`'s young generation.
 pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     heap.new_space.flip(&mut heap.pool).expect("isogc: the system is out of memory for new space");
-    let tasks = task_count(heap.new_space.capacity(), heap.gc_worker_cap());
+    let tasks = task_count(heap.new_space.capacity(), heap.config.new_space_per_scavenge_task, heap.gc_worker_cap());
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
     let fillers = heap.old_space.fillers;
     let platform = heap.platform.clone();
@@ -283,10 +290,9 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
         stats: Mutex::new(ScavengeStats { tasks, ..Default::default() }),
     };
     platform.run_job(tasks, &|id| {
-        if let Some(local) = job.worklist.local(id) {
-            Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
-                .run();
-        }
+        let local = job.worklist.local(id);
+        Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
+            .run();
     });
     let stats = job.stats.into_inner();
     drop(global_table);
@@ -337,11 +343,13 @@ mod tests {
 
     #[test]
     fn task_count_follows_semi_space_size_and_workers() {
-        assert_eq!(task_count(1 << 20, 8), 1);
-        assert_eq!(task_count(256 << 10, 8), 1);
-        assert_eq!(task_count(4 << 20, 8), 4);
-        assert_eq!(task_count(4 << 20, 1), 2);
-        assert_eq!(task_count(64 << 20, 64), 8);
-        assert_eq!(task_count(16 << 20, 0), 1);
+        const MB: usize = 1 << 20;
+        assert_eq!(task_count(MB, MB, 8), 1);
+        assert_eq!(task_count(256 << 10, MB, 8), 1);
+        assert_eq!(task_count(4 * MB, MB, 8), 4);
+        assert_eq!(task_count(4 * MB, MB, 1), 2);
+        assert_eq!(task_count(64 * MB, MB, 64), 8);
+        assert_eq!(task_count(16 * MB, MB, 0), 1);
+        assert_eq!(task_count(256 << 10, 64 << 10, 8), 4);
     }
 }

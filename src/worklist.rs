@@ -11,22 +11,25 @@
 //! V8's `Worklist`.
 //!
 //! **Termination.** A task that finds no work anywhere goes *idle*; the job
-//! is done when every participating task is idle at once. The invariant
-//! that makes this sound: a task goes idle only when its private segments are
-//! empty (everything it still owns has been published) and idle tasks publish
-//! nothing. Participants and idle tasks are counted in one atomic word, so the
-//! check "all idle" reads both halves consistently; a late-starting task that
-//! finds the job done leaves without work (it could bring none).
+//! is done when all of its tasks are idle at once. The number of tasks is
+//! fixed when the worklist is made (every task of a job is guaranteed to run:
+//! the job's scope waits for all of them), so a task that has not started yet
+//! — and may hold the roots — keeps the job alive. The invariant that makes
+//! "all idle" sound: a task goes idle only when its private segments are
+//! empty (everything it still owns has been published), and an idle task
+//! publishes nothing.
 
 use crate::sync::faults::{fault, Fault};
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 /// Entries per segment.
+#[cfg(not(loom))]
 pub const SEGMENT_SIZE: usize = 64;
+/// Entries per segment (tiny under loom, so models publish and steal).
+#[cfg(loom)]
+pub const SEGMENT_SIZE: usize = 2;
 
-const PARTICIPANT: usize = 1 << 32;
-const IDLE: usize = 1;
 const DONE: usize = 1 << 63;
 
 /// The shared part of a worklist: the injector, every task's stealer, and the
@@ -34,19 +37,23 @@ const DONE: usize = 1 << 63;
 pub struct Worklist<T> {
     injector: Injector<Vec<T>>,
     stealers: Vec<Stealer<Vec<T>>>,
-    /// `participants << 32 | idle`, and `DONE` once terminated.
+    tasks: usize,
+    /// Idle tasks, and `DONE` once terminated.
     state: AtomicUsize,
     workers: parking_lot::Mutex<Vec<Option<Worker<Vec<T>>>>>,
 }
 
 impl<T: Send> Worklist<T> {
-    /// A worklist for up to `tasks` tasks.
+    /// A worklist for exactly `tasks` tasks, each of which must call
+    /// [`Worklist::local`] once and run until [`Local::wait_for_work`] says
+    /// the job is done.
     pub fn new(tasks: usize) -> Worklist<T> {
         let workers: Vec<Worker<Vec<T>>> = (0..tasks).map(|_| Worker::new_lifo()).collect();
         let stealers = workers.iter().map(|w| w.stealer()).collect();
         Worklist {
             injector: Injector::new(),
             stealers,
+            tasks,
             state: AtomicUsize::new(0),
             workers: parking_lot::Mutex::new(workers.into_iter().map(Some).collect()),
         }
@@ -60,21 +67,10 @@ impl<T: Send> Worklist<T> {
         }
     }
 
-    /// Joins task `id` to the job. `None` if the job already terminated (a
-    /// late task has nothing to contribute).
-    pub fn local(&self, id: usize) -> Option<Local<'_, T>> {
-        let mut s = self.state.load(Ordering::SeqCst);
-        loop {
-            if s & DONE != 0 {
-                return None;
-            }
-            match self.state.compare_exchange_weak(s, s + PARTICIPANT, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(_) => break,
-                Err(now) => s = now,
-            }
-        }
+    /// Task `id`'s view (each id once).
+    pub fn local(&self, id: usize) -> Local<'_, T> {
         let deque = self.workers.lock()[id].take().expect("each task id joins once");
-        Some(Local { list: self, id, push: Vec::with_capacity(SEGMENT_SIZE), pop: Vec::new(), deque })
+        Local { list: self, id, push: Vec::with_capacity(SEGMENT_SIZE), pop: Vec::new(), deque }
     }
 
     fn steal(&self, own: usize) -> Option<Vec<T>> {
@@ -150,7 +146,9 @@ impl<T: Send> Local<'_, T> {
             if let Some(x) = self.pop.pop() {
                 return Some(x);
             }
-            if !self.push.is_empty() {
+            // (The broken twin overlooks its private push segment, so it goes
+            // idle holding unpublished work.)
+            if !self.push.is_empty() && !fault(Fault::IdleBeforePublish) {
                 std::mem::swap(&mut self.push, &mut self.pop);
                 continue;
             }
@@ -174,25 +172,20 @@ impl<T: Send> Local<'_, T> {
     /// appears somewhere (returns `true`: pop again) or every participant is
     /// idle (returns `false`: the job is done).
     pub fn wait_for_work(&mut self) -> bool {
-        if fault(Fault::IdleBeforePublish) {
-            // Broken twin: go idle without looking at private work.
-        } else {
-            debug_assert!(self.is_local_empty(), "a task must not go idle holding work");
-            if !self.is_local_empty() {
-                return true;
-            }
+        if !self.is_local_empty() && !fault(Fault::IdleBeforePublish) {
+            return true;
         }
         let list = self.list;
         // SeqCst: the idle count and the deques' contents must be seen in one
         // total order with other tasks' publications and idle transitions.
-        list.state.fetch_add(IDLE, Ordering::SeqCst);
+        list.state.fetch_add(1, Ordering::SeqCst);
         let mut spins = 0u32;
         loop {
             let s = list.state.load(Ordering::SeqCst);
             if s & DONE != 0 {
                 return false;
             }
-            if (s >> 32) == (s & 0xffff_ffff) {
+            if s == list.tasks {
                 // Everyone is idle: no one holds or can create work.
                 if list.state.compare_exchange(s, s | DONE, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                     return false;
@@ -200,11 +193,11 @@ impl<T: Send> Local<'_, T> {
                 continue;
             }
             if list.has_stealable_work() {
-                list.state.fetch_sub(IDLE, Ordering::SeqCst);
+                list.state.fetch_sub(1, Ordering::SeqCst);
                 return true;
             }
             spins += 1;
-            if spins < 64 {
+            if spins < 64 && !cfg!(loom) {
                 std::hint::spin_loop();
             } else {
                 crate::sync::yield_now();
@@ -216,7 +209,9 @@ impl<T: Send> Local<'_, T> {
 impl<T> Drop for Local<'_, T> {
     fn drop(&mut self) {
         debug_assert!(
-            std::thread::panicking() || (self.push.is_empty() && self.pop.is_empty()),
+            std::thread::panicking()
+                || fault(Fault::IdleBeforePublish)
+                || (self.push.is_empty() && self.pop.is_empty()),
             "a task left the worklist holding work"
         );
     }

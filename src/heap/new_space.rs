@@ -24,6 +24,9 @@ pub(crate) struct NewSpace {
     pub(crate) lab: Lab,
     /// Pages per semi-space.
     pub(crate) capacity_pages: usize,
+    /// Bytes of to-space covered by fillers (collector buffers' unused
+    /// tails), not counted as used.
+    pub(crate) filler_bytes: usize,
 }
 
 impl NewSpace {
@@ -35,7 +38,7 @@ impl NewSpace {
             to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE)?);
         }
         let lab = Lab { top: to_pages[0].area_start(), limit: to_pages[0].area_end() };
-        Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages })
+        Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages, filler_bytes: 0 })
     }
 
     /// Bytes of one semi-space.
@@ -52,6 +55,21 @@ impl NewSpace {
     pub(crate) fn used(&self) -> usize {
         self.to_pages[..self.current].iter().map(|p| p.top() - p.area_start()).sum::<usize>()
             + (self.lab.top - self.to_pages[self.current].area_start())
+            - self.filler_bytes
+    }
+
+    /// Takes back the unused tail `lab` of a collector's buffer: reclaimed if
+    /// it is the most recent chunk handed out, else covered by a filler.
+    pub(crate) fn give_back(&mut self, lab: Lab, fillers: super::old_space::FillerMaps) {
+        if lab.remaining() == 0 {
+            return;
+        }
+        if lab.limit == self.lab.top {
+            self.lab.top = lab.top;
+        } else {
+            fillers.fill(lab.top, lab.remaining());
+            self.filler_bytes += lab.remaining();
+        }
     }
 
     /// Bump allocation, moving to the next to-space page when one is full.
@@ -137,6 +155,7 @@ impl NewSpace {
             p.header().marks.clear_all();
         }
         self.current = 0;
+        self.filler_bytes = 0;
         let first = self.to_pages[0];
         self.lab = Lab { top: first.area_start(), limit: first.area_end() };
         Some(())
