@@ -107,7 +107,7 @@ pub use {
 /// `loom-tests/` drive the crate's own code.
 #[cfg(loom)]
 pub mod model {
-    pub use crate::evacuation::{forwarding_target, load_map_word, try_forward, Memory};
+    pub use crate::evacuation::{forward_exclusive, forwarding_target, load_map_word, try_forward, Memory};
     pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
     pub use crate::heap::mark_bitmap::MarkBitmap;
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};

@@ -313,6 +313,17 @@ impl MapRef {
         }
     }
 
+    /// Can objects of this map hold tagged values (and so need scanning)?
+    #[inline(always)]
+    pub(crate) fn has_tagged_fields(self) -> bool {
+        use InstanceType::*;
+        match self.instance_type() {
+            FixedArray | Map => true,
+            Object => self.tagged_fields() > 0,
+            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler => false,
+        }
+    }
+
     /// Fixed instance size in bytes (0 for variable-sized kinds).
     #[inline(always)]
     pub(crate) fn instance_size(self) -> usize {

@@ -9,10 +9,10 @@
 //! 2. post a job to the isolate's [`crate::Platform`] with one task per MiB
 //!    of semi-space (V8's heuristic), capped by the configured GC workers and
 //!    the pool; the isolate's thread runs task 0 and so helps while it waits;
-//! 3. every task: takes the local handles if no one has yet (the main thread
-//!    in practice), claims global-handle blocks and OLD_TO_NEW slot-set pages
-//!    one at a time, evacuates what they point to, then drains the shared
-//!    work-stealing worklist ([`crate::worklist`]) until global termination;
+//! 3. task 0 evacuates the local handles; every task claims global-handle
+//!    blocks and OLD_TO_NEW slot-set pages one at a time, evacuates what they
+//!    point to, then drains the shared work-stealing worklist
+//!    ([`crate::worklist`]) until global termination;
 //! 4. evacuating copies an object into the task's own linear allocation
 //!    buffer (to-space, or old space below the age mark or when to-space is
 //!    full) and installs the forwarding address with one CAS on the map word
@@ -24,7 +24,7 @@
 //!    surviving young large pages to old large-object space, and sets the age
 //!    mark.
 
-use crate::evacuation::{forwarding_target, load_map_word, try_forward, RawMemory};
+use crate::evacuation::{forward_exclusive, forwarding_target, load_map_word, try_forward, RawMemory};
 use crate::handles::{HandleBlocks, CLEARED};
 use crate::heap::new_space::NewSpace;
 use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
@@ -70,6 +70,8 @@ pub(crate) fn task_count(semi_space_bytes: usize, per_task: usize, gc_workers: u
 
 /// State shared by the tasks of one scavenge.
 struct Job<'h> {
+    /// One task: no other thread evacuates, so forwarding needs no CAS.
+    exclusive: bool,
     worklist: Worklist<HeapObject>,
     new_space: Mutex<&'h mut NewSpace>,
     old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
@@ -92,8 +94,9 @@ struct Task<'j, 'h> {
 }
 
 impl<'j, 'h> Task<'j, 'h> {
-    /// Where `v` lives after the scavenge, evacuating it if needed.
-    #[inline]
+    /// Where `v` lives after the scavenge, evacuating it if needed. Runs
+    /// for every field scanned: kept inline, with the copy out of line.
+    #[inline(always)]
     fn evacuate(&mut self, v: Tagged) -> Tagged {
         if !v.is_heap_object() {
             return v;
@@ -114,6 +117,7 @@ impl<'j, 'h> Task<'j, 'h> {
         }
     }
 
+    #[inline(never)]
     fn copy(&mut self, obj: HeapObject, page: Page) -> Tagged {
         let map_word = load_map_word(&RawMemory, obj.address());
         if let Some(to) = forwarding_target(map_word) {
@@ -128,17 +132,26 @@ impl<'j, 'h> Task<'j, 'h> {
             Some(to) => (to, false),
             None => (self.allocate_old(size), true),
         };
-        // SAFETY: `obj` is a live from-space object of `size` bytes whose body
-        // no one writes during the scavenge; `to` is fresh, private memory.
-        match unsafe { try_forward(&RawMemory, obj.address(), map_word, to, size / WORD) } {
+        let forwarded = if self.job.exclusive {
+            // SAFETY: as below, and this is the scavenge's only task.
+            Ok(unsafe { forward_exclusive(&RawMemory, obj.address(), map_word, to, size / WORD) })
+        } else {
+            // SAFETY: `obj` is a live from-space object of `size` bytes whose
+            // body no one writes during the scavenge; `to` is fresh memory.
+            unsafe { try_forward(&RawMemory, obj.address(), map_word, to, size / WORD) }
+        };
+        match forwarded {
             Ok(to) => {
                 if promoted {
                     self.stats.promoted += size;
                 } else {
                     self.stats.survived += size;
                 }
-                // SAFETY: the copy is complete and now the object's home.
-                self.local.push(unsafe { HeapObject::from_address(to) });
+                // Only objects with tagged fields need scanning.
+                if map.has_tagged_fields() {
+                    // SAFETY: the copy is complete and now the object's home.
+                    self.local.push(unsafe { HeapObject::from_address(to) });
+                }
                 Tagged::from_address(to)
             }
             Err(winner) => {
@@ -203,11 +216,12 @@ impl<'j, 'h> Task<'j, 'h> {
         });
     }
 
-    fn run(mut self) {
+    fn run(mut self, id: usize) {
         let job = self.job;
-        // Local handles: whoever gets them first (the main thread, which
-        // starts at once, in practice).
-        if let Some(handles) = job.locals.lock().take() {
+        // Local handles: task 0, the isolate's own thread, which the
+        // worklist counts as joined from the start.
+        if id == 0 {
+            let handles = job.locals.lock().take().expect("task 0 runs once");
             for h in handles.iter_mut() {
                 *h = self.evacuate(*h);
             }
@@ -278,6 +292,7 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     let Heap { new_space, old_space, pool, handles, globals, weaks, new_lo_space, lo_space, .. } = heap;
     let global_table = globals.inner.borrow();
     let job = Job {
+        exclusive: tasks == 1,
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),
         old_space: Mutex::new((&mut *old_space, &mut *pool)),
@@ -290,9 +305,10 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
         stats: Mutex::new(ScavengeStats { tasks, ..Default::default() }),
     };
     platform.run_job(tasks, &|id| {
-        let local = job.worklist.local(id);
-        Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
-            .run();
+        if let Some(local) = job.worklist.local(id) {
+            Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
+                .run(id);
+        }
     });
     let stats = job.stats.into_inner();
     drop(global_table);

@@ -4,20 +4,27 @@
 //! Each task owns a [`Local`] view: a private *push* segment and a private
 //! *pop* segment (plain vectors, no synchronisation), and a crossbeam-deque
 //! [`Worker`] of full segments. A push segment that reaches
-//! [`SEGMENT_SIZE`] entries is *published* as a whole into the task's deque,
-//! where other tasks steal it through their [`Stealer`]s; work seeded before
-//! the tasks start goes into the shared [`Injector`]. Moving segments rather
-//! than single entries keeps synchronisation off the per-object path, as in
-//! V8's `Worklist`.
+//! [`SEGMENT_SIZE`] entries is *published* as a whole into the task's own
+//! deque (LIFO, for locality), where other tasks steal it through their
+//! [`Stealer`]s. While a task is idle and the shared [`Injector`] (the global
+//! pool) is empty, a busy task shares its push segment early, every
+//! [`SHARE_EVERY`] entries, through the injector, which idle tasks look at
+//! first: V8's worklists share work the same way when their global pool is
+//! empty. Moving segments rather than single entries keeps synchronisation
+//! off the per-object path, as in V8's `Worklist`.
 //!
 //! **Termination.** A task that finds no work anywhere goes *idle*; the job
-//! is done when all of its tasks are idle at once. The number of tasks is
-//! fixed when the worklist is made (every task of a job is guaranteed to run:
-//! the job's scope waits for all of them), so a task that has not started yet
-//! — and may hold the roots — keeps the job alive. The invariant that makes
-//! "all idle" sound: a task goes idle only when its private segments are
-//! empty (everything it still owns has been published), and an idle task
-//! publishes nothing.
+//! is done when every task that has joined is idle at once. Task 0 (the
+//! isolate's own thread, which holds the roots no one else can claim) is
+//! counted as joined from the start, so a helper that starts first cannot end
+//! the job before the roots are processed. Helpers join when they start; one
+//! that starts after the end leaves at once — it can hold no work, because all
+//! other work is handed out through claims that some joined task exhausted
+//! before going idle. No task ever waits for a task that has not started, so
+//! jobs of several isolates sharing one small pool cannot wait on each other.
+//! What makes "all joined tasks idle" sound: a task goes idle only when its
+//! private segments are empty (everything it still owns has been published),
+//! and an idle task publishes nothing.
 
 use crate::sync::faults::{fault, Fault};
 use crate::sync::{AtomicUsize, Ordering};
@@ -30,47 +37,62 @@ pub const SEGMENT_SIZE: usize = 64;
 #[cfg(loom)]
 pub const SEGMENT_SIZE: usize = 2;
 
+/// How often (in pushed entries) a task considers publishing its push
+/// segment.
+#[cfg(not(loom))]
+pub const SHARE_EVERY: usize = 8;
+/// How often (in pushed entries) a task considers publishing its push
+/// segment (every entry under loom, so models exercise sharing).
+#[cfg(loom)]
+pub const SHARE_EVERY: usize = 1;
+const _: () = assert!(SEGMENT_SIZE % SHARE_EVERY == 0, "a full segment must be noticed");
+
 const DONE: usize = 1 << 63;
+const JOINED: usize = 1 << 32;
+const IDLE_MASK: usize = JOINED - 1;
 
 /// The shared part of a worklist: the injector, every task's stealer, and the
 /// termination state.
 pub struct Worklist<T> {
     injector: Injector<Vec<T>>,
     stealers: Vec<Stealer<Vec<T>>>,
-    tasks: usize,
-    /// Idle tasks, and `DONE` once terminated.
+    /// `joined << 32 | idle`, and `DONE` once terminated.
     state: AtomicUsize,
     workers: parking_lot::Mutex<Vec<Option<Worker<Vec<T>>>>>,
 }
 
 impl<T: Send> Worklist<T> {
-    /// A worklist for exactly `tasks` tasks, each of which must call
-    /// [`Worklist::local`] once and run until [`Local::wait_for_work`] says
-    /// the job is done.
+    /// A worklist for up to `tasks` tasks. Task 0 is counted as joined at
+    /// once and must run until [`Local::wait_for_work`] says the job is done;
+    /// the others join through [`Worklist::local`] when they start.
     pub fn new(tasks: usize) -> Worklist<T> {
         let workers: Vec<Worker<Vec<T>>> = (0..tasks).map(|_| Worker::new_lifo()).collect();
         let stealers = workers.iter().map(|w| w.stealer()).collect();
         Worklist {
             injector: Injector::new(),
             stealers,
-            tasks,
-            state: AtomicUsize::new(0),
+            state: AtomicUsize::new(JOINED),
             workers: parking_lot::Mutex::new(workers.into_iter().map(Some).collect()),
         }
     }
 
-    /// Seeds a segment of work before (or while) tasks run.
-    #[cfg_attr(not(loom), allow(dead_code))]
-    pub fn inject(&self, items: Vec<T>) {
-        if !items.is_empty() {
-            self.injector.push(items);
+    /// Task `id`'s view (each id once). Task 0 always gets one; a helper
+    /// gets `None` if the job already ended (it has nothing to contribute).
+    pub fn local(&self, id: usize) -> Option<Local<'_, T>> {
+        if id != 0 {
+            let mut s = self.state.load(Ordering::SeqCst);
+            loop {
+                if s & DONE != 0 {
+                    return None;
+                }
+                match self.state.compare_exchange_weak(s, s + JOINED, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => break,
+                    Err(now) => s = now,
+                }
+            }
         }
-    }
-
-    /// Task `id`'s view (each id once).
-    pub fn local(&self, id: usize) -> Local<'_, T> {
         let deque = self.workers.lock()[id].take().expect("each task id joins once");
-        Local { list: self, id, push: Vec::with_capacity(SEGMENT_SIZE), pop: Vec::new(), deque }
+        Some(Local { list: self, id, push: Vec::with_capacity(SEGMENT_SIZE), pop: Vec::new(), deque })
     }
 
     fn steal(&self, own: usize) -> Option<Vec<T>> {
@@ -97,6 +119,14 @@ impl<T: Send> Worklist<T> {
         }
     }
 
+    /// Is some task idle (waiting for work)?
+    #[inline]
+    fn someone_idle(&self) -> bool {
+        // Relaxed: a hint for sharing work early; correctness never depends
+        // on it (termination re-checks everything with SeqCst).
+        self.state.load(Ordering::Relaxed) & IDLE_MASK != 0
+    }
+
     fn has_stealable_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
@@ -112,12 +142,24 @@ pub struct Local<'w, T> {
 }
 
 impl<T: Send> Local<'_, T> {
-    /// Adds an entry; publishes the push segment when it is full.
-    #[inline]
+    /// Adds an entry. Every [`SHARE_EVERY`] entries it considers publishing
+    /// the push segment: to its own deque when it is full, and early, to the
+    /// global pool, when another task is idle and the pool is empty.
+    #[inline(always)]
     pub fn push(&mut self, item: T) {
         self.push.push(item);
+        if self.push.len() % SHARE_EVERY == 0 {
+            self.maybe_publish();
+        }
+    }
+
+    #[inline(never)]
+    fn maybe_publish(&mut self) {
         if self.push.len() >= SEGMENT_SIZE {
             self.publish();
+        } else if self.list.someone_idle() && self.list.injector.is_empty() {
+            let seg = std::mem::replace(&mut self.push, Vec::with_capacity(SEGMENT_SIZE));
+            self.list.injector.push(seg);
         }
     }
 
@@ -185,7 +227,7 @@ impl<T: Send> Local<'_, T> {
             if s & DONE != 0 {
                 return false;
             }
-            if s == list.tasks {
+            if s >> 32 == s & IDLE_MASK {
                 // Everyone is idle: no one holds or can create work.
                 if list.state.compare_exchange(s, s | DONE, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
                     return false;

@@ -22,7 +22,7 @@
 //! Every op runs its temporary handles in a scope of its own, so the heap's
 //! roots are exactly the model's roots and "unreachable" means garbage.
 //!
-//! One test per GC mode; each case picks 1 or 2 GC workers. The tests count
+//! One test per GC mode; each case picks 1, 2 or 4 parallel scavenge tasks. The tests count
 //! the GCs they verified and require at least [`MIN_GCS_PER_MODE`] per mode.
 //! `PROPTEST_CASES` overrides the number of cases (the GC floor scales down
 //! with it), `PROPTEST_RNG_SEED` replays a run (the seed is printed).
@@ -69,7 +69,10 @@ fn heap_config(mode: GcMode, workers: usize) -> HeapConfig {
         max_old_space_size: 64 * 1024 * 1024,
         initial_old_space_size: 1024 * 1024,
         mode,
-        gc_workers: Some(workers),
+        // `workers` is the number of scavenge tasks: one per 64 KiB of the
+        // 256 KiB semi-space allows up to 4.
+        gc_workers: Some(workers - 1),
+        new_space_per_scavenge_task: 64 * 1024,
         ..HeapConfig::default()
     }
 }
@@ -189,7 +192,7 @@ enum Op {
 
 #[derive(Clone)]
 struct Program {
-    /// GC workers: `Platform::new(workers)` and `gc_workers: Some(workers)`.
+    /// Parallel GC tasks (main thread included): 1, 2 or 4.
     workers: usize,
     ops: Vec<Op>,
 }
@@ -261,7 +264,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 fn program_strategy() -> impl Strategy<Value = Program> {
-    (1usize..=2, prop::collection::vec(op_strategy(), 1..MAX_OPS)).prop_map(|(workers, ops)| Program { workers, ops })
+    (prop::sample::select(vec![1usize, 2, 4]), prop::collection::vec(op_strategy(), 1..MAX_OPS))
+        .prop_map(|(workers, ops)| Program { workers, ops })
 }
 
 // ----- The model -----------------------------------------------------------------
@@ -1072,6 +1076,8 @@ struct Summary {
     /// Model nodes reachable when the program ended.
     reachable: usize,
     promoted_bytes: usize,
+    /// Scavenges that ran with more than one task.
+    parallel_minor: u64,
 }
 
 impl Summary {
@@ -1084,6 +1090,7 @@ impl Summary {
             nodes: self.nodes + o.nodes,
             reachable: self.reachable + o.reachable,
             promoted_bytes: self.promoted_bytes + o.promoted_bytes,
+            parallel_minor: self.parallel_minor + o.parallel_minor,
         }
     }
 }
@@ -1125,6 +1132,8 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
         nodes: run.nodes.len(),
         reachable,
         promoted_bytes: scope.gc_events().iter().map(|e| e.promoted_bytes).sum(),
+        parallel_minor: scope.gc_events().iter().filter(|e| e.kind == GcKind::Minor && e.scavenge_tasks > 1).count()
+            as u64,
     })
 }
 
@@ -1147,13 +1156,14 @@ fn run_mode(mode: GcMode) {
     };
     let cases = config.cases;
     println!("shadow model {mode:?}: {cases} cases, PROPTEST_RNG_SEED={seed}");
-    let platforms = [Platform::new(1).unwrap(), Platform::new(2).unwrap()];
+    // One pool of 3 workers: with the main thread, scavenges of 1, 2 or 4 tasks.
+    let platform = Platform::new(3).unwrap();
     let totals = Cell::new(Summary::default());
     let show = std::env::var_os("SHADOW_MODEL_STATS").is_some();
     let start = Instant::now();
     let mut runner = TestRunner::new(config);
     let result = runner.run(&program_strategy(), |p| {
-        let sum = run_program(&p, &platforms[p.workers - 1], mode)?;
+        let sum = run_program(&p, &platform, mode)?;
         if show {
             println!("{} ops: {sum:?}", p.ops.len());
         }
@@ -1183,6 +1193,8 @@ fn run_mode(mode: GcMode) {
     );
     let floor = MIN_GCS_PER_MODE * u64::from(cases.min(DEFAULT_CASES)) / u64::from(DEFAULT_CASES);
     assert!(gcs >= floor, "only {gcs} GCs verified in {mode:?} mode; want at least {floor}");
+    println!("shadow model {mode:?}: {} scavenges ran with 2 or 4 tasks", t.parallel_minor);
+    assert!(t.parallel_minor * 3 >= t.minor, "too few parallel scavenges: {} of {}", t.parallel_minor, t.minor);
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! private segment; segments hold two entries under loom, so the first two are
 //! published (and may be stolen by task 1) while the third stays private. When
 //! both tasks report "done", every entry must have been processed exactly
-//! once, whichever task starts first.
+//! once, whichever task starts first; a helper that starts after the end
+//! joins nothing.
 //!
 //! Broken twin: [`Fault::IdleBeforePublish`] lets a task go idle while it
 //! still holds private, unpublished work, so termination is declared early.
@@ -38,9 +39,13 @@ fn termination_sees_all_work() {
         let processed = Arc::new(AtomicUsize::new(0));
         let other = {
             let (list, processed) = (list.clone(), processed.clone());
-            thread::spawn(move || drain(list.local(1), &processed))
+            thread::spawn(move || {
+                if let Some(local) = list.local(1) {
+                    drain(local, &processed)
+                }
+            })
         };
-        let mut local = list.local(0);
+        let mut local = list.local(0).expect("task 0 is always part of the job");
         for x in [1, 2, 3] {
             local.push(x);
         }
