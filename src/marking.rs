@@ -62,7 +62,9 @@ impl Marker {
             self.marked_bytes += size;
             let page = obj.page();
             page.set_live_bytes(page.live_bytes() + size);
-            obj.for_each_tagged_index(map, |i| self.mark(obj.field(i)));
+            for i in obj.tagged_range(map) {
+                self.mark(obj.field(i));
+            }
         }
     }
 }

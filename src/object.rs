@@ -254,26 +254,27 @@ impl HeapObject {
         }
     }
 
-    /// Calls `f` with the index of every tagged word of the body (the map
-    /// word excluded), given the object's map.
-    #[inline]
-    pub(crate) fn for_each_tagged_index(self, map: MapRef, mut f: impl FnMut(usize)) {
+    /// The word indices of the tagged fields of the body (the map word
+    /// excluded), given the object's map. Every layout keeps its tagged
+    /// fields in one contiguous run, so collectors loop over a range.
+    #[inline(always)]
+    pub(crate) fn tagged_range(self, map: MapRef) -> std::ops::Range<usize> {
         use InstanceType::*;
         match map.instance_type() {
             FixedArray => {
-                let len = self.smi_word(offsets::LENGTH);
-                for i in 0..len {
-                    f(offsets::ARRAY_HEADER_WORDS + i);
-                }
+                let start = offsets::ARRAY_HEADER_WORDS;
+                start..start + self.smi_word(offsets::LENGTH)
             }
-            Object => {
-                for i in 0..map.tagged_fields() {
-                    f(1 + i);
-                }
-            }
-            Map => f(offsets::MAP_NAME),
-            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler => {}
+            Object => 1..1 + map.tagged_fields(),
+            Map => offsets::MAP_NAME..offsets::MAP_NAME + 1,
+            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler => 0..0,
         }
+    }
+
+    /// Calls `f` with the index of every tagged word of the body.
+    #[inline]
+    pub(crate) fn for_each_tagged_index(self, map: MapRef, f: impl FnMut(usize)) {
+        self.tagged_range(map).for_each(f)
     }
 
     /// Raw bytes `offset..offset+out.len()` of the object.

@@ -204,7 +204,7 @@ impl<'j, 'h> Task<'j, 'h> {
         let map = MapRef(obj.map());
         let page = obj.page();
         let record = !page.has(flags::TO_SPACE);
-        obj.for_each_tagged_index(map, |i| {
+        for i in obj.tagged_range(map) {
             let v = obj.field(i);
             let nv = self.evacuate(v);
             if nv != v {
@@ -213,7 +213,7 @@ impl<'j, 'h> Task<'j, 'h> {
             if record && is_in_to_space(nv) {
                 page.header().old_to_new.insert(page.slot_index(obj.slot(i)));
             }
-        });
+        }
     }
 
     fn run(mut self, id: usize) {

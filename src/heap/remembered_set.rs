@@ -100,17 +100,21 @@ impl SlotSet {
             None => self.bucket_or_install(b),
         };
         let cell = &bucket.cells[c];
-        // Relaxed: the slot set is read by the collector only after a
-        // synchronising join (the GC pause), which orders this insertion.
+        // Relaxed check: a set bit needs no second write.
         if cell.load(Ordering::Relaxed) & mask == 0 {
-            cell.fetch_or(mask, Ordering::Relaxed);
+            // Release: pairs with the Acquire load in `iterate`. A scavenger
+            // task may record a slot of an object it just promoted while
+            // another task iterates this page's set; whoever finds the bit
+            // must also see the slot's contents written before it.
+            cell.fetch_or(mask, Ordering::Release);
         }
     }
 
     /// Is `slot` recorded?
     pub fn contains(&self, slot: usize) -> bool {
         let (b, c, mask) = Self::split(slot);
-        // Relaxed: as in `insert`.
+        // Relaxed: a membership query made after the collector's join (the
+        // verifier, the barrier's owner thread); nothing is read through it.
         self.bucket(b).is_some_and(|bucket| bucket.cells[c].load(Ordering::Relaxed) & mask != 0)
     }
 
@@ -144,8 +148,8 @@ impl SlotSet {
         for b in 0..self.buckets.len() {
             let Some(bucket) = self.bucket(b) else { continue };
             for (c, cell) in bucket.cells.iter().enumerate() {
-                // Relaxed: as in `insert`.
-                let mut bits = cell.load(Ordering::Relaxed);
+                // Acquire: pairs with the Release in `insert` (see there).
+                let mut bits = cell.load(Ordering::Acquire);
                 let mut remove = 0u32;
                 while bits != 0 {
                     let bit = bits.trailing_zeros();
@@ -179,7 +183,7 @@ impl SlotSet {
     pub fn len(&self) -> usize {
         (0..self.buckets.len())
             .filter_map(|b| self.bucket(b))
-            // Relaxed: as in `insert`.
+            // Relaxed: a count for tests and models, taken after joins.
             .map(|bucket| bucket.cells.iter().map(|c| c.load(Ordering::Relaxed).count_ones() as usize).sum::<usize>())
             .sum()
     }
