@@ -37,6 +37,18 @@ pub struct SpaceStats {
     pub objects: usize,
 }
 
+/// How much memory the heap uses, cheaply (no heap walk; like the heap
+/// figures of `process.memoryUsage()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Bytes of objects, all spaces but read-only.
+    pub used: usize,
+    /// Bytes of pages in use by the heap.
+    pub committed: usize,
+    /// The most bytes of pages the heap has ever had in use at once.
+    pub peak_committed: usize,
+}
+
 /// A snapshot of the heap (like `process.memoryUsage()` plus per-space
 /// statistics).
 #[derive(Clone, Debug)]
@@ -101,6 +113,15 @@ impl Isolate {
     /// and sweeps the whole heap (and evacuates the young generation).
     pub fn collect_garbage(&mut self, kind: GcKind) {
         self.heap.collect(kind, GcReason::Requested);
+    }
+
+    /// Used, committed and peak committed bytes; cheap enough to call often.
+    pub fn memory_usage(&self) -> MemoryUsage {
+        MemoryUsage {
+            used: self.heap.size_of_objects(),
+            committed: self.heap.committed(),
+            peak_committed: self.heap.pool.peak(),
+        }
     }
 
     /// Per-space statistics. Walks the heap to count objects.

@@ -92,14 +92,14 @@ pub use {
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
-    isolate::{HeapStats, Isolate, SpaceStats},
+    isolate::{HeapStats, Isolate, MemoryUsage, SpaceStats},
     object::InstanceType,
     platform::Platform,
     scope::{
         ByteArray, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber, HeapString, HeapType,
         IntoValue, Map, Object, ObjectLayout, ScopeParent,
     },
-    tracer::{GcEvent, GcKind, GcReason, Phase},
+    tracer::{GcEvent, GcKind, GcReason, GcSpan, Phase},
     value::Smi,
 };
 

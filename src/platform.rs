@@ -8,6 +8,8 @@
 
 use crate::error::ConfigError;
 use crate::sync::Arc;
+use crate::tracer::{Phase, SpanRecorder};
+use std::time::Instant;
 
 struct Inner {
     pool: rayon::ThreadPool,
@@ -60,17 +62,24 @@ impl Platform {
     /// helps while it waits. Returns when every task has finished. Every task
     /// is guaranteed to start (jobs whose tasks wait for each other, like the
     /// worklists' termination, rely on it).
-    pub(crate) fn run_job(&self, n: usize, task: &(dyn Fn(usize) + Sync)) {
+    ///
+    /// Each task's run is recorded in `spans` as `phase`.
+    pub(crate) fn run_job(&self, n: usize, phase: Phase, spans: &SpanRecorder, task: &(dyn Fn(usize) + Sync)) {
         assert!((1..=self.max_tasks()).contains(&n), "a job of {n} tasks on a pool of {} workers", self.inner.workers);
+        let timed = move |id: usize| {
+            let t = Instant::now();
+            task(id);
+            spans.record(phase, Some(id), t);
+        };
         if n == 1 {
-            task(0);
+            timed(0);
             return;
         }
         self.inner.pool.in_place_scope(|s| {
             for id in 1..n {
-                s.spawn(move |_| task(id));
+                s.spawn(move |_| timed(id));
             }
-            task(0);
+            timed(0);
         });
     }
 }
@@ -84,16 +93,21 @@ mod tests {
     fn a_job_runs_every_task_once_and_joins() {
         let p = Platform::new(3).unwrap();
         let seen = AtomicUsize::new(0);
-        p.run_job(4, &|id| {
+        let spans = SpanRecorder::new(Instant::now());
+        p.run_job(4, Phase::Sweep, &spans, &|id| {
             seen.fetch_or(1 << id, Ordering::SeqCst);
         });
         assert_eq!(seen.load(Ordering::SeqCst), 0b1111);
+        let spans = spans.take();
+        assert_eq!(spans.len(), 4, "one span per task");
+        assert!(spans.iter().any(|s| s.task == Some(0) && s.thread == 0), "task 0 ran on the caller");
     }
 
     #[test]
     fn zero_workers_runs_on_the_caller() {
         let p = Platform::new(0).unwrap();
         let caller = std::thread::current().id();
-        p.run_job(1, &|_| assert_eq!(std::thread::current().id(), caller));
+        let spans = SpanRecorder::new(Instant::now());
+        p.run_job(1, Phase::Sweep, &spans, &|_| assert_eq!(std::thread::current().id(), caller));
     }
 }

@@ -33,6 +33,7 @@ use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, WORD};
 use crate::object::{HeapObject, MapRef};
 use crate::sync::{AtomicUsize, Ordering};
+use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
 use parking_lot::Mutex;
@@ -289,7 +290,7 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
     let fillers = heap.old_space.fillers;
     let platform = heap.platform.clone();
-    let Heap { new_space, old_space, pool, handles, globals, weaks, new_lo_space, lo_space, .. } = heap;
+    let Heap { new_space, old_space, pool, handles, globals, weaks, new_lo_space, lo_space, spans, .. } = heap;
     let global_table = globals.inner.borrow();
     let job = Job {
         exclusive: tasks == 1,
@@ -304,7 +305,7 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
         page_cursor: AtomicUsize::new(0),
         stats: Mutex::new(ScavengeStats { tasks, ..Default::default() }),
     };
-    platform.run_job(tasks, &|id| {
+    platform.run_job(tasks, Phase::Scavenge, spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
             Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
                 .run(id);

@@ -18,6 +18,7 @@ use crate::heap::{Heap, WORD};
 use crate::object::HeapObject;
 use crate::platform::Platform;
 use crate::sync::{AtomicUsize, Ordering};
+use crate::tracer::{Phase, SpanRecorder};
 use parking_lot::Mutex;
 
 /// The outcome of sweeping one page.
@@ -60,7 +61,7 @@ pub(crate) fn sweep_page(page: Page, fillers: FillerMaps) -> SweptPage {
 
 /// Sweeps every page of a paged space in parallel, rebuilds its free list
 /// and releases empty pages.
-fn sweep_space(space: &mut OldSpace, pool: &mut PagePool, platform: &Platform, workers: usize) {
+fn sweep_space(space: &mut OldSpace, pool: &mut PagePool, platform: &Platform, workers: usize, spans: &SpanRecorder) {
     space.free_list.clear();
     space.wasted = 0;
     let pages = std::mem::take(&mut space.pages);
@@ -68,7 +69,7 @@ fn sweep_space(space: &mut OldSpace, pool: &mut PagePool, platform: &Platform, w
     let cursor = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(pages.len()));
     let tasks = (pages.len() / 8).clamp(1, workers + 1);
-    platform.run_job(tasks, &|_| {
+    platform.run_job(tasks, Phase::Sweep, spans, &|_| {
         let mut mine = Vec::new();
         loop {
             // Relaxed: hands out indices only; the pages were published by the
@@ -97,9 +98,9 @@ fn sweep_space(space: &mut OldSpace, pool: &mut PagePool, platform: &Platform, w
 /// Sweeps the old generation after marking.
 pub(crate) fn sweep_all(heap: &mut Heap) {
     let workers = heap.gc_worker_cap();
-    let Heap { old_space, map_space, pool, platform, lo_space, new_lo_space, new_space, .. } = heap;
-    sweep_space(old_space, pool, platform, workers);
-    sweep_space(map_space, pool, platform, workers);
+    let Heap { old_space, map_space, pool, platform, lo_space, new_lo_space, new_space, spans, .. } = heap;
+    sweep_space(old_space, pool, platform, workers, spans);
+    sweep_space(map_space, pool, platform, workers, spans);
     for page in lo_space.pages.clone() {
         let marks = &page.header().marks;
         let start = page.mark_index(page.area_start());

@@ -56,6 +56,47 @@ pub enum Phase {
     Verify,
 }
 
+/// One thread's share of a GC phase: the pause's phases on the isolate's
+/// thread, and each task of a parallel job on whichever thread ran it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GcSpan {
+    /// The phase.
+    pub phase: Phase,
+    /// 0 for the isolate's own thread, `i + 1` for worker `i` of the
+    /// [`crate::Platform`]'s pool.
+    pub thread: usize,
+    /// `None` for a phase of the pause, `Some(id)` for task `id` of a job.
+    pub task: Option<usize>,
+    /// When it began, since the isolate was created.
+    pub start: Duration,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+/// Collects the spans of one GC from every thread that works on it.
+pub(crate) struct SpanRecorder {
+    origin: Instant,
+    spans: parking_lot::Mutex<Vec<GcSpan>>,
+}
+
+impl SpanRecorder {
+    pub(crate) fn new(origin: Instant) -> SpanRecorder {
+        SpanRecorder { origin, spans: parking_lot::Mutex::new(Vec::new()) }
+    }
+
+    /// Records that the calling thread ran `phase` (as `task`) from `start`
+    /// until now.
+    pub(crate) fn record(&self, phase: Phase, task: Option<usize>, start: Instant) {
+        let thread = rayon::current_thread_index().map_or(0, |i| i + 1);
+        let span = GcSpan { phase, thread, task, start: start.duration_since(self.origin), duration: start.elapsed() };
+        self.spans.lock().push(span);
+    }
+
+    pub(crate) fn take(&self) -> Vec<GcSpan> {
+        std::mem::take(&mut self.spans.lock())
+    }
+}
+
 /// One completed GC.
 #[derive(Clone, Debug)]
 pub struct GcEvent {
@@ -69,6 +110,9 @@ pub struct GcEvent {
     pub pause: Duration,
     /// Time of each phase inside the pause.
     pub phases: Vec<(Phase, Duration)>,
+    /// Who did what when: the pause's phases on the isolate's thread and
+    /// every task of the parallel jobs, per thread (for timelines).
+    pub spans: Vec<GcSpan>,
     /// Bytes of objects before the GC (all spaces).
     pub bytes_before: usize,
     /// Bytes of objects after the GC.
@@ -111,6 +155,11 @@ impl Tracer {
         t.duration_since(self.origin)
     }
 
+    /// When the isolate was created (the zero of every event's times).
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
+    }
+
     pub(crate) fn record(&mut self, e: GcEvent, trace: bool, isolate: u32) {
         match e.kind {
             GcKind::Minor => self.minor_count += 1,
@@ -144,20 +193,33 @@ impl Tracer {
     }
 }
 
-/// Times the phases of one pause.
+/// Times the phases of one pause on the isolate's thread.
 pub(crate) struct PhaseTimer {
     pub(crate) phases: Vec<(Phase, Duration)>,
+    starts: Vec<Instant>,
 }
 
 impl PhaseTimer {
     pub(crate) fn new() -> PhaseTimer {
-        PhaseTimer { phases: Vec::with_capacity(4) }
+        PhaseTimer { phases: Vec::with_capacity(4), starts: Vec::with_capacity(4) }
     }
 
     pub(crate) fn time<R>(&mut self, phase: Phase, f: impl FnOnce() -> R) -> R {
         let t = Instant::now();
         let r = f();
         self.phases.push((phase, t.elapsed()));
+        self.starts.push(t);
         r
+    }
+
+    /// The phases as spans of the isolate's thread.
+    pub(crate) fn spans(&self, origin: Instant) -> impl Iterator<Item = GcSpan> + '_ {
+        self.phases.iter().zip(&self.starts).map(move |(&(phase, duration), &t)| GcSpan {
+            phase,
+            thread: 0,
+            task: None,
+            start: t.duration_since(origin),
+            duration,
+        })
     }
 }

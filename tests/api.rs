@@ -1120,3 +1120,43 @@ fn four_isolates_on_four_threads_share_a_platform_without_cross_talk() {
         t.join().expect("an isolate thread failed");
     }
 }
+
+#[test]
+fn gc_events_carry_per_thread_spans_and_memory_usage_tracks_the_peak() {
+    let platform = Platform::new(2).unwrap();
+    let config = HeapConfig {
+        verify_heap: true,
+        min_semi_space_size: 1 << 20,
+        max_semi_space_size: 1 << 20,
+        new_space_per_scavenge_task: 256 << 10,
+        ..HeapConfig::default()
+    };
+    let mut isolate = Isolate::new(&platform, config).unwrap();
+    let before = isolate.memory_usage();
+    {
+        let mut scope = HandleScope::new(&mut isolate);
+        let keep = scope.new_fixed_array(64).unwrap();
+        for i in 0..64 {
+            let a = scope.new_fixed_array(2000).unwrap();
+            scope.set(keep, i, a);
+        }
+        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcKind::Major);
+    }
+    let after = isolate.memory_usage();
+    assert!(after.peak_committed >= before.committed && after.peak_committed >= after.committed);
+    assert!(after.used > before.used);
+    let events = isolate.gc_events();
+    for e in &events {
+        assert!(!e.spans.is_empty(), "{e:?}");
+        // The pause's phases are spans of the isolate's thread, in the pause.
+        for s in e.spans.iter().filter(|s| s.task.is_none()) {
+            assert_eq!(s.thread, 0);
+            assert!(s.start >= e.start && s.start + s.duration <= e.start + e.pause, "{s:?} outside {e:?}");
+        }
+    }
+    let minor = events.iter().find(|e| e.kind == GcKind::Minor).unwrap();
+    let tasks: Vec<_> = minor.spans.iter().filter(|s| s.phase == Phase::Scavenge).filter_map(|s| s.task).collect();
+    assert_eq!(tasks.len(), minor.scavenge_tasks, "one span per scavenge task: {minor:?}");
+    assert!(minor.spans.iter().any(|s| s.task == Some(0) && s.thread == 0), "task 0 runs on the isolate's thread");
+}

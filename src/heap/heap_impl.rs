@@ -12,7 +12,7 @@ use crate::handles::GlobalTable;
 use crate::object::{HeapObject, InstanceType};
 use crate::platform::Platform;
 use crate::string_table::StringTable;
-use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
+use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, SpanRecorder, Tracer};
 use crate::value::Tagged;
 use crate::{marking, scavenger, sweeper, verifier};
 use std::rc::Rc;
@@ -68,6 +68,8 @@ pub(crate) struct Heap {
     pub(crate) weaks: Rc<GlobalTable>,
     pub(crate) string_table: StringTable,
     pub(crate) tracer: Tracer,
+    /// Spans of the GC in progress, from every thread working on it.
+    pub(crate) spans: SpanRecorder,
     /// Old-generation size that triggers the next major GC.
     pub(crate) old_gen_limit: usize,
     /// Hard limit (`max_old_space_size`, raised only by the callback).
@@ -90,6 +92,7 @@ impl Heap {
         let (read_only, roots) = ReadOnlySpace::create(&mut pool)?;
         let fillers = FillerMaps { free_space: roots.free_space_map, filler: roots.filler_map };
         let new_space = NewSpace::new(config.min_semi_space_size, &mut pool)?;
+        let tracer = Tracer::new();
         let mut handles = Vec::with_capacity(1024);
         for &o in &roots.oddballs {
             handles.push(Tagged::from_address(o));
@@ -111,7 +114,8 @@ impl Heap {
             globals: GlobalTable::new(id),
             weaks: GlobalTable::new(id),
             string_table: StringTable::new(),
-            tracer: Tracer::new(),
+            spans: SpanRecorder::new(tracer.origin()),
+            tracer,
             near_heap_limit_callback: None,
             in_gc: false,
             survived_since_resize: 0,
@@ -292,12 +296,15 @@ impl Heap {
             timer.time(Phase::Verify, || self.verify_or_panic(kind, "GC", verifier::verify(self)));
         }
         let pause = start.elapsed();
+        let mut spans: Vec<_> = timer.spans(self.tracer.origin()).collect();
+        spans.extend(self.spans.take());
         let event = GcEvent {
             kind,
             reason,
             start: self.tracer.since_origin(start),
             pause,
             phases: timer.phases,
+            spans,
             bytes_before,
             bytes_after: self.size_of_objects(),
             committed_after: self.committed(),

@@ -218,6 +218,8 @@ pub(crate) struct PagePool {
     max_pooled: usize,
     /// Bytes of pages currently handed out (committed by the heap).
     committed: usize,
+    /// The most `committed` has ever been.
+    peak: usize,
 }
 
 // SAFETY: the pool exclusively owns the pooled chunks (no aliasing
@@ -227,12 +229,17 @@ unsafe impl Send for PagePool {}
 
 impl PagePool {
     pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
-        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0 }
+        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0 }
     }
 
     /// Bytes committed by pages in use.
     pub(crate) fn committed(&self) -> usize {
         self.committed
+    }
+
+    /// The most bytes ever committed at once.
+    pub(crate) fn peak(&self) -> usize {
+        self.peak
     }
 
     /// Bytes held in the pool for reuse.
@@ -272,6 +279,7 @@ impl PagePool {
         // had theirs dropped in `release`).
         unsafe { std::ptr::write(mem.as_ptr() as *mut PageHeader, header) };
         self.committed += size;
+        self.peak = self.peak.max(self.committed);
         Some(Page(mem.cast()))
     }
 
