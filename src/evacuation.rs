@@ -140,10 +140,11 @@ unsafe impl Memory for RawMemory {
     #[inline(always)]
     unsafe fn copy_body(&self, from: usize, to: usize, words: usize) {
         let (src, dst, n) = ((from + 8) as *const usize, (to + 8) as *mut usize, words.saturating_sub(1));
-        // SAFETY: per the contract, no thread writes the source body during
-        // a scavenge (only map words change, and word 0 is not copied here),
-        // and the destination is unshared. Small bodies (most objects) are
-        // copied word by word: cheaper than a call to memcpy.
+        // Small bodies (most objects) are copied word by word: cheaper than a
+        // call to memcpy. Only map words change during a scavenge, and word 0
+        // is not copied here.
+        // SAFETY: per the contract, no thread writes the source body, and the
+        // destination is unshared and does not overlap it.
         unsafe {
             if n <= 8 {
                 for i in 0..n {

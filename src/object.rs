@@ -279,10 +279,10 @@ impl HeapObject {
 
     /// Raw bytes `offset..offset+out.len()` of the object.
     pub(crate) fn read_bytes(self, offset: usize, out: &mut [u8]) {
-        // SAFETY: callers bound `offset + out.len()` by the object's raw area;
-        // raw bytes are never read concurrently with a write (they hold no
-        // pointers, so no collector thread touches them outside copying,
-        // which happens in a pause).
+        // Raw bytes hold no pointers, so no collector thread touches them
+        // outside copying, which happens in a pause.
+        // SAFETY: callers bound `offset + out.len()` by the object's raw area,
+        // and no write to raw bytes runs concurrently with this read.
         unsafe { std::ptr::copy_nonoverlapping((self.0 + offset) as *const u8, out.as_mut_ptr(), out.len()) }
     }
 

@@ -242,10 +242,10 @@ impl<'j, 'h> Task<'j, 'h> {
             let i = job.page_cursor.fetch_add(1, Ordering::Relaxed);
             let Some(&page) = job.old_pages.get(i) else { break };
             page.header().old_to_new.iterate(|slot| {
-                // SAFETY: recorded slots lie inside live old objects (the
-                // sweeper removes slots of freed ranges; freed large pages take
-                // their slot sets with them); a slot is a one-word "object" for
-                // field access.
+                // A slot is treated as a one-word "object" for field access.
+                // The sweeper removes slots of freed ranges, and freed large
+                // pages take their slot sets with them, so:
+                // SAFETY: recorded slots lie inside live old objects.
                 let cell = unsafe { HeapObject::from_address(page.slot_address(slot)) };
                 let v = cell.field(0);
                 let nv = self.evacuate(v);
