@@ -149,14 +149,18 @@ pub(crate) fn verify(heap: &Heap) -> Result<(), String> {
     Ok(())
 }
 
-/// The end-of-marking invariant: no marked object points to an unmarked one.
+/// The end-of-marking invariants: no marked object points to an unmarked
+/// one, and every old page's live-byte count is the size of its marked
+/// objects.
 pub(crate) fn verify_marking(heap: &Heap) -> Result<(), String> {
+    let mut live: HashMap<usize, usize> = HashMap::new();
     let mut r = Ok(());
     heap.for_each_object(|o, space| {
         if r.is_err() || space == SpaceId::ReadOnly || !is_live(o.tagged()) {
             return;
         }
         let map = MapRef(o.map());
+        *live.entry(o.page().address()).or_default() += o.size_with_map(map);
         if !is_live(map.0.tagged()) {
             r = Err(format!("marked object {:#x} has an unmarked map", o.address()));
             return;
@@ -173,5 +177,16 @@ pub(crate) fn verify_marking(heap: &Heap) -> Result<(), String> {
             }
         });
     });
-    r
+    r?;
+    for page in heap.old_gen_pages() {
+        let counted = live.get(&page.address()).copied().unwrap_or(0);
+        if page.live_bytes() != counted {
+            return Err(format!(
+                "page {:#x} accounts {} live bytes, its marked objects hold {counted}",
+                page.address(),
+                page.live_bytes()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -179,6 +179,12 @@ impl Page {
         self.header().live_bytes.load(Ordering::Relaxed)
     }
 
+    /// Adds marked bytes (from several marking tasks at once).
+    pub(crate) fn add_live_bytes(&self, n: usize) {
+        // Relaxed: a counter read after the markers joined.
+        self.header().live_bytes.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn set_live_bytes(&self, n: usize) {
         // Relaxed: see `live_bytes`.
         self.header().live_bytes.store(n, Ordering::Relaxed)
