@@ -42,7 +42,7 @@
 //! | `scavenger` | minor GC: parallel scavenge with promotion by age mark |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
-//! | `marking` | full-heap tri-colour marking; weak clearing |
+//! | `marking` | full-heap tri-colour marking, in parallel on the shared pool; weak clearing |
 //! | `sweeper` | sweeping into free lists, release of empty pages |
 //! | `verifier` | the heap verifier |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
