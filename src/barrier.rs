@@ -1,36 +1,57 @@
-//! The write barrier, run on every store of a tagged value into a heap object.
+//! The write barrier, run on every store of a tagged value into a heap object
+//! (DESIGN section 5).
 //!
-//! Generational part (DESIGN section 5, step 2): when an old object gets a
-//! pointer to a young one, the slot goes into the host page's OLD_TO_NEW slot
-//! set, so a scavenge finds it without scanning old space. The fast path is
-//! two page-flag tests; recording is a `#[cold]` call.
+//! Fast path: two page-flag tests, V8's. The host page must have
+//! `FROM_HERE_INTERESTING` (old pages always; every page while marking) and
+//! the value's page `TO_HERE_INTERESTING` (young pages always; every page
+//! while marking). Outside marking that is exactly "old host, young value".
+//! The slow path, `#[cold]`, does what applies:
 //!
-//! The marking (Dijkstra insertion) and compaction parts join this module
-//! with concurrent marking and compaction.
+//! - **generational**: old host, young value: record the slot in the host
+//!   page's OLD_TO_NEW slot set;
+//! - **marking (Dijkstra insertion barrier)**: while marking, shade the
+//!   stored value: set its mark bit and, if this turned it from white to
+//!   marked, push it on the mutator's barrier worklist (flushed into the
+//!   marker's worklist by marking steps and at finalization). The host's
+//!   colour is not checked: that would need a fence against the marker.
+//!
+//! Roots have no barrier; marking finalization re-scans them.
 
-use crate::heap::page::Page;
+use crate::heap::page::{flags, Page};
 use crate::object::HeapObject;
 use crate::value::Tagged;
 
 /// Call after storing `value` into word `index` of `host`.
+/// `marking_worklist` is the mutator's barrier worklist.
 #[inline(always)]
-pub(crate) fn write_barrier(host: HeapObject, index: usize, value: Tagged) {
+pub(crate) fn write_barrier(marking_worklist: &mut Vec<HeapObject>, host: HeapObject, index: usize, value: Tagged) {
     if !value.is_heap_object() {
         return;
     }
     // SAFETY: `value` was read from a handle or field, so it points to a live
     // object of this heap.
     let value_page = unsafe { Page::of(value.address()) };
-    if value_page.is_young() {
-        let host_page = host.page();
-        if !host_page.is_young() {
-            record_old_to_new(host_page, host.slot(index));
-        }
+    let host_page = host.page();
+    if host_page.flags() & flags::FROM_HERE_INTERESTING != 0 && value_page.flags() & flags::TO_HERE_INTERESTING != 0 {
+        barrier_slow(marking_worklist, host, host_page, index, value, value_page);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn record_old_to_new(host_page: Page, slot: usize) {
-    host_page.header().old_to_new.insert(host_page.slot_index(slot));
+fn barrier_slow(
+    marking_worklist: &mut Vec<HeapObject>,
+    host: HeapObject,
+    host_page: Page,
+    index: usize,
+    value: Tagged,
+    value_page: Page,
+) {
+    if value_page.is_young() && !host_page.is_young() {
+        host_page.header().old_to_new.insert(host_page.slot_index(host.slot(index)));
+    }
+    if value_page.has(flags::MARKING) && value_page.header().marks.set(value_page.mark_index(value.address())) {
+        // SAFETY: `value` is a live object (see above).
+        marking_worklist.push(unsafe { HeapObject::from_tagged(value) });
+    }
 }

@@ -9,13 +9,18 @@ const MB: usize = 1024 * KB;
 /// How the major GC uses its pause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum GcMode {
-    /// Mark concurrently with the mutator on the shared worker pool and finish
-    /// in a short pause (the default, as in V8). Until concurrent marking
-    /// lands, this runs the same phases as `StopTheWorld`.
+    /// Mark while the mutator runs and finish in a short pause (the default,
+    /// as in V8): a cycle starts at three quarters of the old-generation
+    /// limit in a short pause, advances in budgeted steps (at most 0.5 ms) on
+    /// the allocation slow path, kept correct by the Dijkstra insertion
+    /// barrier and black allocation, and is finalized in a pause that
+    /// re-scans the roots. (Marking runs on the isolate's own thread for
+    /// now; background marking workers are the next step.) An explicit
+    /// `collect_garbage(GcKind::Major)` is always a full atomic collection.
     #[default]
     Concurrent,
-    /// Run every phase inside one pause on the isolate's thread (workers
-    /// helping). Kept for side-by-side pause comparisons.
+    /// Run the whole major GC inside one pause (marking and sweeping in
+    /// parallel on the worker pool). Kept for side-by-side pause comparisons.
     StopTheWorld,
 }
 

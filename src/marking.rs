@@ -24,6 +24,7 @@ use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
 use crate::value::Tagged;
 use crate::worklist::{Local, Worklist};
+use std::time::{Duration, Instant};
 
 /// Is `v` alive after marking (a Smi, read-only, or marked)?
 pub(crate) fn is_live(v: Tagged) -> bool {
@@ -160,9 +161,7 @@ impl Marker<'_> {
 /// Marks everything reachable from the roots, in parallel on the shared
 /// pool inside the pause. Returns the marked bytes.
 pub(crate) fn mark_full(heap: &mut Heap) -> usize {
-    for p in heap.old_gen_pages().collect::<Vec<_>>() {
-        p.set_live_bytes(0);
-    }
+    reset_live_bytes(heap);
     let tasks = task_count(heap.size_of_objects(), heap.gc_worker_cap());
     let table = heap.globals.inner.borrow();
     let job = MarkJob {
@@ -178,6 +177,191 @@ pub(crate) fn mark_full(heap: &mut Heap) -> usize {
         }
     });
     job.marked_bytes.into_inner()
+}
+
+/// An incremental marking cycle in progress (`GcMode::Concurrent`).
+///
+/// The cycle starts in a short pause ([`start_incremental`]: roots greyed,
+/// barrier and black allocation on), advances in budgeted steps on the
+/// allocation slow path while the mutator runs ([`step`]), and ends in the
+/// finalization pause ([`finish_incremental`]: roots re-scanned, barrier
+/// worklist flushed, drained to a fixed point). Between pauses the Dijkstra
+/// insertion barrier shades every value stored into any object, objects
+/// allocated in the old generation are born marked, and scavenges mark the
+/// objects they copy or promote.
+pub(crate) struct IncrementalMarking {
+    /// Grey objects.
+    pub(crate) worklist: Vec<HeapObject>,
+    /// Heap size at the previous step: a step marks at least twice what the
+    /// mutator allocated since, so marking outpaces allocation.
+    allocated_at_last_step: usize,
+}
+
+/// A marking step does at least this much work...
+const STEP_MIN_BYTES: usize = 256 << 10;
+/// ...and stops after this long (checked every 64 objects).
+const STEP_MAX_TIME: Duration = Duration::from_micros(500);
+
+/// Greys `v` into `worklist` if it is a white heap object.
+#[inline]
+fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
+    if !v.is_heap_object() {
+        return;
+    }
+    // SAFETY: `v` came from a root or a field of a live object.
+    let obj = unsafe { HeapObject::from_tagged(v) };
+    let page = obj.page();
+    if !page.has(flags::READ_ONLY) && page.header().marks.set(page.mark_index(obj.address())) {
+        worklist.push(obj);
+    }
+}
+
+/// Blackens `obj` (single-threaded): shades its map and fields, accounts its
+/// size. Returns the size.
+fn blacken(worklist: &mut Vec<HeapObject>, obj: HeapObject) -> usize {
+    let map = MapRef(obj.map());
+    shade(worklist, map.0.tagged());
+    let size = obj.size_with_map(map);
+    obj.page().add_live_bytes(size);
+    for i in obj.tagged_range(map) {
+        shade(worklist, obj.field(i));
+    }
+    size
+}
+
+fn shade_roots(heap: &Heap, worklist: &mut Vec<HeapObject>) {
+    for &h in &heap.handles {
+        shade(worklist, h);
+    }
+    let table = heap.globals.inner.borrow();
+    for i in 0..table.blocks.capacity() {
+        // Relaxed: the isolate's thread owns the table outside GC jobs.
+        shade(worklist, Tagged(table.blocks.slot(i).load(Ordering::Relaxed)));
+    }
+}
+
+/// Every page the barrier and marking flags apply to (all but read-only).
+fn all_pages(heap: &Heap) -> Vec<Page> {
+    let mut pages: Vec<Page> = heap.old_gen_pages().collect();
+    pages.extend(&heap.new_space.to_pages);
+    pages.extend(&heap.new_space.from_pages);
+    pages.extend(&heap.new_lo_space.pages);
+    pages
+}
+
+/// Zeroes every page's live-byte counter before a marking cycle (young
+/// pages too: a young large object's page becomes old by a flag flip and
+/// keeps its counter).
+fn reset_live_bytes(heap: &Heap) {
+    for p in all_pages(heap) {
+        p.set_live_bytes(0);
+    }
+}
+
+/// Turns the marking flags on every page (and on pages yet to be allocated)
+/// on or off; off restores each page's generational barrier flags.
+fn set_marking_flags(heap: &mut Heap, on: bool) {
+    for p in all_pages(heap) {
+        if on {
+            p.set_flags(flags::MARKING_FLAGS);
+        } else {
+            p.clear_flags(flags::MARKING);
+            if p.is_young() {
+                p.clear_flags(flags::FROM_HERE_INTERESTING);
+            } else {
+                p.clear_flags(flags::TO_HERE_INTERESTING);
+            }
+        }
+    }
+    heap.pool.extra_flags = if on { flags::MARKING_FLAGS } else { 0 };
+}
+
+/// The start pause: greys the roots, turns the barrier and black allocation
+/// on. The caller retired the old-space allocation areas (objects allocated
+/// from now on are marked one by one as they are allocated).
+pub(crate) fn start_incremental(heap: &mut Heap) {
+    debug_assert!(heap.marking.is_none() && heap.barrier_worklist.is_empty());
+    reset_live_bytes(heap);
+    set_marking_flags(heap, true);
+    let mut worklist = Vec::with_capacity(1024);
+    shade_roots(heap, &mut worklist);
+    heap.marking = Some(IncrementalMarking { worklist, allocated_at_last_step: heap.size_of_objects() });
+}
+
+/// One budgeted step on the mutator's thread. Returns `true` when no grey
+/// object is left (the cycle can be finalized).
+pub(crate) fn step(heap: &mut Heap) -> bool {
+    let Some(mut m) = heap.marking.take() else { return true };
+    m.worklist.append(&mut heap.barrier_worklist);
+    let size = heap.size_of_objects();
+    let budget = STEP_MIN_BYTES.max(2 * size.saturating_sub(m.allocated_at_last_step));
+    let deadline = Instant::now() + STEP_MAX_TIME;
+    let (mut done, mut n) = (0, 0u32);
+    while let Some(obj) = m.worklist.pop() {
+        done += blacken(&mut m.worklist, obj);
+        n += 1;
+        if done >= budget || (n % 64 == 0 && Instant::now() >= deadline) {
+            break;
+        }
+    }
+    m.allocated_at_last_step = size;
+    let finished = m.worklist.is_empty();
+    heap.marking = Some(m);
+    finished
+}
+
+/// The finalization pause's marking: re-scans the roots (they changed
+/// without a barrier), flushes the barrier worklist, and drains to a fixed
+/// point; then turns the barrier off. Returns the bytes marked in the pause.
+pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
+    let mut m = heap.marking.take().expect("an incremental cycle in progress");
+    m.worklist.append(&mut heap.barrier_worklist);
+    shade_roots(heap, &mut m.worklist);
+    let mut done = 0;
+    while let Some(obj) = m.worklist.pop() {
+        done += blacken(&mut m.worklist, obj);
+    }
+    set_marking_flags(heap, false);
+    done
+}
+
+/// Abandons an incremental cycle (an explicit or last-resort full GC runs
+/// an atomic one instead): barrier off, worklists dropped, marks cleared.
+pub(crate) fn abort_incremental(heap: &mut Heap) {
+    heap.marking = None;
+    heap.barrier_worklist.clear();
+    set_marking_flags(heap, false);
+    for p in all_pages(heap) {
+        p.header().marks.clear_all();
+    }
+}
+
+/// After a scavenge during incremental marking: worklist entries that moved
+/// or died go, and every object the scavenge copied or promoted is greyed
+/// (its mark bit did not move with it).
+pub(crate) fn after_scavenge(
+    marking: &mut Option<IncrementalMarking>,
+    barrier_worklist: &mut Vec<HeapObject>,
+    copies: Vec<HeapObject>,
+) {
+    let Some(m) = marking.as_mut() else { return };
+    // Entries in from-space are dropped: a survivor's copy is in `copies`
+    // (and greyed below), a dead one needs nothing. Dead young large objects
+    // go; everything else stays where it is.
+    let fix = |o: HeapObject| -> Option<HeapObject> {
+        let page = o.page();
+        let dead_large = page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED);
+        (!page.has(flags::FROM_SPACE) && !dead_large).then_some(o)
+    };
+    let mut worklist: Vec<HeapObject> = m.worklist.drain(..).filter_map(fix).collect();
+    worklist.extend(barrier_worklist.drain(..).filter_map(fix));
+    for c in copies {
+        let page = c.page();
+        if page.header().marks.set(page.mark_index(c.address())) {
+            worklist.push(c);
+        }
+    }
+    m.worklist = worklist;
 }
 
 /// Clears weak handles and string-table entries whose targets are white.

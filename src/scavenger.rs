@@ -31,6 +31,7 @@ use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, WORD};
+use crate::marking;
 use crate::object::{HeapObject, MapRef};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
@@ -73,6 +74,9 @@ pub(crate) fn task_count(semi_space_bytes: usize, per_task: usize, gc_workers: u
 struct Job<'h> {
     /// One task: no other thread evacuates, so forwarding needs no CAS.
     exclusive: bool,
+    /// Incremental marking is in progress: copies are greyed afterwards.
+    marking: bool,
+    copies: Mutex<Vec<HeapObject>>,
     worklist: Worklist<HeapObject>,
     new_space: Mutex<&'h mut NewSpace>,
     old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
@@ -88,6 +92,8 @@ struct Job<'h> {
 /// One task's state.
 struct Task<'j, 'h> {
     job: &'j Job<'h>,
+    /// Objects copied or promoted while marking is in progress.
+    copies: Vec<HeapObject>,
     local: Local<'j, HeapObject>,
     to_lab: Lab,
     old_lab: Lab,
@@ -113,6 +119,9 @@ impl<'j, 'h> Task<'j, 'h> {
             if f & flags::NEW_LARGE != 0 && page.try_set_flag(flags::LARGE_SURVIVED) {
                 self.stats.promoted += obj.size();
                 self.local.push(obj);
+                if self.job.marking {
+                    self.copies.push(obj);
+                }
             }
             v
         }
@@ -143,6 +152,10 @@ impl<'j, 'h> Task<'j, 'h> {
         };
         match forwarded {
             Ok(to) => {
+                if self.job.marking {
+                    // SAFETY: the copy is complete.
+                    self.copies.push(unsafe { HeapObject::from_address(to) });
+                }
                 if promoted {
                     self.stats.promoted += size;
                 } else {
@@ -273,6 +286,9 @@ impl<'j, 'h> Task<'j, 'h> {
         guard.0.retire(&mut self.old_lab);
         drop(guard);
         job.stats.lock().add(self.stats);
+        if !self.copies.is_empty() {
+            job.copies.lock().append(&mut self.copies);
+        }
     }
 }
 
@@ -290,10 +306,26 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
     let fillers = heap.old_space.fillers;
     let platform = heap.platform.clone();
-    let Heap { new_space, old_space, pool, handles, globals, weaks, new_lo_space, lo_space, spans, .. } = heap;
+    let marking_active = heap.marking.is_some();
+    let Heap {
+        new_space,
+        old_space,
+        pool,
+        handles,
+        globals,
+        weaks,
+        new_lo_space,
+        lo_space,
+        spans,
+        marking,
+        barrier_worklist,
+        ..
+    } = heap;
     let global_table = globals.inner.borrow();
     let job = Job {
         exclusive: tasks == 1,
+        marking: marking_active,
+        copies: Mutex::new(Vec::new()),
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),
         old_space: Mutex::new((&mut *old_space, &mut *pool)),
@@ -307,11 +339,19 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     };
     platform.run_job(tasks, Phase::Scavenge, spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
-            Task { job: &job, local, to_lab: Lab::default(), old_lab: Lab::default(), stats: ScavengeStats::default() }
-                .run(id);
+            Task {
+                job: &job,
+                copies: Vec::new(),
+                local,
+                to_lab: Lab::default(),
+                old_lab: Lab::default(),
+                stats: ScavengeStats::default(),
+            }
+            .run(id);
         }
     });
     let stats = job.stats.into_inner();
+    let copies = job.copies.into_inner();
     drop(global_table);
 
     // Weak handles: follow forwarding, clear the dead.
@@ -339,12 +379,18 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
         });
     }
 
+    // Marking in progress: its worklists follow the moves; copies turn grey.
+    marking::after_scavenge(marking, barrier_worklist, copies);
+
     // Young large objects: survivors become old by a flag flip, the rest go.
     for page in new_lo_space.pages.clone() {
         let size = new_lo_space.take(page);
         if page.has(flags::LARGE_SURVIVED) {
             page.clear_flags(flags::NEW_LARGE | flags::LARGE_SURVIVED);
-            page.set_flags(flags::OLD);
+            if !page.has(flags::MARKING) {
+                page.clear_flags(flags::TO_HERE_INTERESTING);
+            }
+            page.set_flags(flags::OLD | flags::FROM_HERE_INTERESTING);
             lo_space.adopt(page, size);
         } else {
             pool.release(page);

@@ -376,7 +376,7 @@ impl<'s> HandleScope<'s> {
         m.set_word(offsets::MAP_RAW_BYTES, Tagged::from_smi(layout.raw_bytes as i64).0);
         let name = self.resolve(name);
         m.set_field(offsets::MAP_NAME, name);
-        write_barrier(m, offsets::MAP_NAME, name);
+        write_barrier(&mut self.isolate.heap.barrier_worklist, m, offsets::MAP_NAME, name);
         Ok(self.push(m.tagged()))
     }
 
@@ -459,7 +459,7 @@ impl<'s> HandleScope<'s> {
         let (o, ty) = self.typed(obj);
         let w = Self::field_word(o, ty, index).ok()?;
         o.set_field(w, v);
-        write_barrier(o, w, v);
+        write_barrier(&mut self.isolate.heap.barrier_worklist, o, w, v);
         Some(())
     }
 

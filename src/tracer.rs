@@ -13,8 +13,14 @@ use std::time::{Duration, Instant};
 pub enum GcKind {
     /// A scavenge of the young generation.
     Minor,
-    /// A full mark-sweep of the whole heap.
+    /// A full mark-sweep of the whole heap: either one atomic pause, or the
+    /// finalization pause of an incremental marking cycle.
     Major,
+    /// The short pause that starts an incremental marking cycle (roots
+    /// marked, barrier on).
+    MarkingStart,
+    /// One budgeted step of incremental marking on the allocation path.
+    MarkingStep,
 }
 
 /// Why a GC ran.
@@ -28,6 +34,12 @@ pub enum GcReason {
     Requested,
     /// An allocation failed even after a GC: one more full GC before giving up.
     LastResort,
+    /// The old generation reached the soft limit: incremental marking starts.
+    SoftLimit,
+    /// Incremental marking found no grey object left: finalization.
+    MarkingComplete,
+    /// Allocation paid for a step of incremental marking.
+    AllocationStep,
 }
 
 impl GcReason {
@@ -37,6 +49,9 @@ impl GcReason {
             GcReason::OldGenerationLimit => "old generation limit",
             GcReason::Requested => "requested",
             GcReason::LastResort => "last resort",
+            GcReason::SoftLimit => "soft limit",
+            GcReason::MarkingComplete => "marking complete",
+            GcReason::AllocationStep => "allocation step",
         }
     }
 }
@@ -164,9 +179,10 @@ impl Tracer {
         match e.kind {
             GcKind::Minor => self.minor_count += 1,
             GcKind::Major => self.major_count += 1,
+            GcKind::MarkingStart | GcKind::MarkingStep => {}
         }
         self.total_pause += e.pause;
-        if trace {
+        if trace && e.kind != GcKind::MarkingStep {
             let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
             eprintln!(
                 "[isogc:{isolate}] {:9.1} ms: {} {:.1} -> {:.1} ({:.1}) MB, pause {:.3} ms, reason: {}",
@@ -174,6 +190,8 @@ impl Tracer {
                 match e.kind {
                     GcKind::Minor => "Scavenge",
                     GcKind::Major => "Mark-Sweep",
+                    GcKind::MarkingStart => "Start marking",
+                    GcKind::MarkingStep => "Marking step",
                 },
                 mb(e.bytes_before),
                 mb(e.bytes_after),

@@ -1078,6 +1078,8 @@ struct Summary {
     promoted_bytes: usize,
     /// Scavenges that ran with more than one task.
     parallel_minor: u64,
+    /// Incremental marking cycles finalized (not abandoned).
+    incremental: u64,
 }
 
 impl Summary {
@@ -1091,6 +1093,7 @@ impl Summary {
             reachable: self.reachable + o.reachable,
             promoted_bytes: self.promoted_bytes + o.promoted_bytes,
             parallel_minor: self.parallel_minor + o.parallel_minor,
+            incremental: self.incremental + o.incremental,
         }
     }
 }
@@ -1134,6 +1137,13 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
         promoted_bytes: scope.gc_events().iter().map(|e| e.promoted_bytes).sum(),
         parallel_minor: scope.gc_events().iter().filter(|e| e.kind == GcKind::Minor && e.scavenge_tasks > 1).count()
             as u64,
+        incremental: scope
+            .gc_events()
+            .iter()
+            .filter(|e| {
+                e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit)
+            })
+            .count() as u64,
     })
 }
 
@@ -1194,6 +1204,10 @@ fn run_mode(mode: GcMode) {
     let floor = MIN_GCS_PER_MODE * u64::from(cases.min(DEFAULT_CASES)) / u64::from(DEFAULT_CASES);
     assert!(gcs >= floor, "only {gcs} GCs verified in {mode:?} mode; want at least {floor}");
     println!("shadow model {mode:?}: {} scavenges ran with 2 or 4 tasks", t.parallel_minor);
+    println!("shadow model {mode:?}: {} incremental marking cycles finalized", t.incremental);
+    if mode == GcMode::Concurrent {
+        assert!(t.incremental * 10 >= t.programs, "too few incremental marking cycles: {}", t.incremental);
+    }
     assert!(t.parallel_minor * 3 >= t.minor, "too few parallel scavenges: {} of {}", t.parallel_minor, t.minor);
 }
 

@@ -6,11 +6,12 @@ use super::old_space::{FillerMaps, OldSpace};
 use super::page::{flags, Page, PagePool, SpaceId, AREA_SIZE};
 use super::read_only::{ReadOnlyRoots, ReadOnlySpace};
 use super::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE};
-use crate::config::HeapConfig;
+use crate::config::{GcMode, HeapConfig};
 use crate::error::AllocError;
 use crate::handles::GlobalTable;
 use crate::object::{HeapObject, InstanceType};
 use crate::platform::Platform;
+use crate::scavenger::ScavengeStats;
 use crate::string_table::StringTable;
 use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, SpanRecorder, Tracer};
 use crate::value::Tagged;
@@ -70,6 +71,10 @@ pub(crate) struct Heap {
     pub(crate) tracer: Tracer,
     /// Spans of the GC in progress, from every thread working on it.
     pub(crate) spans: SpanRecorder,
+    /// The incremental marking cycle in progress, if any.
+    pub(crate) marking: Option<marking::IncrementalMarking>,
+    /// Objects the write barrier shaded (the mutator's marking worklist).
+    pub(crate) barrier_worklist: Vec<HeapObject>,
     /// Old-generation size that triggers the next major GC.
     pub(crate) old_gen_limit: usize,
     /// Hard limit (`max_old_space_size`, raised only by the callback).
@@ -104,10 +109,13 @@ impl Heap {
             platform,
             pool,
             new_space,
-            new_lo_space: LargeObjectSpace::new(SpaceId::NewLarge, flags::NEW_LARGE | flags::LARGE),
+            new_lo_space: LargeObjectSpace::new(
+                SpaceId::NewLarge,
+                flags::NEW_LARGE | flags::LARGE | flags::TO_HERE_INTERESTING,
+            ),
             old_space: OldSpace::new(SpaceId::Old, fillers),
             map_space: OldSpace::new(SpaceId::Map, fillers),
-            lo_space: LargeObjectSpace::new(SpaceId::Large, flags::OLD | flags::LARGE),
+            lo_space: LargeObjectSpace::new(SpaceId::Large, flags::OLD | flags::LARGE | flags::FROM_HERE_INTERESTING),
             read_only,
             roots,
             handles,
@@ -115,6 +123,8 @@ impl Heap {
             weaks: GlobalTable::new(id),
             string_table: StringTable::new(),
             spans: SpanRecorder::new(tracer.origin()),
+            marking: None,
+            barrier_worklist: Vec::new(),
             tracer,
             near_heap_limit_callback: None,
             in_gc: false,
@@ -175,9 +185,7 @@ impl Heap {
         if size > self.hard_limit {
             return Err(self.oom(size));
         }
-        if self.old_gen_committed() >= self.old_gen_limit {
-            self.collect(GcKind::Major, GcReason::OldGenerationLimit);
-        }
+        self.major_gc_safepoint();
         // What to try, in order, when an attempt fails. A young allocation
         // gets a second scavenge before any full GC: the survivors that
         // filled to-space are below the age mark now and get promoted.
@@ -194,6 +202,9 @@ impl Heap {
         };
         loop {
             if let Some(a) = self.try_allocate(size, space) {
+                if space != Space::Young && self.marking.is_some() {
+                    self.allocate_black(a, size);
+                }
                 return Ok(Self::object_at(a));
             }
             let Some((&step, rest)) = steps.split_first() else { return Err(self.oom(size)) };
@@ -212,6 +223,52 @@ impl Heap {
                 }
             }
         }
+    }
+
+    /// Major-GC work due at an allocation safepoint. Stop-the-world mode:
+    /// the atomic major GC once the old generation reaches its limit.
+    /// Concurrent mode: incremental marking starts at the soft limit (three
+    /// quarters of the limit, so it usually finishes first), advances one
+    /// step per slow-path allocation, and is finalized when no grey object is
+    /// left, or at once when the old generation reaches the limit.
+    fn major_gc_safepoint(&mut self) {
+        let old_gen = self.old_gen_committed();
+        if self.marking.is_some() {
+            if self.timed_pause(GcKind::MarkingStep, GcReason::AllocationStep, marking::step) {
+                self.collect(GcKind::Major, GcReason::MarkingComplete);
+            } else if old_gen >= self.old_gen_limit {
+                self.collect(GcKind::Major, GcReason::OldGenerationLimit);
+            }
+        } else if self.config.mode == GcMode::Concurrent && old_gen >= self.old_gen_limit - self.old_gen_limit / 4 {
+            self.old_space.retire_mutator_lab();
+            self.map_space.retire_mutator_lab();
+            self.timed_pause(GcKind::MarkingStart, GcReason::SoftLimit, |h| {
+                marking::start_incremental(h);
+                false
+            });
+        } else if old_gen >= self.old_gen_limit {
+            self.collect(GcKind::Major, GcReason::OldGenerationLimit);
+        }
+    }
+
+    /// Black allocation: an old-generation object allocated while marking is
+    /// born marked (the marker never needs to visit it; every pointer later
+    /// stored into it goes through the barrier).
+    fn allocate_black(&mut self, addr: usize, size: usize) {
+        // SAFETY: `addr` was just allocated in a live page of this heap.
+        let page = unsafe { Page::of(addr) };
+        page.header().marks.set(page.mark_index(addr));
+        page.add_live_bytes(size);
+    }
+
+    /// Runs `f` as a recorded pause of `kind` (a marking start or step).
+    fn timed_pause(&mut self, kind: GcKind, reason: GcReason, f: impl FnOnce(&mut Heap) -> bool) -> bool {
+        let start = Instant::now();
+        let bytes_before = self.size_of_objects();
+        let mut timer = PhaseTimer::new();
+        let r = timer.time(Phase::Mark, || f(self));
+        self.record_event(kind, reason, start, timer, bytes_before, ScavengeStats::default());
+        r
     }
 
     fn oom(&self, requested: usize) -> AllocError {
@@ -280,7 +337,21 @@ impl Heap {
         let scavenge = match kind {
             GcKind::Minor => timer.time(Phase::Scavenge, || scavenger::scavenge(self)),
             GcKind::Major => {
-                timer.time(Phase::Mark, || marking::mark_full(self));
+                // An incremental cycle is finalized; an explicit or
+                // last-resort collection abandons it for an atomic one (the
+                // caller wants everything dead gone now, floating garbage
+                // included).
+                let finalize = self.marking.is_some() && !matches!(reason, GcReason::Requested | GcReason::LastResort);
+                if self.marking.is_some() && !finalize {
+                    marking::abort_incremental(self);
+                }
+                timer.time(Phase::Mark, || {
+                    if finalize {
+                        marking::finish_incremental(self)
+                    } else {
+                        marking::mark_full(self)
+                    }
+                });
                 if self.config.verify_heap {
                     timer.time(Phase::Verify, || self.verify_or_panic(kind, "marking", verifier::verify_marking(self)));
                 }
@@ -290,11 +361,25 @@ impl Heap {
                 self.update_old_gen_limit();
                 s
             }
+            GcKind::MarkingStart | GcKind::MarkingStep => unreachable!("marking pauses run through timed_pause"),
         };
         self.resize_new_space(young_before, scavenge.survived);
         if self.config.verify_heap {
             timer.time(Phase::Verify, || self.verify_or_panic(kind, "GC", verifier::verify(self)));
         }
+        self.record_event(kind, reason, start, timer, bytes_before, scavenge);
+        self.in_gc = false;
+    }
+
+    fn record_event(
+        &mut self,
+        kind: GcKind,
+        reason: GcReason,
+        start: Instant,
+        timer: PhaseTimer,
+        bytes_before: usize,
+        scavenge: ScavengeStats,
+    ) {
         let pause = start.elapsed();
         let mut spans: Vec<_> = timer.spans(self.tracer.origin()).collect();
         spans.extend(self.spans.take());
@@ -314,7 +399,6 @@ impl Heap {
             semi_space_size: self.new_space.capacity(),
         };
         self.tracer.record(event, self.config.trace_gc, self.id);
-        self.in_gc = false;
     }
 
     fn verify_or_panic(&self, kind: GcKind, after: &str, r: Result<(), String>) {

@@ -35,7 +35,7 @@ impl NewSpace {
         let capacity_pages = (capacity / PAGE_SIZE).max(1);
         let mut to_pages = Vec::with_capacity(capacity_pages);
         for _ in 0..capacity_pages {
-            to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE)?);
+            to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE | flags::TO_HERE_INTERESTING)?);
         }
         let lab = Lab { top: to_pages[0].area_start(), limit: to_pages[0].area_end() };
         Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages, filler_bytes: 0 })
@@ -142,7 +142,7 @@ impl NewSpace {
             p.set_flags(flags::FROM_SPACE);
         }
         while self.to_pages.len() < self.capacity_pages {
-            self.to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE)?);
+            self.to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE | flags::TO_HERE_INTERESTING)?);
         }
         while self.to_pages.len() > self.capacity_pages {
             pool.release(self.to_pages.pop().expect("non-empty"));

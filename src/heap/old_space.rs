@@ -67,8 +67,8 @@ pub(crate) struct OldSpace {
 impl OldSpace {
     pub(crate) fn new(id: SpaceId, fillers: FillerMaps) -> OldSpace {
         let page_flags = match id {
-            SpaceId::Map => flags::OLD | flags::NEVER_EVACUATE,
-            _ => flags::OLD,
+            SpaceId::Map => flags::OLD | flags::FROM_HERE_INTERESTING | flags::NEVER_EVACUATE,
+            _ => flags::OLD | flags::FROM_HERE_INTERESTING,
         };
         OldSpace {
             id,

@@ -35,8 +35,21 @@ pub(crate) mod flags {
     pub const NEVER_EVACUATE: usize = 1 << 6;
     /// A young large object found live by the running scavenge.
     pub const LARGE_SURVIVED: usize = 1 << 7;
-    /// Any young page: the write barrier's "value is young" test.
+    /// Any young page.
     pub const YOUNG: usize = FROM_SPACE | TO_SPACE | NEW_LARGE;
+    /// Stores into objects on this page may need the barrier's slow path
+    /// (old pages always; every page while marking). V8's
+    /// `POINTERS_FROM_HERE_ARE_INTERESTING`.
+    pub const FROM_HERE_INTERESTING: usize = 1 << 8;
+    /// Stores of pointers to objects on this page may need the barrier's
+    /// slow path (young pages always; every page while marking). V8's
+    /// `POINTERS_TO_HERE_ARE_INTERESTING`.
+    pub const TO_HERE_INTERESTING: usize = 1 << 9;
+    /// Marking is in progress: objects on this page are shaded by the
+    /// barrier.
+    pub const MARKING: usize = 1 << 10;
+    /// What marking adds to every page (but read-only ones).
+    pub const MARKING_FLAGS: usize = FROM_HERE_INTERESTING | TO_HERE_INTERESTING | MARKING;
 }
 
 /// Which space owns a page.
@@ -226,6 +239,9 @@ pub(crate) struct PagePool {
     committed: usize,
     /// The most `committed` has ever been.
     peak: usize,
+    /// Flags added to every page handed out (the marking flags while a
+    /// marking cycle runs).
+    pub(crate) extra_flags: usize,
 }
 
 // SAFETY: the pool exclusively owns the pooled chunks (no aliasing
@@ -235,7 +251,7 @@ unsafe impl Send for PagePool {}
 
 impl PagePool {
     pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
-        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0 }
+        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0, extra_flags: 0 }
     }
 
     /// Bytes committed by pages in use.
@@ -269,6 +285,7 @@ impl PagePool {
                 NonNull::new(unsafe { std::alloc::alloc(Self::layout(size)) })?
             }
         };
+        let page_flags = if page_flags & flags::READ_ONLY != 0 { page_flags } else { page_flags | self.extra_flags };
         let header = PageHeader {
             flags: AtomicUsize::new(page_flags),
             size,
