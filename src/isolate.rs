@@ -134,6 +134,12 @@ impl Isolate {
         self.heap.tracer.events().cloned().collect()
     }
 
+    /// Time since the isolate was created: the clock every [`GcEvent`]'s and
+    /// [`crate::GcSpan`]'s `start` is measured on.
+    pub fn elapsed(&self) -> Duration {
+        self.heap.tracer.since_origin(std::time::Instant::now())
+    }
+
     /// Number of GCs of each kind so far: `(minor, major)`.
     pub fn gc_counts(&self) -> (u64, u64) {
         (self.heap.tracer.minor_count, self.heap.tracer.major_count)

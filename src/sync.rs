@@ -6,7 +6,7 @@
 //! not a copy of it. Nothing else in the crate may import
 //! `std::sync::atomic` or `std::cell::UnsafeCell`.
 //!
-//! [`unmodeled`] holds the few atomics that loom must *not* model (process-wide
+//! `unmodeled` holds the few atomics that loom must *not* model (process-wide
 //! id counters and statistics kept in `static`s, which loom cannot host).
 
 #[cfg(not(loom))]
@@ -63,7 +63,7 @@ pub(crate) unsafe fn atomic_word<'a>(addr: usize) -> &'a AtomicUsize {
 ///
 /// Each model in `loom-tests/` has a twin that turns one of these faults on and
 /// must be caught by loom. The knob exists only under `--cfg loom`; in normal
-/// builds [`fault`] is a constant `false` and the checks compile away.
+/// builds [`faults::fault`] is a constant `false` and the checks compile away.
 pub mod faults {
     /// A deliberately broken variant of one protocol step.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -140,7 +140,15 @@ impl Heap {
         self.config.gc_workers.map_or(pool, |w| w.min(pool))
     }
 
-    /// Committed bytes of the old generation (old, map, large).
+    /// Bytes of objects in the old generation (old, map, large): what the
+    /// major-GC trigger and the next limit are measured in, as V8's
+    /// `OldGenerationSizeOfObjects` (committed pages may be mostly free).
+    pub(crate) fn old_gen_size(&self) -> usize {
+        self.old_space.used() + self.map_space.used() + self.lo_space.object_bytes
+    }
+
+    /// Committed bytes of the old generation (old, map, large): what the hard
+    /// limit `max_old_space_size` bounds.
     pub(crate) fn old_gen_committed(&self) -> usize {
         self.old_space.committed() + self.map_space.committed() + self.lo_space.committed()
     }
@@ -232,7 +240,7 @@ impl Heap {
     /// step per slow-path allocation, and is finalized when no grey object is
     /// left, or at once when the old generation reaches the limit.
     fn major_gc_safepoint(&mut self) {
-        let old_gen = self.old_gen_committed();
+        let old_gen = self.old_gen_size();
         if self.marking.is_some() {
             if self.timed_pause(GcKind::MarkingStep, GcReason::AllocationStep, marking::step) {
                 self.collect(GcKind::Major, GcReason::MarkingComplete);
@@ -430,10 +438,12 @@ impl Heap {
         }
     }
 
-    /// After a major GC: next trigger at `live * factor`, at least a few
-    /// pages above live, at most the hard limit.
+    /// After a major GC: next trigger at `live * factor` (live = bytes of
+    /// old-generation objects after sweeping, not committed pages, which
+    /// fragmentation inflates), at least a few pages above live, at most the
+    /// hard limit.
     fn update_old_gen_limit(&mut self) {
-        let live = self.old_gen_committed();
+        let live = self.old_gen_size();
         let grown = (live as f64 * self.config.old_gen_growth_factor) as usize;
         self.old_gen_limit = grown
             .max(live + MIN_LIMIT_STEP)
