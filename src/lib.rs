@@ -47,6 +47,7 @@
 //! | `verifier` | the heap verifier |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
 //! | `sync` | the std/loom facade: the only importer of atomics |
+//! | [`workloads`] | binary-trees, GCBench and splay on the public API; the pause report (percentiles, MMU) |
 
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
@@ -85,6 +86,8 @@ mod value;
 #[cfg(not(loom))]
 mod verifier;
 mod worklist;
+#[cfg(not(loom))]
+pub mod workloads;
 
 #[cfg(not(loom))]
 pub use {

@@ -1,0 +1,228 @@
+//! Workloads: three classic GC benchmarks, written the way a language runtime
+//! would write them, against the public API only ([`HandleScope`], maps,
+//! fixed arrays, strings; no crate internals), and the pause report computed
+//! from the [`GcEvent`]s they cause.
+//!
+//! | workload | after | what it stresses |
+//! |---|---|---|
+//! | [`binary_trees`] | the Computer Language Benchmarks Game's binary-trees | allocation rate; short-lived trees die young (scavenges), one long-lived tree is promoted |
+//! | [`gcbench`] | Boehm's GCBench (Ellis, Kovac, Boehm) | trees built top-down (old-to-new stores, the write barrier) and bottom-up; a long-lived tree and a 4 MB array |
+//! | [`splay`] | Octane's Splay / SplayLatency | a large, mutating old generation (major GCs) and per-step latency |
+//!
+//! Each workload takes a `&mut Isolate` and a size parameter, verifies its
+//! own result (checksums, tree invariants) and returns what it measured.
+//! [`measure`] runs one in a fresh isolate and builds its [`Report`]
+//! (`papers/gc-benchmarks.md` says where these versions depart from the
+//! originals; `papers/cheng-blelloch-2001-mmu.md` how the MMU is computed).
+//!
+//! Recursive builders keep their partial results in a *register file*: a
+//! small fixed array that plays the part of an interpreter's stack frame.
+//! A `Local` cannot outlive the scope that made it (there is no escapable
+//! scope), so a call returns its result by storing it into a register of
+//! its caller; each call opens its own scope, and the number of live handles
+//! stays proportional to the recursion depth, as the roots of a real
+//! runtime's stack would be, not to the size of the tree.
+
+use crate::{AllocError, ConfigError, GcEvent, HandleScope, HeapConfig, Isolate, Platform};
+use std::time::{Duration, Instant};
+
+pub mod binary_trees;
+pub mod gcbench;
+pub mod report;
+pub mod splay;
+
+pub use report::Report;
+
+/// One of the three workloads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Workload {
+    /// [`binary_trees`].
+    BinaryTrees,
+    /// [`gcbench`].
+    GcBench,
+    /// [`splay`].
+    Splay,
+}
+
+impl Workload {
+    /// Every workload, in the order the reports list them.
+    pub const ALL: [Workload; 3] = [Workload::BinaryTrees, Workload::GcBench, Workload::Splay];
+
+    /// The workload's name on the command line and in reports:
+    /// `binary-trees`, `gcbench` or `splay`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::BinaryTrees => "binary-trees",
+            Workload::GcBench => "gcbench",
+            Workload::Splay => "splay",
+        }
+    }
+
+    /// The workload called `name` (see [`Workload::name`]).
+    pub fn from_name(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// Runs the workload at `size` on `isolate` and verifies its result.
+    pub fn run(self, isolate: &mut Isolate, size: Size) -> Result<Run, WorkloadError> {
+        match self {
+            Workload::BinaryTrees => {
+                let depth = match size {
+                    Size::Quick => binary_trees::QUICK_MAX_DEPTH,
+                    Size::Default => binary_trees::DEFAULT_MAX_DEPTH,
+                };
+                let r = binary_trees::run(isolate, depth)?;
+                Ok(Run::new(self, r.started, r.finished, Vec::new(), r.output.join("\n")))
+            }
+            Workload::GcBench => {
+                let params = match size {
+                    Size::Quick => gcbench::Params::quick(),
+                    Size::Default => gcbench::Params::default(),
+                };
+                let r = gcbench::run(isolate, &params)?;
+                Ok(Run::new(self, r.started, r.finished, Vec::new(), r.output.join("\n")))
+            }
+            Workload::Splay => {
+                let params = match size {
+                    Size::Quick => splay::Params::quick(),
+                    Size::Default => splay::Params::default(),
+                };
+                let r = splay::run(isolate, &params)?;
+                let summary = format!(
+                    "{} steps of {} insert/remove pairs on a tree of {} nodes; {} leaves checked",
+                    r.step_latencies.len(),
+                    params.modifications,
+                    params.tree_size,
+                    r.leaves_checked
+                );
+                Ok(Run::new(self, r.started, r.finished, r.step_latencies, summary))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Workload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How big a run is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Size {
+    /// Small: the three workloads in both modes take seconds, for tests and
+    /// `--quick`.
+    Quick,
+    /// The sizes of the original benchmarks (binary-trees 21, GCBench's own
+    /// constants, Octane's splay constants).
+    #[default]
+    Default,
+}
+
+/// What one run of a workload did, in wall-clock time.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Which workload ran.
+    pub workload: Workload,
+    /// When its work began (after the isolate was created).
+    pub started: Instant,
+    /// When its work ended (before its final verification).
+    pub finished: Instant,
+    /// The latency of every step, for workloads made of steps (splay);
+    /// empty otherwise.
+    pub step_latencies: Vec<Duration>,
+    /// What the workload printed or checked, for humans.
+    pub summary: String,
+}
+
+impl Run {
+    fn new(workload: Workload, started: Instant, finished: Instant, steps: Vec<Duration>, summary: String) -> Run {
+        Run { workload, started, finished, step_latencies: steps, summary }
+    }
+
+    /// Wall-clock time of the work.
+    pub fn wall(&self) -> Duration {
+        self.finished.duration_since(self.started)
+    }
+}
+
+/// Why a workload could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// The isolate could not be created.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// An allocation failed (the heap limit was reached).
+    #[error(transparent)]
+    Alloc(#[from] AllocError),
+    /// The workload's own check of its result failed: the heap lost or
+    /// corrupted an object, or the workload is wrong.
+    #[error("{workload}: verification failed: {what}")]
+    Verification {
+        /// The workload's name.
+        workload: &'static str,
+        /// What did not match.
+        what: String,
+    },
+}
+
+/// A run measured in a fresh isolate: what the workload did, every GC event
+/// of the isolate, and the report computed from them.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    /// The run.
+    pub run: Run,
+    /// The isolate's GC events, oldest first (times since the isolate was
+    /// created; see [`Measured::created`]).
+    pub events: Vec<GcEvent>,
+    /// The figures.
+    pub report: Report,
+    /// An instant taken just after the isolate was created: the zero of the
+    /// events' times, to within the few microseconds `Isolate::new` spends
+    /// after it starts its clock.
+    pub created: Instant,
+    /// The isolate's id.
+    pub isolate_id: u32,
+    /// The configuration the isolate ran with.
+    pub config: HeapConfig,
+}
+
+/// Runs `workload` at `size` in a fresh isolate of `platform` configured by
+/// `config`, and computes its report.
+pub fn measure(
+    platform: &Platform,
+    config: HeapConfig,
+    workload: Workload,
+    size: Size,
+) -> Result<Measured, WorkloadError> {
+    let mut isolate = Isolate::new(platform, config.clone())?;
+    // The isolate's clock starts inside `Isolate::new`, close to its end; an
+    // instant taken right after is its origin to within microseconds (the
+    // public API does not expose the origin itself).
+    let created = Instant::now();
+    let run = workload.run(&mut isolate, size)?;
+    let events = isolate.gc_events();
+    let (minor, major) = isolate.gc_counts();
+    let interval = (run.started.saturating_duration_since(created), run.finished.saturating_duration_since(created));
+    let report =
+        Report::new(&events, interval, (minor, major), &run.step_latencies, isolate.memory_usage().peak_committed);
+    Ok(Measured { run, events, report, created, isolate_id: isolate.id(), config })
+}
+
+/// Number of registers a builder of trees of `max_depth` needs: two per
+/// level (the results of the left and the right call) and one for the root.
+fn registers_for(max_depth: u32) -> usize {
+    2 * (max_depth as usize + 1) + 2
+}
+
+/// Clears registers `0..n` (so they no longer keep a finished tree alive).
+fn clear_registers(scope: &mut HandleScope<'_>, regs: crate::Local<'_, crate::FixedArray>, n: usize) {
+    let undefined = scope.undefined();
+    for i in 0..n.min(scope.length(regs)) {
+        scope.set(regs, i, undefined);
+    }
+}
+
+fn verification(workload: Workload, what: String) -> WorkloadError {
+    WorkloadError::Verification { workload: workload.name(), what }
+}
