@@ -226,6 +226,8 @@ fn longest_pause_phase(m: &Measured) -> Option<String> {
     let kind = match e.kind {
         GcKind::Minor => "scavenge",
         GcKind::Major => "full GC",
+        GcKind::MarkingStart => "marking start",
+        GcKind::MarkingStep => "marking step",
     };
     Some(format!("{:.2} ms {kind}, of which {phase:?} {:.2} ms", ms(e.pause), ms(*d)))
 }
@@ -363,6 +365,8 @@ fn trace_json(rows: &[Row], epoch: Instant) -> Value {
             let kind = match e.kind {
                 GcKind::Minor => "Minor GC pause",
                 GcKind::Major => "Major GC pause",
+                GcKind::MarkingStart => "Marking start pause",
+                GcKind::MarkingStep => "Marking step",
             };
             events.push(json!({
                 "name": kind, "cat": "gc", "ph": "X", "pid": pid, "tid": 0,

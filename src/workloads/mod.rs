@@ -177,9 +177,8 @@ pub struct Measured {
     pub events: Vec<GcEvent>,
     /// The figures.
     pub report: Report,
-    /// An instant taken just after the isolate was created: the zero of the
-    /// events' times, to within the few microseconds `Isolate::new` spends
-    /// after it starts its clock.
+    /// When the isolate was created: the zero of the events' times
+    /// ([`crate::Isolate::elapsed`]).
     pub created: Instant,
     /// The isolate's id.
     pub isolate_id: u32,
@@ -196,10 +195,10 @@ pub fn measure(
     size: Size,
 ) -> Result<Measured, WorkloadError> {
     let mut isolate = Isolate::new(platform, config.clone())?;
-    // The isolate's clock starts inside `Isolate::new`, close to its end; an
-    // instant taken right after is its origin to within microseconds (the
-    // public API does not expose the origin itself).
-    let created = Instant::now();
+    // The events' clock is the isolate's: its zero is now less the time the
+    // isolate has existed.
+    let now = Instant::now();
+    let created = now.checked_sub(isolate.elapsed()).unwrap_or(now);
     let run = workload.run(&mut isolate, size)?;
     let events = isolate.gc_events();
     let (minor, major) = isolate.gc_counts();

@@ -213,7 +213,8 @@ pub struct Report {
     pub all: PauseStats,
     /// Scavenge pauses.
     pub minor: PauseStats,
-    /// Full-GC pauses.
+    /// Pauses of major-GC work: atomic full GCs, and in concurrent mode the
+    /// incremental marking start, steps and finalization.
     pub major: PauseStats,
     /// `MMU` at 1, 10 and 100 ms ([`MMU_WINDOWS`]); `None` for a window
     /// longer than the run.
@@ -236,17 +237,18 @@ impl Report {
         step_latencies: &[Duration],
         peak_committed: usize,
     ) -> Report {
-        let of = |kind: Option<GcKind>| {
-            PauseStats::of(events.iter().filter(|e| kind.map_or(true, |k| e.kind == k)).map(|e| e.pause))
-        };
+        let of =
+            |keep: &dyn Fn(GcKind) -> bool| PauseStats::of(events.iter().filter(|e| keep(e.kind)).map(|e| e.pause));
         let mmu = Mmu::new(interval, events.iter().map(|e| (e.start, e.pause)));
         Report {
             wall: interval.1.saturating_sub(interval.0),
             minor_gcs: counts.0,
             major_gcs: counts.1,
-            all: of(None),
-            minor: of(Some(GcKind::Minor)),
-            major: of(Some(GcKind::Major)),
+            all: of(&|_| true),
+            minor: of(&|k| k == GcKind::Minor),
+            // Every pause of major-GC work: atomic GCs, and in concurrent
+            // mode the marking start, steps and finalization.
+            major: of(&|k| k != GcKind::Minor),
             mmu: MMU_WINDOWS.map(|w| mmu.at(w)),
             steps: LatencyStats::of(step_latencies),
             peak_committed,
