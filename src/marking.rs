@@ -20,10 +20,12 @@ use crate::handles::{HandleBlocks, CLEARED};
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
-use crate::sync::{AtomicUsize, Ordering};
-use crate::tracer::Phase;
+use crate::platform::Platform;
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
+use crate::tracer::{Phase, SpanRecorder};
 use crate::value::Tagged;
 use crate::worklist::{Local, Worklist};
+use crossbeam_deque::{Injector, Steal};
 use std::time::{Duration, Instant};
 
 /// Is `v` alive after marking (a Smi, read-only, or marked)?
@@ -162,6 +164,13 @@ impl Marker<'_> {
 /// pool inside the pause. Returns the marked bytes.
 pub(crate) fn mark_full(heap: &mut Heap) -> usize {
     reset_live_bytes(heap);
+    mark_parallel(heap, Vec::new())
+}
+
+/// Marks, in parallel inside the pause, everything reachable from the roots
+/// and from the grey objects in `seed` (already marked). Live bytes add to
+/// what the pages hold.
+fn mark_parallel(heap: &mut Heap, seed: Vec<HeapObject>) -> usize {
     let tasks = task_count(heap.size_of_objects(), heap.gc_worker_cap());
     let table = heap.globals.inner.borrow();
     let job = MarkJob {
@@ -171,6 +180,9 @@ pub(crate) fn mark_full(heap: &mut Heap) -> usize {
         global_cursor: AtomicUsize::new(0),
         marked_bytes: AtomicUsize::new(0),
     };
+    for chunk in seed.chunks(crate::worklist::SEGMENT_SIZE) {
+        job.worklist.inject(chunk.to_vec());
+    }
     heap.platform.run_job(tasks, Phase::Mark, &heap.spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
             Marker { local, live: LiveBytes::new(), marked_bytes: 0 }.run(&job, id);
@@ -179,22 +191,149 @@ pub(crate) fn mark_full(heap: &mut Heap) -> usize {
     job.marked_bytes.into_inner()
 }
 
-/// An incremental marking cycle in progress (`GcMode::Concurrent`).
+/// A marking cycle in progress while the mutator runs (`GcMode::Concurrent`).
 ///
 /// The cycle starts in a short pause ([`start_incremental`]: roots greyed,
-/// barrier and black allocation on), advances in budgeted steps on the
-/// allocation slow path while the mutator runs ([`step`]), and ends in the
-/// finalization pause ([`finish_incremental`]: roots re-scanned, barrier
-/// worklist flushed, drained to a fixed point). Between pauses the Dijkstra
-/// insertion barrier shades every value stored into any object, objects
-/// allocated in the old generation are born marked, and scavenges mark the
-/// objects they copy or promote.
+/// barrier and black allocation on, background workers posted), is advanced
+/// by background workers on the shared pool and by budgeted steps on the
+/// allocation slow path ([`step`], so marking completes even when the pool
+/// is busy with other isolates), and ends in the finalization pause
+/// ([`finish_incremental`]: workers stopped, roots re-scanned, barrier
+/// worklist flushed, drained to a fixed point in parallel). Between pauses
+/// the Dijkstra insertion barrier shades every value stored into any object,
+/// old-generation objects are born marked, and scavenges (which stop the
+/// workers first) grey the objects they copy or promote.
 pub(crate) struct IncrementalMarking {
-    /// Grey objects.
-    pub(crate) worklist: Vec<HeapObject>,
+    shared: Arc<MarkingShared>,
     /// Heap size at the previous step: a step marks at least twice what the
     /// mutator allocated since, so marking outpaces allocation.
     allocated_at_last_step: usize,
+}
+
+/// What background marking workers share with the isolate's thread.
+struct MarkingShared {
+    /// Grey objects, in segments.
+    pool: Injector<Vec<HeapObject>>,
+    /// Set while workers must not touch the heap (a pause needs it, or the
+    /// cycle is over). Never cleared once the cycle ends.
+    stop: AtomicBool,
+    /// Workers inside their marking loop (the stop handshake's count).
+    active: AtomicUsize,
+    /// Workers posted and not yet finished (started or queued).
+    posted: AtomicUsize,
+    max_workers: usize,
+    /// The workers' runs, reported with the finalization event.
+    spans: SpanRecorder,
+}
+
+impl MarkingShared {
+    /// Stops the workers: once this returns, none touches the heap until
+    /// [`MarkingShared::resume`].
+    fn stop_workers(&self) {
+        // SeqCst: with the SeqCst `fetch_add` and `load` in
+        // `background_worker` this is a Dekker handshake: either this thread
+        // sees the worker active (and waits for it), or the worker sees
+        // `stop` and leaves without touching the heap.
+        self.stop.store(true, Ordering::SeqCst);
+        while self.active.load(Ordering::SeqCst) != 0 {
+            crate::sync::yield_now();
+        }
+    }
+
+    fn resume(&self) {
+        // SeqCst: see `stop_workers`.
+        self.stop.store(false, Ordering::SeqCst);
+    }
+
+    /// Takes every grey object out of the pool.
+    fn drain(&self) -> Vec<HeapObject> {
+        let mut all = Vec::new();
+        loop {
+            match self.pool.steal() {
+                Steal::Success(seg) => all.extend(seg),
+                Steal::Retry => continue,
+                Steal::Empty => return all,
+            }
+        }
+    }
+
+    fn steal(&self) -> Option<Vec<HeapObject>> {
+        loop {
+            match self.pool.steal() {
+                Steal::Success(seg) => return Some(seg),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// No grey object left anywhere: no worker running or queued (each
+    /// publishes what it holds before it finishes) and the pool empty.
+    fn is_done(&self) -> bool {
+        // SeqCst, and `posted` before the pool: a worker pushes its remaining
+        // work before it decrements `posted`.
+        self.posted.load(Ordering::SeqCst) == 0 && self.pool.is_empty()
+    }
+}
+
+/// Posts background workers while there is work, up to the cap.
+fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
+    let queued = shared.pool.len();
+    // SeqCst: see `MarkingShared::is_done`.
+    let posted = shared.posted.load(Ordering::SeqCst);
+    for _ in posted..shared.max_workers.min(posted + queued) {
+        shared.posted.fetch_add(1, Ordering::SeqCst);
+        let shared = shared.clone();
+        platform.spawn(move || background_worker(&shared));
+    }
+}
+
+/// A background marking worker: marks until the pool is empty or it is told
+/// to stop, then publishes what it still holds.
+fn background_worker(shared: &MarkingShared) {
+    // SeqCst: the worker's half of the handshake in `stop_workers`.
+    shared.active.fetch_add(1, Ordering::SeqCst);
+    if !shared.stop.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        let mut local: Vec<HeapObject> = Vec::new();
+        let mut live = LiveBytes::new();
+        let mut n = 0u32;
+        loop {
+            let obj = match local.pop() {
+                Some(o) => o,
+                None => match shared.steal() {
+                    Some(seg) => {
+                        local = seg;
+                        continue;
+                    }
+                    None => break,
+                },
+            };
+            blacken_concurrent(&mut local, &mut live, obj);
+            if local.len() >= 2 * crate::worklist::SEGMENT_SIZE {
+                // Share half, so other workers and the mutator's steps help.
+                let half = local.split_off(local.len() / 2);
+                shared.pool.push(half);
+            }
+            n += 1;
+            // Relaxed: a prompt to stop early; the handshake itself is the
+            // SeqCst pair above (the stopper waits for `active` anyway).
+            if n % 64 == 0 && shared.stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        if !local.is_empty() {
+            shared.pool.push(local);
+        }
+        live.flush();
+        if n > 0 {
+            shared.spans.record(Phase::ConcurrentMark, None, started);
+        }
+    }
+    // SeqCst: ends this worker's turn in the handshake, after its last heap
+    // access (mark bits, live bytes, pool pushes happen before).
+    shared.active.fetch_sub(1, Ordering::SeqCst);
+    shared.posted.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// A marking step does at least this much work...
@@ -216,15 +355,16 @@ fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
     }
 }
 
-/// Blackens `obj` (single-threaded): shades its map and fields, accounts its
-/// size. Returns the size.
-fn blacken(worklist: &mut Vec<HeapObject>, obj: HeapObject) -> usize {
+/// Blackens `obj` while the mutator runs: shades its map and fields, read
+/// with Acquire (pairing with the mutator's Release stores, so an object
+/// published by a store is seen initialised), and accounts its size.
+fn blacken_concurrent(worklist: &mut Vec<HeapObject>, live: &mut LiveBytes, obj: HeapObject) -> usize {
     let map = MapRef(obj.map());
     shade(worklist, map.0.tagged());
     let size = obj.size_with_map(map);
-    obj.page().add_live_bytes(size);
+    live.add(obj.page(), size);
     for i in obj.tagged_range(map) {
-        shade(worklist, obj.field(i));
+        shade(worklist, obj.field_acquire(i));
     }
     size
 }
@@ -277,58 +417,109 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
 }
 
 /// The start pause: greys the roots, turns the barrier and black allocation
-/// on. The caller retired the old-space allocation areas (objects allocated
-/// from now on are marked one by one as they are allocated).
+/// on, posts background workers. The caller retired the old-space
+/// allocation areas (objects allocated from now on are marked one by one).
 pub(crate) fn start_incremental(heap: &mut Heap) {
     debug_assert!(heap.marking.is_none() && heap.barrier_worklist.is_empty());
     reset_live_bytes(heap);
     set_marking_flags(heap, true);
-    let mut worklist = Vec::with_capacity(1024);
-    shade_roots(heap, &mut worklist);
-    heap.marking = Some(IncrementalMarking { worklist, allocated_at_last_step: heap.size_of_objects() });
+    let mut roots = Vec::with_capacity(1024);
+    shade_roots(heap, &mut roots);
+    let shared = Arc::new(MarkingShared {
+        pool: Injector::new(),
+        stop: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+        posted: AtomicUsize::new(0),
+        max_workers: heap.gc_worker_cap(),
+        spans: SpanRecorder::new(heap.tracer.origin()),
+    });
+    for chunk in roots.chunks(crate::worklist::SEGMENT_SIZE) {
+        shared.pool.push(chunk.to_vec());
+    }
+    post_workers(&shared, &heap.platform);
+    heap.marking = Some(IncrementalMarking { shared, allocated_at_last_step: heap.size_of_objects() });
 }
 
-/// One budgeted step on the mutator's thread. Returns `true` when no grey
-/// object is left (the cycle can be finalized).
+/// One budgeted step on the mutator's thread: flushes the barrier worklist,
+/// posts workers if there is work, and marks a share itself. Returns `true`
+/// when no grey object is left (the cycle can be finalized).
 pub(crate) fn step(heap: &mut Heap) -> bool {
     let Some(mut m) = heap.marking.take() else { return true };
-    m.worklist.append(&mut heap.barrier_worklist);
+    if !heap.barrier_worklist.is_empty() {
+        m.shared.pool.push(std::mem::take(&mut heap.barrier_worklist));
+    }
+    post_workers(&m.shared, &heap.platform);
     let size = heap.size_of_objects();
     let budget = STEP_MIN_BYTES.max(2 * size.saturating_sub(m.allocated_at_last_step));
     let deadline = Instant::now() + STEP_MAX_TIME;
     let (mut done, mut n) = (0, 0u32);
-    while let Some(obj) = m.worklist.pop() {
-        done += blacken(&mut m.worklist, obj);
+    let mut local: Vec<HeapObject> = Vec::new();
+    let mut live = LiveBytes::new();
+    loop {
+        let obj = match local.pop() {
+            Some(o) => o,
+            None => match m.shared.steal() {
+                Some(seg) => {
+                    local = seg;
+                    continue;
+                }
+                None => break,
+            },
+        };
+        done += blacken_concurrent(&mut local, &mut live, obj);
         n += 1;
         if done >= budget || (n % 64 == 0 && Instant::now() >= deadline) {
             break;
         }
     }
+    if !local.is_empty() {
+        m.shared.pool.push(local);
+    }
+    live.flush();
     m.allocated_at_last_step = size;
-    let finished = m.worklist.is_empty();
+    let finished = m.shared.is_done();
     heap.marking = Some(m);
     finished
 }
 
-/// The finalization pause's marking: re-scans the roots (they changed
-/// without a barrier), flushes the barrier worklist, and drains to a fixed
-/// point; then turns the barrier off. Returns the bytes marked in the pause.
-pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
-    let mut m = heap.marking.take().expect("an incremental cycle in progress");
-    m.worklist.append(&mut heap.barrier_worklist);
-    shade_roots(heap, &mut m.worklist);
-    let mut done = 0;
-    while let Some(obj) = m.worklist.pop() {
-        done += blacken(&mut m.worklist, obj);
+/// Stops the background workers for a pause of this isolate (a scavenge);
+/// [`resume_workers`] lets them go on.
+pub(crate) fn pause_workers(heap: &Heap) {
+    if let Some(m) = &heap.marking {
+        m.shared.stop_workers();
     }
-    set_marking_flags(heap, false);
-    done
 }
 
-/// Abandons an incremental cycle (an explicit or last-resort full GC runs
-/// an atomic one instead): barrier off, worklists dropped, marks cleared.
+/// After a pause: lets the workers go on, posting new ones if there is work.
+pub(crate) fn resume_workers(heap: &Heap) {
+    if let Some(m) = &heap.marking {
+        m.shared.resume();
+        post_workers(&m.shared, &heap.platform);
+    }
+}
+
+/// The finalization pause's marking: stops the workers, re-scans the roots
+/// (they changed without a barrier), flushes the barrier worklist, and drains
+/// to a fixed point in parallel; then turns the barrier off. Returns the
+/// bytes marked in the pause.
+pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
+    let m = heap.marking.take().expect("a marking cycle in progress");
+    m.shared.stop_workers();
+    heap.spans.absorb(&m.shared.spans);
+    let mut seed = m.shared.drain();
+    seed.append(&mut heap.barrier_worklist);
+    let marked = mark_parallel(heap, seed);
+    set_marking_flags(heap, false);
+    marked
+}
+
+/// Abandons a marking cycle (an explicit or last-resort full GC runs an
+/// atomic one instead): workers stopped, barrier off, worklists dropped,
+/// marks cleared.
 pub(crate) fn abort_incremental(heap: &mut Heap) {
-    heap.marking = None;
+    if let Some(m) = heap.marking.take() {
+        m.shared.stop_workers();
+    }
     heap.barrier_worklist.clear();
     set_marking_flags(heap, false);
     for p in all_pages(heap) {
@@ -336,9 +527,9 @@ pub(crate) fn abort_incremental(heap: &mut Heap) {
     }
 }
 
-/// After a scavenge during incremental marking: worklist entries that moved
-/// or died go, and every object the scavenge copied or promoted is greyed
-/// (its mark bit did not move with it).
+/// After a scavenge during a marking cycle (workers stopped): worklist
+/// entries that moved or died go, and every object the scavenge copied or
+/// promoted is greyed (its mark bit did not move with it).
 pub(crate) fn after_scavenge(
     marking: &mut Option<IncrementalMarking>,
     barrier_worklist: &mut Vec<HeapObject>,
@@ -348,20 +539,31 @@ pub(crate) fn after_scavenge(
     // Entries in from-space are dropped: a survivor's copy is in `copies`
     // (and greyed below), a dead one needs nothing. Dead young large objects
     // go; everything else stays where it is.
-    let fix = |o: HeapObject| -> Option<HeapObject> {
+    let fix = |o: &HeapObject| -> bool {
         let page = o.page();
         let dead_large = page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED);
-        (!page.has(flags::FROM_SPACE) && !dead_large).then_some(o)
+        !page.has(flags::FROM_SPACE) && !dead_large
     };
-    let mut worklist: Vec<HeapObject> = m.worklist.drain(..).filter_map(fix).collect();
-    worklist.extend(barrier_worklist.drain(..).filter_map(fix));
+    let mut worklist: Vec<HeapObject> = m.shared.drain();
+    worklist.retain(fix);
+    barrier_worklist.retain(fix);
     for c in copies {
         let page = c.page();
         if page.header().marks.set(page.mark_index(c.address())) {
             worklist.push(c);
         }
     }
-    m.worklist = worklist;
+    for chunk in worklist.chunks(crate::worklist::SEGMENT_SIZE) {
+        m.shared.pool.push(chunk.to_vec());
+    }
+}
+
+impl Drop for IncrementalMarking {
+    fn drop(&mut self) {
+        // Workers must never touch a heap that is going away (or a cycle
+        // that ended): the flag stays set for late-starting ones.
+        self.shared.stop_workers();
+    }
 }
 
 /// Clears weak handles and string-table entries whose targets are white.

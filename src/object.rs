@@ -187,6 +187,24 @@ impl HeapObject {
         Tagged(self.word(i))
     }
 
+    /// Loads field `i` for a concurrent marker. Acquire: pairs with the
+    /// Release of [`HeapObject::set_field_release`], so an object published
+    /// by a store is seen initialised.
+    #[inline(always)]
+    pub(crate) fn field_acquire(self, i: usize) -> Tagged {
+        // SAFETY: as in `word`.
+        Tagged(unsafe { atomic_word(self.0 + i * WORD) }.load(Ordering::Acquire))
+    }
+
+    /// Stores field `i` as the mutator does. Release: publishes everything
+    /// written before (a new object's initialisation) to a concurrent marker
+    /// that loads the field with [`HeapObject::field_acquire`].
+    #[inline(always)]
+    pub(crate) fn set_field_release(self, i: usize, v: Tagged) {
+        // SAFETY: as in `word`.
+        unsafe { atomic_word(self.0 + i * WORD) }.store(v.0, Ordering::Release)
+    }
+
     #[inline(always)]
     pub(crate) fn set_field(self, i: usize, v: Tagged) {
         self.set_word(i, v.0)

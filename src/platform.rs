@@ -52,6 +52,12 @@ impl Platform {
         self.inner.workers
     }
 
+    /// Runs `f` on a worker as a detached background task (concurrent
+    /// marking). `f` must not borrow anything it does not own.
+    pub(crate) fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        self.inner.pool.spawn(f);
+    }
+
     /// Most tasks one job can run at once: the workers plus the caller.
     pub(crate) fn max_tasks(&self) -> usize {
         self.inner.workers + 1

@@ -375,7 +375,7 @@ impl<'s> HandleScope<'s> {
         m.set_word(offsets::MAP_TAGGED_FIELDS, Tagged::from_smi(layout.tagged_fields as i64).0);
         m.set_word(offsets::MAP_RAW_BYTES, Tagged::from_smi(layout.raw_bytes as i64).0);
         let name = self.resolve(name);
-        m.set_field(offsets::MAP_NAME, name);
+        m.set_field_release(offsets::MAP_NAME, name);
         write_barrier(&mut self.isolate.heap.barrier_worklist, m, offsets::MAP_NAME, name);
         Ok(self.push(m.tagged()))
     }
@@ -458,7 +458,7 @@ impl<'s> HandleScope<'s> {
         let v = Tagged(value.to_raw(self));
         let (o, ty) = self.typed(obj);
         let w = Self::field_word(o, ty, index).ok()?;
-        o.set_field(w, v);
+        o.set_field_release(w, v);
         write_barrier(&mut self.isolate.heap.barrier_worklist, o, w, v);
         Some(())
     }

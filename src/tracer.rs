@@ -69,6 +69,9 @@ pub enum Phase {
     Sweep,
     /// Heap verification (tests and debugging only).
     Verify,
+    /// Background marking on a worker while the mutator runs (not a pause;
+    /// these spans are reported with the cycle's finalization event).
+    ConcurrentMark,
 }
 
 /// One thread's share of a GC phase: the pause's phases on the isolate's
@@ -105,6 +108,12 @@ impl SpanRecorder {
         let thread = rayon::current_thread_index().map_or(0, |i| i + 1);
         let span = GcSpan { phase, thread, task, start: start.duration_since(self.origin), duration: start.elapsed() };
         self.spans.lock().push(span);
+    }
+
+    /// Moves the spans of `other` into this recorder.
+    pub(crate) fn absorb(&self, other: &SpanRecorder) {
+        let spans = other.take();
+        self.spans.lock().extend(spans);
     }
 
     pub(crate) fn take(&self) -> Vec<GcSpan> {

@@ -76,6 +76,13 @@ impl<T: Send> Worklist<T> {
         }
     }
 
+    /// Seeds a segment of work (before the tasks run).
+    pub fn inject(&self, items: Vec<T>) {
+        if !items.is_empty() {
+            self.injector.push(items);
+        }
+    }
+
     /// Task `id`'s view (each id once). Task 0 always gets one; a helper
     /// gets `None` if the job already ended (it has nothing to contribute).
     pub fn local(&self, id: usize) -> Option<Local<'_, T>> {

@@ -107,6 +107,34 @@ fn incremental_cycles_start_step_and_finalize_without_losing_moved_objects() {
         }
     }
     assert!(scavenges_during_marking > 0, "no scavenge ran during marking");
+    // Background workers marked while the mutator ran: their runs, on pool
+    // threads, are reported with the finalization events.
+    let background = events.iter().flat_map(|e| &e.spans).filter(|s| s.phase == Phase::ConcurrentMark).count();
+    assert!(background > 0, "no background marking ran");
+    assert!(
+        events.iter().flat_map(|e| &e.spans).filter(|s| s.phase == Phase::ConcurrentMark).all(|s| s.thread != 0),
+        "background marking runs on pool threads"
+    );
+}
+
+#[test]
+fn without_gc_workers_marking_still_completes_on_the_mutators_steps() {
+    let platform = Platform::new(0).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, HeapConfig { gc_workers: Some(0), ..config(GcMode::Concurrent) }).unwrap();
+    let events = {
+        let mut scope = HandleScope::new(&mut isolate);
+        let keep = scope.new_fixed_array(512).unwrap();
+        for round in 0..40_000 {
+            let mut s = HandleScope::new(&mut scope);
+            let l = s.new_fixed_array(64).unwrap();
+            s.set(keep, round % 512, l);
+        }
+        drop(scope);
+        isolate.gc_events()
+    };
+    assert!(events.iter().any(|e| e.kind == GcKind::Major && e.reason == GcReason::MarkingComplete));
+    assert!(events.iter().flat_map(|e| &e.spans).all(|s| s.phase != Phase::ConcurrentMark));
 }
 
 #[test]

@@ -336,6 +336,9 @@ impl Heap {
         assert!(!self.in_gc, "nested GC");
         self.in_gc = true;
         let start = Instant::now();
+        // Background markers never run during a pause: objects move, pages
+        // go, flags change.
+        marking::pause_workers(self);
         self.old_space.retire_mutator_lab();
         self.map_space.retire_mutator_lab();
         self.new_space.sync_top();
@@ -376,6 +379,7 @@ impl Heap {
             timer.time(Phase::Verify, || self.verify_or_panic(kind, "GC", verifier::verify(self)));
         }
         self.record_event(kind, reason, start, timer, bytes_before, scavenge);
+        marking::resume_workers(self);
         self.in_gc = false;
     }
 
@@ -574,6 +578,8 @@ impl Heap {
 
 impl Drop for Heap {
     fn drop(&mut self) {
+        // Stop background markers before a single page goes away.
+        drop(self.marking.take());
         let mut pages: Vec<Page> = Vec::new();
         pages.extend(&self.new_space.to_pages);
         pages.extend(&self.new_space.from_pages);
