@@ -123,6 +123,37 @@ pub unsafe fn forward_exclusive<M: Memory>(mem: &M, obj: usize, map_word: usize,
     copy
 }
 
+/// The mutator's store of a tagged value into a field. Release: publishes
+/// everything written before it (a new object's initialisation) to a
+/// concurrent marker that reads the field with [`load_field_for_marking`].
+///
+/// # Safety
+/// `slot` is a word of a live object (the caller's contract with `mem`).
+#[inline(always)]
+pub unsafe fn publish_field<M: Memory>(mem: &M, slot: usize, value: usize) {
+    // SAFETY: forwarded from the caller.
+    let w = unsafe { mem.word(slot) };
+    if fault(Fault::PublishRelaxed) {
+        // Broken twin: nothing orders the object's initialisation before
+        // the pointer becomes visible.
+        w.store(value, Ordering::Relaxed);
+        return;
+    }
+    w.store(value, Ordering::Release);
+}
+
+/// A concurrent marker's load of a field. Acquire: pairs with the Release
+/// of [`publish_field`], so an object reached through the field is seen
+/// initialised.
+///
+/// # Safety
+/// `slot` is a word of a live object.
+#[inline(always)]
+pub unsafe fn load_field_for_marking<M: Memory>(mem: &M, slot: usize) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { mem.word(slot) }.load(Ordering::Acquire)
+}
+
 /// Real heap memory: atomic views of page words.
 #[cfg(not(loom))]
 pub(crate) struct RawMemory;

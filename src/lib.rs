@@ -42,6 +42,7 @@
 //! | `scavenger` | minor GC: parallel scavenge with promotion by age mark |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
+//! | `gate` | the handshake that keeps background markers off the heap during pauses |
 //! | `marking` | full-heap tri-colour marking, in parallel on the shared pool; weak clearing |
 //! | `sweeper` | sweeping into free lists, release of empty pages |
 //! | `verifier` | the heap verifier |
@@ -64,6 +65,7 @@ mod config;
 #[cfg(not(loom))]
 mod error;
 mod evacuation;
+mod gate;
 #[cfg(not(loom))]
 pub mod isolate;
 #[cfg(not(loom))]
@@ -110,7 +112,10 @@ pub use {
 /// `loom-tests/` drive the crate's own code.
 #[cfg(loom)]
 pub mod model {
-    pub use crate::evacuation::{forward_exclusive, forwarding_target, load_map_word, try_forward, Memory};
+    pub use crate::evacuation::{
+        forward_exclusive, forwarding_target, load_field_for_marking, load_map_word, publish_field, try_forward, Memory,
+    };
+    pub use crate::gate::{GateGuard, WorkerGate};
     pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
     pub use crate::heap::mark_bitmap::MarkBitmap;
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};

@@ -16,12 +16,13 @@
 //! After marking, weak handles and string-table entries whose targets stayed
 //! white are cleared.
 
+use crate::gate::WorkerGate;
 use crate::handles::{HandleBlocks, CLEARED};
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
 use crate::platform::Platform;
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
 use crate::value::Tagged;
 use crate::worklist::{Local, Worklist};
@@ -214,11 +215,9 @@ pub(crate) struct IncrementalMarking {
 struct MarkingShared {
     /// Grey objects, in segments.
     pool: Injector<Vec<HeapObject>>,
-    /// Set while workers must not touch the heap (a pause needs it, or the
-    /// cycle is over). Never cleared once the cycle ends.
-    stop: AtomicBool,
-    /// Workers inside their marking loop (the stop handshake's count).
-    active: AtomicUsize,
+    /// Keeps workers off the heap during pauses (closed for good once the
+    /// cycle ends, for workers still queued).
+    gate: WorkerGate,
     /// Workers posted and not yet finished (started or queued).
     posted: AtomicUsize,
     max_workers: usize,
@@ -230,19 +229,11 @@ impl MarkingShared {
     /// Stops the workers: once this returns, none touches the heap until
     /// [`MarkingShared::resume`].
     fn stop_workers(&self) {
-        // SeqCst: with the SeqCst `fetch_add` and `load` in
-        // `background_worker` this is a Dekker handshake: either this thread
-        // sees the worker active (and waits for it), or the worker sees
-        // `stop` and leaves without touching the heap.
-        self.stop.store(true, Ordering::SeqCst);
-        while self.active.load(Ordering::SeqCst) != 0 {
-            crate::sync::yield_now();
-        }
+        self.gate.close();
     }
 
     fn resume(&self) {
-        // SeqCst: see `stop_workers`.
-        self.stop.store(false, Ordering::SeqCst);
+        self.gate.open();
     }
 
     /// Takes every grey object out of the pool.
@@ -291,9 +282,7 @@ fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
 /// A background marking worker: marks until the pool is empty or it is told
 /// to stop, then publishes what it still holds.
 fn background_worker(shared: &MarkingShared) {
-    // SeqCst: the worker's half of the handshake in `stop_workers`.
-    shared.active.fetch_add(1, Ordering::SeqCst);
-    if !shared.stop.load(Ordering::SeqCst) {
+    if let Some(_inside) = shared.gate.enter() {
         let started = Instant::now();
         let mut local: Vec<HeapObject> = Vec::new();
         let mut live = LiveBytes::new();
@@ -316,9 +305,7 @@ fn background_worker(shared: &MarkingShared) {
                 shared.pool.push(half);
             }
             n += 1;
-            // Relaxed: a prompt to stop early; the handshake itself is the
-            // SeqCst pair above (the stopper waits for `active` anyway).
-            if n % 64 == 0 && shared.stop.load(Ordering::Relaxed) {
+            if n % 64 == 0 && shared.gate.should_leave() {
                 break;
             }
         }
@@ -330,9 +317,8 @@ fn background_worker(shared: &MarkingShared) {
             shared.spans.record(Phase::ConcurrentMark, None, started);
         }
     }
-    // SeqCst: ends this worker's turn in the handshake, after its last heap
-    // access (mark bits, live bytes, pool pushes happen before).
-    shared.active.fetch_sub(1, Ordering::SeqCst);
+    // SeqCst: see `MarkingShared::is_done` (the guard has left the gate
+    // already, after the worker's last heap access).
     shared.posted.fetch_sub(1, Ordering::SeqCst);
 }
 
@@ -427,8 +413,7 @@ pub(crate) fn start_incremental(heap: &mut Heap) {
     shade_roots(heap, &mut roots);
     let shared = Arc::new(MarkingShared {
         pool: Injector::new(),
-        stop: AtomicBool::new(false),
-        active: AtomicUsize::new(0),
+        gate: WorkerGate::new(),
         posted: AtomicUsize::new(0),
         max_workers: heap.gc_worker_cap(),
         spans: SpanRecorder::new(heap.tracer.origin()),

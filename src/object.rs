@@ -192,8 +192,8 @@ impl HeapObject {
     /// by a store is seen initialised.
     #[inline(always)]
     pub(crate) fn field_acquire(self, i: usize) -> Tagged {
-        // SAFETY: as in `word`.
-        Tagged(unsafe { atomic_word(self.0 + i * WORD) }.load(Ordering::Acquire))
+        // SAFETY: word `i` lies inside this live object (as in `word`).
+        Tagged(unsafe { crate::evacuation::load_field_for_marking(&crate::evacuation::RawMemory, self.slot(i)) })
     }
 
     /// Stores field `i` as the mutator does. Release: publishes everything
@@ -201,8 +201,8 @@ impl HeapObject {
     /// that loads the field with [`HeapObject::field_acquire`].
     #[inline(always)]
     pub(crate) fn set_field_release(self, i: usize, v: Tagged) {
-        // SAFETY: as in `word`.
-        unsafe { atomic_word(self.0 + i * WORD) }.store(v.0, Ordering::Release)
+        // SAFETY: word `i` lies inside this live object (as in `word`).
+        unsafe { crate::evacuation::publish_field(&crate::evacuation::RawMemory, self.slot(i), v.0) }
     }
 
     #[inline(always)]

@@ -12,12 +12,12 @@
 #[cfg(not(loom))]
 pub use std::sync::atomic::Ordering;
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 
 #[cfg(loom)]
 pub use loom::sync::atomic::Ordering;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
@@ -87,6 +87,12 @@ pub mod faults {
         /// The scavenger installs a forwarding address with a load and a
         /// store instead of a compare-exchange on the map word.
         ForwardLoadStore = 6,
+        /// A background worker checks the stop flag before registering as
+        /// inside the heap, so a pause can begin without seeing it.
+        GateCheckBeforeRegister = 7,
+        /// The mutator publishes a pointer with a Relaxed store, so a
+        /// concurrent marker can reach an object before its initialisation.
+        PublishRelaxed = 8,
     }
 
     #[cfg(loom)]

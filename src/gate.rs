@@ -1,0 +1,108 @@
+//! The gate that keeps background workers off the heap during pauses.
+//!
+//! Concurrent markers run as detached tasks on the shared pool. Whenever the
+//! isolate's thread pauses for a scavenge, a finalization, or the heap's
+//! destruction, no marker may touch the heap, yet the thread must not wait
+//! for tasks that are merely queued (other isolates' jobs may hold the pool's
+//! threads). The gate is a Dekker-style handshake:
+//!
+//! - a worker **registers first, then checks** `stop` ([`WorkerGate::enter`]);
+//! - the pausing thread **sets `stop` first, then waits** until no worker is
+//!   registered ([`WorkerGate::close`]).
+//!
+//! Each side separates its store from its load with a SeqCst fence, so
+//! either the pausing thread sees the worker registered (and waits for it to
+//! leave), or the worker sees `stop` (and leaves without touching the heap).
+//! (Fences rather than SeqCst accesses: the fence form is the standard one,
+//! and it is the one loom can check.) A worker leaves with a Release
+//! decrement that the pausing thread's Acquire wait pairs with, so the pause
+//! happens after the worker's last heap access. A worker that starts after
+//! the pause began is turned away; one queued until after the cycle ended
+//! finds the gate closed for good. `loom-tests/tests/gate.rs` checks this,
+//! with a twin that checks before registering.
+
+use crate::sync::faults::{fault, Fault};
+use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering};
+
+/// The handshake between background workers and the pausing thread.
+#[derive(Default)]
+pub struct WorkerGate {
+    stop: AtomicBool,
+    inside: AtomicUsize,
+}
+
+/// A worker's permission to touch the heap; leaving drops it.
+pub struct GateGuard<'g> {
+    gate: &'g WorkerGate,
+}
+
+impl WorkerGate {
+    /// An open gate.
+    pub fn new() -> WorkerGate {
+        WorkerGate { stop: AtomicBool::new(false), inside: AtomicUsize::new(0) }
+    }
+
+    /// A worker asks to touch the heap: `None` if a pause is on (or the
+    /// cycle is over).
+    pub fn enter(&self) -> Option<GateGuard<'_>> {
+        if fault(Fault::GateCheckBeforeRegister) {
+            // Broken twin: check, then register; a pause can begin between
+            // the two without seeing this worker.
+            if self.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            self.inside.fetch_add(1, Ordering::Relaxed);
+            return Some(GateGuard { gate: self });
+        }
+        // Relaxed register, SeqCst fence, check: the worker's half of the
+        // handshake; the fence pairs with the one in `close`. The check is
+        // Acquire: a worker let in after a pause (reading `open`'s Release
+        // store) sees everything the pause wrote (moved objects, updated
+        // fields).
+        self.inside.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.stop.load(Ordering::Acquire) {
+            // Release: as in `GateGuard::drop` (nothing was touched, but the
+            // pausing thread may be waiting on this count).
+            self.inside.fetch_sub(1, Ordering::Release);
+            return None;
+        }
+        Some(GateGuard { gate: self })
+    }
+
+    /// A hint for a worker inside to leave soon.
+    #[inline]
+    pub fn should_leave(&self) -> bool {
+        // Relaxed: only a prompt; `close` waits for the worker regardless.
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The pausing thread: once this returns, no worker is inside and none
+    /// gets in until [`WorkerGate::open`].
+    pub fn close(&self) {
+        // Relaxed store, SeqCst fence: the pausing thread's half of the
+        // handshake; the fence pairs with the one in `enter`.
+        self.stop.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        // Acquire: pairs with the Release decrements of leaving workers, so
+        // the pause happens after their last heap access.
+        while self.inside.load(Ordering::Acquire) != 0 {
+            crate::sync::yield_now();
+        }
+    }
+
+    /// Lets workers in again (after a pause).
+    pub fn open(&self) {
+        // Release: pairs with the Acquire check in `enter`: a worker that
+        // sees the gate open also sees everything the pause did.
+        self.stop.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        // Release: pairs with the Acquire wait in `close`: the worker's heap
+        // accesses happen before the pause.
+        self.gate.inside.fetch_sub(1, Ordering::Release);
+    }
+}
