@@ -17,6 +17,7 @@
 //!
 //! Roots have no barrier; marking finalization re-scans them.
 
+use crate::heap::mark_bitmap::{barrier_shade, MarkBits};
 use crate::heap::page::{flags, Page};
 use crate::object::HeapObject;
 use crate::value::Tagged;
@@ -50,8 +51,20 @@ fn barrier_slow(
     if value_page.is_young() && !host_page.is_young() {
         host_page.header().old_to_new.insert(host_page.slot_index(host.slot(index)));
     }
-    if value_page.has(flags::MARKING) && value_page.header().marks.set(value_page.mark_index(value.address())) {
+    if value_page.has(flags::MARKING) && barrier_shade(&PageMarks, value.address()) {
         // SAFETY: `value` is a live object (see above).
         marking_worklist.push(unsafe { HeapObject::from_tagged(value) });
+    }
+}
+
+/// Mark bits on real pages.
+struct PageMarks;
+
+impl MarkBits for PageMarks {
+    #[inline]
+    fn try_mark(&self, obj: usize) -> bool {
+        // SAFETY: `obj` is a live object of this heap (the barrier's value).
+        let page = unsafe { Page::of(obj) };
+        page.header().marks.set(page.mark_index(obj))
     }
 }

@@ -93,6 +93,8 @@ pub mod faults {
         /// The mutator publishes a pointer with a Relaxed store, so a
         /// concurrent marker can reach an object before its initialisation.
         PublishRelaxed = 8,
+        /// The write barrier does not shade the stored value while marking.
+        BarrierOff = 9,
     }
 
     #[cfg(loom)]

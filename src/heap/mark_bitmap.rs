@@ -116,6 +116,27 @@ impl MarkBitmap {
     }
 }
 
+/// Where an object's mark bit is: real pages in normal builds, a model's
+/// bitmap under loom.
+pub trait MarkBits {
+    /// Sets the mark bit of the object at `obj`; `true` if this call turned
+    /// it from white to marked.
+    fn try_mark(&self, obj: usize) -> bool;
+}
+
+/// The marking half of the write barrier (DESIGN section 5, step 3): shade
+/// the stored value, unconditionally (the host's colour is not checked).
+/// Returns `true` if the caller must push the value on its barrier worklist
+/// (this call turned it from white to marked).
+#[inline]
+pub fn barrier_shade<B: MarkBits>(bits: &B, value: usize) -> bool {
+    if fault(Fault::BarrierOff) {
+        // Broken twin: the barrier forgets to shade.
+        return false;
+    }
+    bits.try_mark(value)
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
