@@ -120,7 +120,7 @@ pub mod model {
     pub use crate::heap::mark_bitmap::{barrier_shade, MarkBitmap, MarkBits};
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
     pub use crate::sync::faults;
-    pub use crate::worklist::{Local, Worklist, SEGMENT_SIZE};
+    pub use crate::worklist::{GreyPool, Local, Worklist, SEGMENT_SIZE};
 }
 
 /// The README's example, compiled and run as a doctest.

@@ -25,8 +25,7 @@ use crate::platform::Platform;
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
 use crate::value::Tagged;
-use crate::worklist::{Local, Worklist};
-use crossbeam_deque::{Injector, Steal};
+use crate::worklist::{GreyPool, Local, Worklist};
 use std::time::{Duration, Instant};
 
 /// Is `v` alive after marking (a Smi, read-only, or marked)?
@@ -213,13 +212,11 @@ pub(crate) struct IncrementalMarking {
 
 /// What background marking workers share with the isolate's thread.
 struct MarkingShared {
-    /// Grey objects, in segments.
-    pool: Injector<Vec<HeapObject>>,
+    /// Grey objects, in segments, and the workers that may hold some.
+    pool: GreyPool<HeapObject>,
     /// Keeps workers off the heap during pauses (closed for good once the
     /// cycle ends, for workers still queued).
     gate: WorkerGate,
-    /// Workers posted and not yet finished (started or queued).
-    posted: AtomicUsize,
     max_workers: usize,
     /// The workers' runs, reported with the finalization event.
     spans: SpanRecorder,
@@ -235,45 +232,14 @@ impl MarkingShared {
     fn resume(&self) {
         self.gate.open();
     }
-
-    /// Takes every grey object out of the pool.
-    fn drain(&self) -> Vec<HeapObject> {
-        let mut all = Vec::new();
-        loop {
-            match self.pool.steal() {
-                Steal::Success(seg) => all.extend(seg),
-                Steal::Retry => continue,
-                Steal::Empty => return all,
-            }
-        }
-    }
-
-    fn steal(&self) -> Option<Vec<HeapObject>> {
-        loop {
-            match self.pool.steal() {
-                Steal::Success(seg) => return Some(seg),
-                Steal::Retry => continue,
-                Steal::Empty => return None,
-            }
-        }
-    }
-
-    /// No grey object left anywhere: no worker running or queued (each
-    /// publishes what it holds before it finishes) and the pool empty.
-    fn is_done(&self) -> bool {
-        // SeqCst, and `posted` before the pool: a worker pushes its remaining
-        // work before it decrements `posted`.
-        self.posted.load(Ordering::SeqCst) == 0 && self.pool.is_empty()
-    }
 }
 
 /// Posts background workers while there is work, up to the cap.
 fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
     let queued = shared.pool.len();
-    // SeqCst: see `MarkingShared::is_done`.
-    let posted = shared.posted.load(Ordering::SeqCst);
+    let posted = shared.pool.holders();
     for _ in posted..shared.max_workers.min(posted + queued) {
-        shared.posted.fetch_add(1, Ordering::SeqCst);
+        shared.pool.add_holder();
         let shared = shared.clone();
         platform.spawn(move || background_worker(&shared));
     }
@@ -282,15 +248,15 @@ fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
 /// A background marking worker: marks until the pool is empty or it is told
 /// to stop, then publishes what it still holds.
 fn background_worker(shared: &MarkingShared) {
+    let mut local: Vec<HeapObject> = Vec::new();
     if let Some(_inside) = shared.gate.enter() {
         let started = Instant::now();
-        let mut local: Vec<HeapObject> = Vec::new();
         let mut live = LiveBytes::new();
         let mut n = 0u32;
         loop {
             let obj = match local.pop() {
                 Some(o) => o,
-                None => match shared.steal() {
+                None => match shared.pool.steal() {
                     Some(seg) => {
                         local = seg;
                         continue;
@@ -309,17 +275,14 @@ fn background_worker(shared: &MarkingShared) {
                 break;
             }
         }
-        if !local.is_empty() {
-            shared.pool.push(local);
-        }
         live.flush();
         if n > 0 {
             shared.spans.record(Phase::ConcurrentMark, None, started);
         }
     }
-    // SeqCst: see `MarkingShared::is_done` (the guard has left the gate
+    // Publish what is left, then stop counting (the guard has left the gate
     // already, after the worker's last heap access).
-    shared.posted.fetch_sub(1, Ordering::SeqCst);
+    shared.pool.retire(local);
 }
 
 /// A marking step does at least this much work...
@@ -412,9 +375,8 @@ pub(crate) fn start_incremental(heap: &mut Heap) {
     let mut roots = Vec::with_capacity(1024);
     shade_roots(heap, &mut roots);
     let shared = Arc::new(MarkingShared {
-        pool: Injector::new(),
+        pool: GreyPool::new(),
         gate: WorkerGate::new(),
-        posted: AtomicUsize::new(0),
         max_workers: heap.gc_worker_cap(),
         spans: SpanRecorder::new(heap.tracer.origin()),
     });
@@ -443,7 +405,7 @@ pub(crate) fn step(heap: &mut Heap) -> bool {
     loop {
         let obj = match local.pop() {
             Some(o) => o,
-            None => match m.shared.steal() {
+            None => match m.shared.pool.steal() {
                 Some(seg) => {
                     local = seg;
                     continue;
@@ -462,7 +424,7 @@ pub(crate) fn step(heap: &mut Heap) -> bool {
     }
     live.flush();
     m.allocated_at_last_step = size;
-    let finished = m.shared.is_done();
+    let finished = m.shared.pool.is_done();
     heap.marking = Some(m);
     finished
 }
@@ -491,7 +453,7 @@ pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
     let m = heap.marking.take().expect("a marking cycle in progress");
     m.shared.stop_workers();
     heap.spans.absorb(&m.shared.spans);
-    let mut seed = m.shared.drain();
+    let mut seed = m.shared.pool.drain();
     seed.append(&mut heap.barrier_worklist);
     let marked = mark_parallel(heap, seed);
     set_marking_flags(heap, false);
@@ -529,7 +491,7 @@ pub(crate) fn after_scavenge(
         let dead_large = page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED);
         !page.has(flags::FROM_SPACE) && !dead_large
     };
-    let mut worklist: Vec<HeapObject> = m.shared.drain();
+    let mut worklist: Vec<HeapObject> = m.shared.pool.drain();
     worklist.retain(fix);
     barrier_worklist.retain(fix);
     for c in copies {

@@ -95,6 +95,9 @@ pub mod faults {
         PublishRelaxed = 8,
         /// The write barrier does not shade the stored value while marking.
         BarrierOff = 9,
+        /// A background marker stops counting as a holder of work before it
+        /// publishes what it still holds.
+        RetireBeforePublish = 10,
     }
 
     #[cfg(loom)]

@@ -265,3 +265,140 @@ impl<T> Drop for Local<'_, T> {
         );
     }
 }
+
+/// The segments of a [`GreyPool`]: crossbeam's lock-free `Injector` in
+/// normal builds; under `--cfg loom` a loom mutex over a vector, so that
+/// every push and steal is a point where loom can switch threads (it cannot
+/// see inside crossbeam).
+#[cfg(not(loom))]
+struct Segments<T>(Injector<Vec<T>>);
+
+#[cfg(not(loom))]
+impl<T> Segments<T> {
+    fn new() -> Self {
+        Segments(Injector::new())
+    }
+    fn push(&self, seg: Vec<T>) {
+        self.0.push(seg)
+    }
+    fn steal(&self) -> Option<Vec<T>> {
+        loop {
+            match self.0.steal() {
+                Steal::Success(seg) => return Some(seg),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+#[cfg(loom)]
+struct Segments<T>(loom::sync::Mutex<Vec<Vec<T>>>);
+
+#[cfg(loom)]
+impl<T> Segments<T> {
+    fn new() -> Self {
+        Segments(loom::sync::Mutex::new(Vec::new()))
+    }
+    fn push(&self, seg: Vec<T>) {
+        self.0.lock().unwrap().push(seg)
+    }
+    fn steal(&self) -> Option<Vec<T>> {
+        self.0.lock().unwrap().pop()
+    }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+/// The shared pool of grey segments of a concurrent marking cycle, with the
+/// number of background workers that may still hold unpublished work.
+///
+/// The mutator's thread asks [`GreyPool::is_done`] at its safepoints: no
+/// holder left, *then* no segment left. It is sound because a worker publishes
+/// what it still holds before it stops counting ([`GreyPool::retire`]), so
+/// whoever sees the count at zero also sees that work in the pool.
+pub struct GreyPool<T> {
+    segments: Segments<T>,
+    holders: AtomicUsize,
+}
+
+impl<T> Default for GreyPool<T> {
+    fn default() -> Self {
+        GreyPool { segments: Segments::new(), holders: AtomicUsize::new(0) }
+    }
+}
+
+impl<T> GreyPool<T> {
+    /// An empty pool with no holder.
+    pub fn new() -> GreyPool<T> {
+        Self::default()
+    }
+
+    /// Publishes a segment.
+    pub fn push(&self, seg: Vec<T>) {
+        if !seg.is_empty() {
+            self.segments.push(seg);
+        }
+    }
+
+    /// Takes a segment.
+    pub fn steal(&self) -> Option<Vec<T>> {
+        self.segments.steal()
+    }
+
+    /// Takes every entry.
+    pub fn drain(&self) -> Vec<T> {
+        let mut all = Vec::new();
+        while let Some(seg) = self.steal() {
+            all.extend(seg);
+        }
+        all
+    }
+
+    /// Segments waiting.
+    pub fn len(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// No segment waiting (holders may still have work).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counts a worker about to be posted: until it retires it may hold work.
+    pub fn add_holder(&self) {
+        // SeqCst: ordered before the worker exists (its spawn follows).
+        self.holders.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Workers posted and not yet retired.
+    pub fn holders(&self) -> usize {
+        // SeqCst: see `is_done`.
+        self.holders.load(Ordering::SeqCst)
+    }
+
+    /// A worker is finished: what it still holds is published first, then
+    /// it stops counting.
+    pub fn retire(&self, leftover: Vec<T>) {
+        if fault(Fault::RetireBeforePublish) {
+            // Broken twin: the count drops before the work is visible.
+            self.holders.fetch_sub(1, Ordering::SeqCst);
+            self.push(leftover);
+            return;
+        }
+        self.push(leftover);
+        // SeqCst: pairs with the load in `is_done`; the push above happens
+        // before it.
+        self.holders.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// No grey entry left anywhere: no holder (checked first), and no
+    /// segment.
+    pub fn is_done(&self) -> bool {
+        self.holders() == 0 && self.is_empty()
+    }
+}
