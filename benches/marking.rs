@@ -1,6 +1,7 @@
 //! Marking throughput: the Mark phase of a major GC over a live old
 //! generation of 16 and 64 MiB, with 1 and 2 tasks (and all cores), in one
-//! run.
+//! run; and the major-GC pause at 64 and 256 MiB live, concurrent mode's
+//! finalization against stop-the-world mode's single pause.
 //!
 //! Run: `cargo bench --bench marking`. Criterion's throughput lines give MB
 //! of live objects marked per second; per-task throughput is that divided by
@@ -71,5 +72,58 @@ fn marking(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, marking);
+/// The major-GC pause on a live old generation: in concurrent mode the
+/// finalization pause of a cycle that marked while the mutator ran, in
+/// stop-the-world mode the one atomic pause. Each iteration keeps allocating
+/// arrays into a ring (each lives long enough to be promoted, then dies: old
+/// garbage) until the next allocation-triggered major GC, and times that
+/// GC's pause.
+fn major_pause(c: &mut Criterion) {
+    // Big enough that an array outlives two maximal semi-spaces (65,536 x
+    // 528 bytes = 34 MB > 2 x 16 MiB): it is promoted, then dies old.
+    const RING: usize = 65536;
+    let mut g = c.benchmark_group("major_pause");
+    g.sample_size(10).measurement_time(Duration::from_secs(8)).warm_up_time(Duration::from_millis(1));
+    for live in [64 * MB, 256 * MB] {
+        for mode in [GcMode::Concurrent, GcMode::StopTheWorld] {
+            let platform = Platform::new(1).unwrap();
+            let mut isolate = Isolate::new(&platform, HeapConfig { mode, ..HeapConfig::default() }).unwrap();
+            let _root = build_old_generation(&mut isolate, live);
+            let ring = {
+                let mut scope = HandleScope::new(&mut isolate);
+                let r = scope.new_fixed_array(RING).unwrap();
+                scope.global(r)
+            };
+            let name = match mode {
+                GcMode::Concurrent => "concurrent_finalization",
+                GcMode::StopTheWorld => "stop_the_world",
+            };
+            let mut next = 0usize;
+            g.bench_with_input(BenchmarkId::new(name, live / MB), &live, |b, _| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let majors = isolate.gc_counts().1;
+                        while isolate.gc_counts().1 == majors {
+                            let mut scope = HandleScope::new(&mut isolate);
+                            let r = scope.open(&ring);
+                            for _ in 0..256 {
+                                let a = scope.new_fixed_array(64).unwrap();
+                                scope.set(r, next % RING, a);
+                                next += 1;
+                            }
+                        }
+                        let e = isolate.gc_events().into_iter().rev().find(|e| e.kind == GcKind::Major).unwrap();
+                        assert_ne!(e.reason, GcReason::Requested);
+                        total += e.pause;
+                    }
+                    total
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, marking, major_pause);
 criterion_main!(benches);
