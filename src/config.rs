@@ -11,12 +11,13 @@ const MB: usize = 1024 * KB;
 pub enum GcMode {
     /// Mark while the mutator runs and finish in a short pause (the default,
     /// as in V8): a cycle starts at three quarters of the old-generation
-    /// limit in a short pause, advances in budgeted steps (at most 0.5 ms) on
-    /// the allocation slow path, kept correct by the Dijkstra insertion
-    /// barrier and black allocation, and is finalized in a pause that
-    /// re-scans the roots. (Marking runs on the isolate's own thread for
-    /// now; background marking workers are the next step.) An explicit
-    /// `collect_garbage(GcKind::Major)` is always a full atomic collection.
+    /// limit in a short pause and is advanced by background workers on the
+    /// shared pool (at most `gc_workers`) and by budgeted steps (at most
+    /// 0.5 ms) on the allocation slow path, kept correct by the Dijkstra
+    /// insertion barrier and black allocation; it is finalized in a pause
+    /// that re-scans the roots and drains what is left in parallel. An
+    /// explicit `collect_garbage(GcKind::Major)` is always a full atomic
+    /// collection. Sweeping still runs inside the finalization pause.
     #[default]
     Concurrent,
     /// Run the whole major GC inside one pause (marking and sweeping in
