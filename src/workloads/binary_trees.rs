@@ -16,8 +16,8 @@
 //! the real program prints and checks each against its closed form
 //! ([`expected_output`]).
 
-use super::{clear_registers, registers_for, verification, Workload, WorkloadError};
-use crate::{AllocError, FixedArray, HandleScope, Isolate, Local, Map, Object, ObjectLayout};
+use super::{build_tree, clear_registers, registers_for, verification, Trees, Workload, WorkloadError};
+use crate::{AllocError, HandleScope, Isolate, Local, Object, ObjectLayout};
 use std::time::Instant;
 
 /// The smallest depth of the short-lived trees.
@@ -63,34 +63,6 @@ pub fn expected_output(n: u32) -> Vec<String> {
     lines
 }
 
-/// The node layout and the register file the builder returns results in.
-struct Trees<'a> {
-    node: Local<'a, Map>,
-    regs: Local<'a, FixedArray>,
-}
-
-/// Builds a perfect tree of `depth` bottom-up and stores its root into
-/// register `out`. A node at depth `d` receives its children in registers
-/// `2d` and `2d + 1`, which no call below it uses.
-fn bottom_up(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, out: usize) -> Result<(), AllocError> {
-    let mut s = HandleScope::new(scope);
-    let node = if depth == 0 {
-        s.new_object(t.node)?
-    } else {
-        let (l, r) = (2 * depth as usize, 2 * depth as usize + 1);
-        bottom_up(&mut s, t, depth - 1, l)?;
-        bottom_up(&mut s, t, depth - 1, r)?;
-        let node = s.new_object(t.node)?;
-        let left = s.get(t.regs, l);
-        s.set(node, 0, left);
-        let right = s.get(t.regs, r);
-        s.set(node, 1, right);
-        node
-    };
-    s.set(t.regs, out, node);
-    Ok(())
-}
-
 /// The item check: the number of nodes of the tree at `node`.
 fn item_check(scope: &mut HandleScope<'_>, node: Local<'_, Object>) -> u64 {
     let mut s = HandleScope::new(scope);
@@ -104,7 +76,7 @@ fn item_check(scope: &mut HandleScope<'_>, node: Local<'_, Object>) -> u64 {
 /// Builds a tree of `depth` and returns its root (register 0 is left
 /// holding it; the caller clears it when done).
 fn tree<'s>(s: &mut HandleScope<'s>, t: &Trees<'_>, depth: u32) -> Result<Local<'s, Object>, AllocError> {
-    bottom_up(s, t, depth, 0)?;
+    build_tree(s, t, depth, 0)?;
     let root = s.get(t.regs, 0);
     Ok(s.cast::<Object, _>(root).expect("binary-trees: the builder stored no root"))
 }

@@ -21,8 +21,8 @@
 //! array of heap numbers would add 250,000 small long-lived objects and
 //! 500,000 slots to every major GC's marking, a different benchmark.
 
-use super::{clear_registers, registers_for, verification, Workload, WorkloadError};
-use crate::{AllocError, ByteArray, FixedArray, HandleScope, Isolate, Local, Map, Object, ObjectLayout};
+use super::{build_tree, clear_registers, registers_for, verification, Trees, Workload, WorkloadError};
+use crate::{AllocError, ByteArray, HandleScope, Isolate, Local, Object, ObjectLayout};
 use std::time::Instant;
 
 /// GCBench's constants.
@@ -80,11 +80,6 @@ pub struct GcBench {
     pub finished: Instant,
 }
 
-struct Trees<'a> {
-    node: Local<'a, Map>,
-    regs: Local<'a, FixedArray>,
-}
-
 /// A new node: children `undefined`, `i = j = 0`.
 fn new_node<'s>(s: &mut HandleScope<'s>, t: &Trees<'_>) -> Result<Local<'s, Object>, AllocError> {
     s.new_object(t.node)
@@ -104,26 +99,6 @@ fn populate(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, node: Local<
     s.set(node, 1, right);
     populate(&mut s, t, depth - 1, left)?;
     populate(&mut s, t, depth - 1, right)
-}
-
-/// `MakeTree`: builds a tree of `depth` bottom-up into register `out`.
-fn make_tree(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, out: usize) -> Result<(), AllocError> {
-    let mut s = HandleScope::new(scope);
-    let node = if depth == 0 {
-        new_node(&mut s, t)?
-    } else {
-        let (l, r) = (2 * depth as usize, 2 * depth as usize + 1);
-        make_tree(&mut s, t, depth - 1, l)?;
-        make_tree(&mut s, t, depth - 1, r)?;
-        let node = new_node(&mut s, t)?;
-        let left = s.get(t.regs, l);
-        s.set(node, 0, left);
-        let right = s.get(t.regs, r);
-        s.set(node, 1, right);
-        node
-    };
-    s.set(t.regs, out, node);
-    Ok(())
 }
 
 /// Nodes of the tree at `node`, checking that it is perfect.
@@ -190,7 +165,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
     output.push(format!("Stretching memory with a binary tree of depth {}", p.stretch_depth));
     {
         let mut s = HandleScope::new(&mut s);
-        make_tree(&mut s, &t, p.stretch_depth, 0)?;
+        build_tree(&mut s, &t, p.stretch_depth, 0)?; // `MakeTree`
         clear_registers(&mut s, regs, all);
         nodes += Params::tree_size(p.stretch_depth);
     }
@@ -220,7 +195,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
         output.push("\tTop down construction".into());
         for i in 0..iterations {
             let mut s = HandleScope::new(&mut s);
-            make_tree(&mut s, &t, d, 0)?;
+            build_tree(&mut s, &t, d, 0)?; // `MakeTree`
             if i + 1 == iterations {
                 let root = s.get(regs, 0);
                 let root = s.cast::<Object, _>(root).expect("gcbench: MakeTree stored no root");

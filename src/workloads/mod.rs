@@ -214,6 +214,36 @@ fn registers_for(max_depth: u32) -> usize {
     2 * (max_depth as usize + 1) + 2
 }
 
+/// A node layout (two tagged fields: left, right) and the register file a
+/// builder returns results in (there is no escapable handle scope).
+struct Trees<'a> {
+    node: crate::Local<'a, crate::Map>,
+    regs: crate::Local<'a, crate::FixedArray>,
+}
+
+/// Builds a perfect tree of `depth` bottom-up (children before their parent,
+/// as binary-trees' `bottomUpTree` and GCBench's `MakeTree` do) and stores its
+/// root into register `out`. A node at depth `d` receives its children in
+/// registers `2d` and `2d + 1`, which no call below it uses.
+fn build_tree(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, out: usize) -> Result<(), crate::AllocError> {
+    let mut s = HandleScope::new(scope);
+    let node = if depth == 0 {
+        s.new_object(t.node)?
+    } else {
+        let (l, r) = (2 * depth as usize, 2 * depth as usize + 1);
+        build_tree(&mut s, t, depth - 1, l)?;
+        build_tree(&mut s, t, depth - 1, r)?;
+        let node = s.new_object(t.node)?;
+        let left = s.get(t.regs, l);
+        s.set(node, 0, left);
+        let right = s.get(t.regs, r);
+        s.set(node, 1, right);
+        node
+    };
+    s.set(t.regs, out, node);
+    Ok(())
+}
+
 /// Clears registers `0..n` (so they no longer keep a finished tree alive).
 fn clear_registers(scope: &mut HandleScope<'_>, regs: crate::Local<'_, crate::FixedArray>, n: usize) {
     let undefined = scope.undefined();
