@@ -38,12 +38,12 @@
 //! | `value` | tagged words: Smis and heap pointers |
 //! | `object` | object layouts, maps, the small unsafe core over heap words |
 //! | `heap` | pages, new/old/map/large/read-only spaces, free lists, remembered sets, mark bitmap |
-//! | `barrier` | the write barrier |
+//! | `barrier` | the write barrier: generational recording and Dijkstra shading while marking |
 //! | `scavenger` | minor GC: parallel scavenge with promotion by age mark |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `gate` | the handshake that keeps background markers off the heap during pauses |
-//! | `marking` | full-heap tri-colour marking, in parallel on the shared pool; weak clearing |
+//! | `marking` | tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
 //! | `sweeper` | sweeping into free lists, release of empty pages |
 //! | `verifier` | the heap verifier |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
