@@ -79,11 +79,7 @@ pub unsafe fn try_forward<M: Memory>(
     words: usize,
 ) -> Result<usize, usize> {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        mem.copy_body(obj, copy, words);
-        // Relaxed: `copy` is private until the CAS below publishes it.
-        mem.word(copy).store(map_word, Ordering::Relaxed);
-    }
+    unsafe { copy_object(mem, obj, map_word, copy, words) };
     // SAFETY: `obj` is live.
     let w = unsafe { mem.word(obj) };
     let forwarding = copy | FORWARDING_TAG;
@@ -115,12 +111,27 @@ pub unsafe fn try_forward<M: Memory>(
 pub unsafe fn forward_exclusive<M: Memory>(mem: &M, obj: usize, map_word: usize, copy: usize, words: usize) -> usize {
     // SAFETY: forwarded from the caller.
     unsafe {
-        mem.copy_body(obj, copy, words);
+        copy_object(mem, obj, map_word, copy, words);
         // Relaxed: single-threaded; the job's join publishes everything.
-        mem.word(copy).store(map_word, Ordering::Relaxed);
         mem.word(obj).store(copy | FORWARDING_TAG, Ordering::Relaxed);
     }
     copy
+}
+
+/// Copies the body of `obj` to `copy` and writes the copy's map word
+/// (`map_word`, read before the copy started).
+///
+/// # Safety
+/// As [`Memory::copy_body`].
+#[inline(always)]
+unsafe fn copy_object<M: Memory>(mem: &M, obj: usize, map_word: usize, copy: usize, words: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        mem.copy_body(obj, copy, words);
+        // Relaxed: `copy` is private until a forwarding store (the winning
+        // CAS's Release, or the job's join) publishes it.
+        mem.word(copy).store(map_word, Ordering::Relaxed);
+    }
 }
 
 /// The mutator's store of a tagged value into a field. Release: publishes

@@ -104,34 +104,11 @@ struct Marker<'j> {
 }
 
 impl Marker<'_> {
-    /// Greys `v` if it is a white heap object: the task whose bitmap `set`
-    /// turns the bit on pushes it.
+    /// Greys `v` if it is a white heap object.
     #[inline(always)]
     fn mark(&mut self, v: Tagged) {
-        if !v.is_heap_object() {
-            return;
-        }
-        // SAFETY: `v` came from a root or a field of a live object.
-        let obj = unsafe { HeapObject::from_tagged(v) };
-        let page = obj.page();
-        if page.has(flags::READ_ONLY) {
-            return;
-        }
-        if page.header().marks.set(page.mark_index(obj.address())) {
+        if let Some(obj) = try_grey(v) {
             self.local.push(obj);
-        }
-    }
-
-    /// Blackens `obj`: marks its map and every object its fields point to.
-    #[inline]
-    fn visit(&mut self, obj: HeapObject) {
-        let map = MapRef(obj.map());
-        self.mark(map.0.tagged());
-        let size = obj.size_with_map(map);
-        self.marked_bytes += size;
-        self.live.add(obj.page(), size);
-        for i in obj.tagged_range(map) {
-            self.mark(obj.field(i));
         }
     }
 
@@ -148,7 +125,8 @@ impl Marker<'_> {
         });
         loop {
             while let Some(obj) = self.local.pop() {
-                self.visit(obj);
+                let local = &mut self.local;
+                self.marked_bytes += blacken(obj, &mut self.live, |o| local.push(o));
             }
             if !self.local.wait_for_work() {
                 break;
@@ -222,18 +200,6 @@ struct MarkingShared {
     spans: SpanRecorder,
 }
 
-impl MarkingShared {
-    /// Stops the workers: once this returns, none touches the heap until
-    /// [`MarkingShared::resume`].
-    fn stop_workers(&self) {
-        self.gate.close();
-    }
-
-    fn resume(&self) {
-        self.gate.open();
-    }
-}
-
 /// Posts background workers while there is work, up to the cap.
 fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
     let queued = shared.pool.len();
@@ -264,7 +230,7 @@ fn background_worker(shared: &MarkingShared) {
                     None => break,
                 },
             };
-            blacken_concurrent(&mut local, &mut live, obj);
+            blacken_into(&mut local, &mut live, obj);
             if local.len() >= 2 * crate::worklist::SEGMENT_SIZE {
                 // Share half, so other workers and the mutator's steps help.
                 let half = local.split_off(local.len() / 2);
@@ -290,32 +256,53 @@ const STEP_MIN_BYTES: usize = 256 << 10;
 /// ...and stops after this long (checked every 64 objects).
 const STEP_MAX_TIME: Duration = Duration::from_micros(500);
 
-/// Greys `v` into `worklist` if it is a white heap object.
-#[inline]
-fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
+/// Sets the mark bit of `v` if it is a white heap object (read-only objects
+/// are never marked). Returns the object if this call marked it: the caller
+/// that wins the bit pushes it.
+#[inline(always)]
+fn try_grey(v: Tagged) -> Option<HeapObject> {
     if !v.is_heap_object() {
-        return;
+        return None;
     }
     // SAFETY: `v` came from a root or a field of a live object.
     let obj = unsafe { HeapObject::from_tagged(v) };
     let page = obj.page();
-    if !page.has(flags::READ_ONLY) && page.header().marks.set(page.mark_index(obj.address())) {
+    (!page.has(flags::READ_ONLY) && page.header().marks.set(page.mark_index(obj.address()))).then_some(obj)
+}
+
+/// Greys `v` into `worklist` if it is a white heap object.
+#[inline]
+fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
+    if let Some(obj) = try_grey(v) {
         worklist.push(obj);
     }
 }
 
-/// Blackens `obj` while the mutator runs: shades its map and fields, read
-/// with Acquire (pairing with the mutator's Release stores, so an object
-/// published by a store is seen initialised), and accounts its size.
-fn blacken_concurrent(worklist: &mut Vec<HeapObject>, live: &mut LiveBytes, obj: HeapObject) -> usize {
+/// Blackens `obj`: greys its map and every object its fields point to
+/// (`push` takes what this call greyed) and accounts its size, which it
+/// returns. Fields are read with Acquire, pairing with the mutator's Release
+/// stores, so a concurrent marker sees an object published by a store
+/// initialised (in a pause nothing races; the load costs the same).
+#[inline]
+fn blacken(obj: HeapObject, live: &mut LiveBytes, mut push: impl FnMut(HeapObject)) -> usize {
     let map = MapRef(obj.map());
-    shade(worklist, map.0.tagged());
+    if let Some(m) = try_grey(map.0.tagged()) {
+        push(m);
+    }
     let size = obj.size_with_map(map);
     live.add(obj.page(), size);
     for i in obj.tagged_range(map) {
-        shade(worklist, obj.field_acquire(i));
+        if let Some(child) = try_grey(obj.field_acquire(i)) {
+            push(child);
+        }
     }
     size
+}
+
+/// Blackens `obj` into a plain worklist (background workers, steps).
+#[inline]
+fn blacken_into(worklist: &mut Vec<HeapObject>, live: &mut LiveBytes, obj: HeapObject) -> usize {
+    blacken(obj, live, |o| worklist.push(o))
 }
 
 fn shade_roots(heap: &Heap, worklist: &mut Vec<HeapObject>) {
@@ -413,7 +400,7 @@ pub(crate) fn step(heap: &mut Heap) -> bool {
                 None => break,
             },
         };
-        done += blacken_concurrent(&mut local, &mut live, obj);
+        done += blacken_into(&mut local, &mut live, obj);
         n += 1;
         if done >= budget || (n % 64 == 0 && Instant::now() >= deadline) {
             break;
@@ -433,14 +420,14 @@ pub(crate) fn step(heap: &mut Heap) -> bool {
 /// [`resume_workers`] lets them go on.
 pub(crate) fn pause_workers(heap: &Heap) {
     if let Some(m) = &heap.marking {
-        m.shared.stop_workers();
+        m.shared.gate.close();
     }
 }
 
 /// After a pause: lets the workers go on, posting new ones if there is work.
 pub(crate) fn resume_workers(heap: &Heap) {
     if let Some(m) = &heap.marking {
-        m.shared.resume();
+        m.shared.gate.open();
         post_workers(&m.shared, &heap.platform);
     }
 }
@@ -451,7 +438,7 @@ pub(crate) fn resume_workers(heap: &Heap) {
 /// bytes marked in the pause.
 pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
     let m = heap.marking.take().expect("a marking cycle in progress");
-    m.shared.stop_workers();
+    m.shared.gate.close();
     heap.spans.absorb(&m.shared.spans);
     let mut seed = m.shared.pool.drain();
     seed.append(&mut heap.barrier_worklist);
@@ -465,7 +452,7 @@ pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
 /// marks cleared.
 pub(crate) fn abort_incremental(heap: &mut Heap) {
     if let Some(m) = heap.marking.take() {
-        m.shared.stop_workers();
+        m.shared.gate.close();
     }
     heap.barrier_worklist.clear();
     set_marking_flags(heap, false);
@@ -495,10 +482,7 @@ pub(crate) fn after_scavenge(
     worklist.retain(fix);
     barrier_worklist.retain(fix);
     for c in copies {
-        let page = c.page();
-        if page.header().marks.set(page.mark_index(c.address())) {
-            worklist.push(c);
-        }
+        shade(&mut worklist, c.tagged());
     }
     for chunk in worklist.chunks(crate::worklist::SEGMENT_SIZE) {
         m.shared.pool.push(chunk.to_vec());
@@ -509,7 +493,7 @@ impl Drop for IncrementalMarking {
     fn drop(&mut self) {
         // Workers must never touch a heap that is going away (or a cycle
         // that ended): the flag stays set for late-starting ones.
-        self.shared.stop_workers();
+        self.shared.gate.close();
     }
 }
 
