@@ -119,6 +119,7 @@ pub mod model {
     pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
     pub use crate::heap::mark_bitmap::{barrier_shade, MarkBitmap, MarkBits};
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
+    pub use crate::heap::sweep_state::{sweep_runs, SweepSlot, SweepState};
     pub use crate::sync::faults;
     pub use crate::worklist::{GreyPool, Local, Worklist, SEGMENT_SIZE};
 }

@@ -24,6 +24,35 @@ pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
+/// A cell for data handed between threads by an atomic protocol (the
+/// sweeper's per-page result). Under loom it is loom's tracked cell, so a
+/// handoff without a happens-before edge is reported as a causality
+/// violation; in normal builds it is `std`'s, with the same closure API.
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// A cell for data handed between threads by an atomic protocol (the
+/// sweeper's per-page result). Under loom it is loom's tracked cell, so a
+/// handoff without a happens-before edge is reported as a causality
+/// violation; in normal builds it is `std`'s, with the same closure API.
+#[cfg(not(loom))]
+#[derive(Debug, Default)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(v: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(v))
+    }
+
+    /// Runs `f` with a pointer for writing; the caller's protocol must make
+    /// the access exclusive.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
 /// Lets other threads run (a waiting worker's back-off).
 #[cfg(not(loom))]
 pub(crate) fn yield_now() {
@@ -98,6 +127,16 @@ pub mod faults {
         /// A background marker stops counting as a holder of work before it
         /// publishes what it still holds.
         RetireBeforePublish = 10,
+        /// A sweeper claims a pending page with a load and a store instead of
+        /// one compare-exchange, so two threads can sweep the same page.
+        SweepClaimLoadStore = 11,
+        /// A sweeper publishes a page as swept with a Relaxed store, so the
+        /// allocator can take the page's free list before it is written.
+        SweptPublishRelaxed = 12,
+        /// The sweeper removes the slots of a freed range with a load and a
+        /// store instead of one `fetch_and`, so a slot the write barrier
+        /// records in the same cell at that moment is lost.
+        SlotSetRemoveRangeLoadStore = 13,
     }
 
     #[cfg(loom)]

@@ -109,6 +109,25 @@ impl MarkBitmap {
         None
     }
 
+    /// The last set bit at or below `at`, if any.
+    pub fn prev_set(&self, at: usize) -> Option<usize> {
+        let mut cell_index = at / BITS;
+        // Keep bits 0..=at%BITS of the first cell.
+        let mut keep = usize::MAX >> (BITS - 1 - at % BITS);
+        loop {
+            // Acquire: pairs with the Release half of `set`.
+            let word = self.cells[cell_index].load(Ordering::Acquire) & keep;
+            if word != 0 {
+                return Some(cell_index * BITS + (BITS - 1 - word.leading_zeros() as usize));
+            }
+            if cell_index == 0 {
+                return None;
+            }
+            cell_index -= 1;
+            keep = usize::MAX;
+        }
+    }
+
     /// Number of set bits (for statistics and the verifier).
     pub fn count(&self) -> usize {
         // Relaxed: only read inside a pause, after the markers joined.
@@ -164,6 +183,11 @@ mod tests {
         assert_eq!(b.next_set(65, 200), None);
         assert_eq!(b.next_set(201, b.bits()), None);
         assert_eq!(b.count(), 3);
+        assert_eq!(b.prev_set(300), Some(200));
+        assert_eq!(b.prev_set(200), Some(200));
+        assert_eq!(b.prev_set(199), Some(64));
+        assert_eq!(b.prev_set(63), Some(3));
+        assert_eq!(b.prev_set(2), None);
         b.clear_all();
         assert_eq!(b.count(), 0);
     }

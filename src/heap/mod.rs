@@ -11,6 +11,7 @@
 
 pub(crate) mod mark_bitmap;
 pub(crate) mod remembered_set;
+pub(crate) mod sweep_state;
 
 #[cfg(not(loom))]
 pub(crate) mod free_list;

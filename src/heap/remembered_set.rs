@@ -118,7 +118,8 @@ impl SlotSet {
         self.bucket(b).is_some_and(|bucket| bucket.cells[c].load(Ordering::Relaxed) & mask != 0)
     }
 
-    /// Forgets every slot in `start..end` (a range the sweeper freed).
+    /// Forgets every slot in `start..end` (a range the sweeper freed). Safe
+    /// to call while other threads insert slots outside the range.
     pub fn remove_range(&self, start: usize, end: usize) {
         let mut slot = start;
         while slot < end {
@@ -131,9 +132,19 @@ impl SlotSet {
             let lo = slot - cell_first;
             let hi = (end - cell_first).min(32);
             let mask = if hi - lo == 32 { u32::MAX } else { ((1u32 << (hi - lo)) - 1) << lo };
-            // Relaxed: one atomic RMW clears only these bits, so a concurrent
-            // insertion of another bit in the cell is never lost.
-            bucket.cells[c].fetch_and(!mask, Ordering::Relaxed);
+            if fault(Fault::SlotSetRemoveRangeLoadStore) {
+                // Broken twin: the clearing split into a load and a store, so
+                // a slot the write barrier inserts into this cell in between
+                // is wiped out.
+                let now = bucket.cells[c].load(Ordering::Relaxed);
+                bucket.cells[c].store(now & !mask, Ordering::Relaxed);
+            } else {
+                // Relaxed: one atomic RMW clears only these bits, so a
+                // concurrent insertion of another bit in the cell (the
+                // barrier recording a live slot while the sweeper frees a
+                // dead range of the same page) is never lost.
+                bucket.cells[c].fetch_and(!mask, Ordering::Relaxed);
+            }
             slot = cell_first + hi;
         }
     }
