@@ -228,6 +228,7 @@ fn longest_pause_phase(m: &Measured) -> Option<String> {
         GcKind::Major => "full GC",
         GcKind::MarkingStart => "marking start",
         GcKind::MarkingStep => "marking step",
+        GcKind::SweepingStep => "sweeping step",
     };
     Some(format!("{:.2} ms {kind}, of which {phase:?} {:.2} ms", ms(e.pause), ms(*d)))
 }
@@ -367,6 +368,7 @@ fn trace_json(rows: &[Row], epoch: Instant) -> Value {
                 GcKind::Major => "Major GC pause",
                 GcKind::MarkingStart => "Marking start pause",
                 GcKind::MarkingStep => "Marking step",
+                GcKind::SweepingStep => "Sweeping step",
             };
             events.push(json!({
                 "name": kind, "cat": "gc", "ph": "X", "pid": pid, "tid": 0,

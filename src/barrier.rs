@@ -65,6 +65,7 @@ impl MarkBits for PageMarks {
     fn try_mark(&self, obj: usize) -> bool {
         // SAFETY: `obj` is a live object of this heap (the barrier's value).
         let page = unsafe { Page::of(obj) };
-        page.header().marks.set(page.mark_index(obj))
+        // Objects on pages allocated black count as marked already.
+        !page.has(flags::BLACK_ALLOCATED) && page.header().marks.set(page.mark_index(obj))
     }
 }

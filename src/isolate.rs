@@ -79,6 +79,10 @@ pub struct HeapStats {
     pub major_gcs: u64,
     /// Sum of all GC pauses.
     pub total_pause: Duration,
+    /// Old-generation pages the last major GC left to sweep whose free
+    /// memory has not reached the free lists yet (0 once sweeping is
+    /// complete).
+    pub pages_pending_sweep: usize,
 }
 
 impl HeapStats {

@@ -36,7 +36,7 @@ pub(crate) fn is_live(v: Tagged) -> bool {
     // SAFETY: `v` came from a root or a field of a live object.
     let obj = unsafe { HeapObject::from_tagged(v) };
     let page = obj.page();
-    page.has(flags::READ_ONLY) || page.header().marks.is_set(page.mark_index(obj.address()))
+    page.has(flags::READ_ONLY | flags::BLACK_ALLOCATED) || page.header().marks.is_set(page.mark_index(obj.address()))
 }
 
 /// Heap bytes per marking task: one task per this much of the heap (at most
@@ -257,8 +257,9 @@ const STEP_MIN_BYTES: usize = 256 << 10;
 const STEP_MAX_TIME: Duration = Duration::from_micros(500);
 
 /// Sets the mark bit of `v` if it is a white heap object (read-only objects
-/// are never marked). Returns the object if this call marked it: the caller
-/// that wins the bit pushes it.
+/// are never marked; objects on pages allocated black count as marked).
+/// Returns the object if this call marked it: the caller that wins the bit
+/// pushes it.
 #[inline(always)]
 fn try_grey(v: Tagged) -> Option<HeapObject> {
     if !v.is_heap_object() {
@@ -267,7 +268,8 @@ fn try_grey(v: Tagged) -> Option<HeapObject> {
     // SAFETY: `v` came from a root or a field of a live object.
     let obj = unsafe { HeapObject::from_tagged(v) };
     let page = obj.page();
-    (!page.has(flags::READ_ONLY) && page.header().marks.set(page.mark_index(obj.address()))).then_some(obj)
+    (!page.has(flags::READ_ONLY | flags::BLACK_ALLOCATED) && page.header().marks.set(page.mark_index(obj.address())))
+        .then_some(obj)
 }
 
 /// Greys `v` into `worklist` if it is a white heap object.
@@ -350,6 +352,9 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
         }
     }
     heap.pool.extra_flags = if on { flags::MARKING_FLAGS } else { 0 };
+    // Old pages added while marking runs are allocated black.
+    heap.old_space.black_allocation = on;
+    heap.map_space.black_allocation = on;
 }
 
 /// The start pause: greys the roots, turns the barrier and black allocation
@@ -357,6 +362,7 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
 /// allocation areas (objects allocated from now on are marked one by one).
 pub(crate) fn start_incremental(heap: &mut Heap) {
     debug_assert!(heap.marking.is_none() && heap.barrier_worklist.is_empty());
+    debug_assert!(heap.sweeping.is_none(), "marking starts on a swept heap");
     reset_live_bytes(heap);
     set_marking_flags(heap, true);
     let mut roots = Vec::with_capacity(1024);
@@ -458,6 +464,9 @@ pub(crate) fn abort_incremental(heap: &mut Heap) {
     set_marking_flags(heap, false);
     for p in all_pages(heap) {
         p.header().marks.clear_all();
+        // The atomic marking that follows marks these pages' objects one
+        // by one; they are swept like any other page.
+        p.clear_flags(flags::BLACK_ALLOCATED);
     }
 }
 
@@ -482,7 +491,13 @@ pub(crate) fn after_scavenge(
     worklist.retain(fix);
     barrier_worklist.retain(fix);
     for c in copies {
-        shade(&mut worklist, c.tagged());
+        if c.page().has(flags::BLACK_ALLOCATED) {
+            // Promoted onto a black page: counts as marked already, yet its
+            // fields must be scanned (each copy is listed once).
+            worklist.push(c);
+        } else {
+            shade(&mut worklist, c.tagged());
+        }
     }
     for chunk in worklist.chunks(crate::worklist::SEGMENT_SIZE) {
         m.shared.pool.push(chunk.to_vec());

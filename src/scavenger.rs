@@ -31,12 +31,12 @@ use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, WORD};
-use crate::marking;
 use crate::object::{HeapObject, MapRef};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
+use crate::{marking, sweeper};
 use parking_lot::Mutex;
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
@@ -76,6 +76,9 @@ struct Job<'h> {
     exclusive: bool,
     /// Incremental marking is in progress: copies are greyed afterwards.
     marking: bool,
+    /// The major GC's scavenge, between marking and sweeping: promoted
+    /// objects are accounted live (and marked on pages pending sweep).
+    after_marking: bool,
     copies: Mutex<Vec<HeapObject>>,
     worklist: Worklist<HeapObject>,
     new_space: Mutex<&'h mut NewSpace>,
@@ -158,6 +161,9 @@ impl<'j, 'h> Task<'j, 'h> {
                 }
                 if promoted {
                     self.stats.promoted += size;
+                    if self.job.after_marking {
+                        sweeper::account_promoted(to, size);
+                    }
                 } else {
                     self.stats.survived += size;
                 }
@@ -254,10 +260,18 @@ impl<'j, 'h> Task<'j, 'h> {
             // Relaxed: hands out page indices only.
             let i = job.page_cursor.fetch_add(1, Ordering::Relaxed);
             let Some(&page) = job.old_pages.get(i) else { break };
+            // A page still waiting for its sweeper (paused during the
+            // scavenge) may hold stale slots of dead objects: only slots
+            // inside marked objects count, the others go.
+            let pending = sweeper::is_pending(page);
             page.header().old_to_new.iterate(|slot| {
+                if pending && !sweeper::slot_in_live_object(page, page.slot_address(slot)) {
+                    return SlotCallbackResult::Remove;
+                }
                 // A slot is treated as a one-word "object" for field access.
-                // The sweeper removes slots of freed ranges, and freed large
-                // pages take their slot sets with them, so:
+                // The sweeper removes slots of freed ranges (and stale ones of
+                // pending pages are filtered above), and freed large pages
+                // take their slot sets with them, so:
                 // SAFETY: recorded slots lie inside live old objects.
                 let cell = unsafe { HeapObject::from_address(page.slot_address(slot)) };
                 let v = cell.field(0);
@@ -299,8 +313,9 @@ fn is_in_to_space(v: Tagged) -> bool {
     v.is_heap_object() && unsafe { HeapObject::from_tagged(v) }.page().has(flags::TO_SPACE)
 }
 
-/// Runs one scavenge of `heap`'s young generation.
-pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
+/// Runs one scavenge of `heap`'s young generation; `after_marking` for the
+/// major GC's, which runs between marking and sweeping.
+pub(crate) fn scavenge(heap: &mut Heap, after_marking: bool) -> ScavengeStats {
     heap.new_space.flip(&mut heap.pool).expect("isogc: the system is out of memory for new space");
     let tasks = task_count(heap.new_space.capacity(), heap.config.new_space_per_scavenge_task, heap.gc_worker_cap());
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
@@ -325,6 +340,7 @@ pub(crate) fn scavenge(heap: &mut Heap) -> ScavengeStats {
     let job = Job {
         exclusive: tasks == 1,
         marking: marking_active,
+        after_marking,
         copies: Mutex::new(Vec::new()),
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),

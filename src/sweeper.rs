@@ -1,106 +1,205 @@
-//! Sweeping: turning the space between marked objects into free-list blocks.
+//! Sweeping: turning the space between marked objects into free-list blocks,
+//! lazily and concurrently, as V8's sweeper does (DESIGN section 7).
 //!
-//! A page is swept by walking its mark bitmap: every run of words between two
+//! **Sweeping a page** walks its mark bitmap
+//! ([`crate::heap::sweep_state::sweep_runs`]): every run of words between two
 //! marked objects becomes a `FreeSpace` filler (so the page stays iterable)
-//! and, if big enough, a free-list block; OLD_TO_NEW slots inside freed runs
-//! are removed; mark bits are cleared for the next cycle; live bytes are
-//! recomputed. A page with no live object goes back to the page pool.
+//! and, if big enough, a free block; OLD_TO_NEW slots inside freed runs are
+//! removed; mark bits are cleared for the next cycle; live bytes are
+//! recomputed. Exactly one thread sweeps a page: it claims it with one
+//! compare-exchange of the page's sweep state and publishes the free blocks
+//! with a Release store ([`crate::heap::sweep_state::SweepSlot`]).
 //!
-//! Pages are independent, so the pause sweeps them in parallel on the shared
-//! pool: each task claims pages through one atomic cursor and returns its free
-//! blocks, which the main thread then links into the space's free list.
-//! Dead large objects are freed page by page.
+//! **Starting** ([`start`], in the major GC's pause, after marking): dead
+//! large objects are freed; pages marking found empty go straight back to the
+//! page pool; pages allocated black during the marking cycle need no sweep
+//! (everything on them counts as live, their free-list blocks stay listed);
+//! every other old and map page is queued as *pending*. Each space's
+//! allocated bytes are reset to what marking measured live.
+//!
+//! **Concurrent mode**: background sweepers on the shared pool (at most
+//! [`MAX_SWEEPER_TASKS`], behind a [`WorkerGate`] closed during every pause
+//! of the isolate) claim queued pages through an atomic cursor. The
+//! allocating thread, when a space's free list misses, first takes the
+//! blocks of pages the sweepers finished ([`harvest`]), then sweeps one page
+//! itself ([`sweep_one_page`], a recorded `SweepingStep`), then grows the
+//! space, and only as a last resort finishes all sweeping ([`finish`]).
+//! Before the next marking starts, and before any atomic major GC, the rest
+//! is finished, the main thread helping in parallel.
+//!
+//! **Stop-the-world mode** sweeps everything in the pause, in parallel.
+//!
+//! While pages wait, a scavenge may run (the sweepers paused): the slots it
+//! finds in a pending page's OLD_TO_NEW set count only if they lie inside a
+//! marked object ([`slot_in_live_object`]); the others are stale slots of dead
+//! objects, which it drops. Heap iteration walks a pending page's marked
+//! objects only.
 
+use crate::config::GcMode;
+use crate::gate::WorkerGate;
 use crate::heap::free_list::MIN_BLOCK;
 use crate::heap::old_space::{FillerMaps, OldSpace};
-use crate::heap::page::{Page, PagePool};
+use crate::heap::page::{flags, Page, PagePool};
+use crate::heap::sweep_state::{sweep_runs, SweepState};
 use crate::heap::{Heap, WORD};
 use crate::object::HeapObject;
 use crate::platform::Platform;
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
-use parking_lot::Mutex;
+use std::time::Instant;
 
-/// The outcome of sweeping one page.
-pub(crate) struct SweptPage {
-    pub(crate) page: Page,
-    pub(crate) free: Vec<(usize, usize)>,
+/// Most background sweeper tasks per isolate (V8 caps its concurrent
+/// sweeper tasks too: sweeping is memory-bound).
+pub(crate) const MAX_SWEEPER_TASKS: usize = 4;
+
+/// What sweeping one page found: its free blocks (each already a filler;
+/// runs too small to list are left as fillers) and its live bytes.
+#[derive(Debug, Default)]
+pub(crate) struct SweptFree {
+    pub(crate) blocks: Vec<(usize, usize)>,
     pub(crate) live: usize,
-    pub(crate) wasted: usize,
 }
 
-/// Sweeps one page. Exactly one thread may sweep a given page at a time.
-pub(crate) fn sweep_page(page: Page, fillers: FillerMaps) -> SweptPage {
-    let marks = &page.header().marks;
-    let end = page.area_end();
-    let (mut cursor, mut live, mut wasted, mut free) = (page.area_start(), 0, 0, Vec::new());
-    loop {
-        let next = marks.next_set(page.mark_index(cursor), page.mark_index(end)).map(|i| page.address() + i * WORD);
-        let free_end = next.unwrap_or(end);
-        if free_end > cursor {
-            let size = free_end - cursor;
-            fillers.fill(cursor, size);
-            page.header().old_to_new.remove_range(page.slot_index(cursor), page.slot_index(free_end));
+/// Sweeps one page. Only the thread that claimed it may call this.
+pub(crate) fn sweep_page(page: Page, fillers: FillerMaps) -> SweptFree {
+    let header = page.header();
+    let mut blocks = Vec::new();
+    let live_words = sweep_runs(
+        &header.marks,
+        page.mark_index(page.area_start()),
+        page.mark_index(page.area_end()),
+        |i| {
+            // SAFETY: a set mark bit on a page being swept marks the start of
+            // an object marking found live.
+            unsafe { HeapObject::from_address(page.address() + i * WORD) }.size() / WORD
+        },
+        |from, to| {
+            let (start, size) = (page.address() + from * WORD, (to - from) * WORD);
+            fillers.fill(start, size);
+            // Mark and slot indices are both word offsets from the page start.
+            header.old_to_new.remove_range(from, to);
             if size >= MIN_BLOCK {
-                free.push((cursor, size));
-            } else {
-                wasted += size;
+                blocks.push((start, size));
+            }
+        },
+    );
+    let live = live_words * WORD;
+    page.set_live_bytes(live);
+    SweptFree { blocks, live }
+}
+
+/// Pending pages of one space, in the order sweepers take them.
+struct Queue {
+    pages: Vec<Page>,
+    cursor: AtomicUsize,
+}
+
+impl Queue {
+    /// Claims the next pending page, if any is left.
+    fn claim_next(&self) -> Option<Page> {
+        loop {
+            // Relaxed: hands out indices only; the page's claim CAS decides
+            // who sweeps it, and the queue itself reached this thread through
+            // the job's spawn or the gate's open.
+            let i = self.cursor.fetch_add(1, Ordering::Relaxed);
+            let page = *self.pages.get(i)?;
+            if page.header().sweep.try_claim() {
+                return Some(page);
             }
         }
-        let Some(obj_addr) = next else { break };
-        // SAFETY: a set mark bit marks the start of a live object.
-        let obj = unsafe { HeapObject::from_address(obj_addr) };
-        let size = obj.size();
-        marks.clear(page.mark_index(obj_addr));
-        live += size;
-        cursor = obj_addr + size;
     }
-    page.set_live_bytes(live);
-    SweptPage { page, free, live, wasted }
-}
 
-/// Sweeps every page of a paged space in parallel, rebuilds its free list
-/// and releases empty pages.
-fn sweep_space(space: &mut OldSpace, pool: &mut PagePool, platform: &Platform, workers: usize, spans: &SpanRecorder) {
-    space.free_list.clear();
-    space.wasted = 0;
-    let pages = std::mem::take(&mut space.pages);
-    let fillers = space.fillers;
-    let cursor = AtomicUsize::new(0);
-    let results = Mutex::new(Vec::with_capacity(pages.len()));
-    let tasks = (pages.len() / 8).clamp(1, workers + 1);
-    platform.run_job(tasks, Phase::Sweep, spans, &|_| {
-        let mut mine = Vec::new();
-        loop {
-            // Relaxed: hands out indices only; the pages were published by the
-            // job's spawn and the results are joined by its end.
-            let i = cursor.fetch_add(1, Ordering::Relaxed);
-            let Some(&page) = pages.get(i) else { break };
-            mine.push(sweep_page(page, fillers));
+    fn claimed_so_far(&self) -> usize {
+        // Relaxed: as in `handed_out`.
+        self.cursor.load(Ordering::Relaxed).min(self.pages.len())
+    }
+
+    /// Claims and sweeps pages until none is left (or `stop` says so).
+    /// Returns the pages swept.
+    fn sweep_all(&self, fillers: FillerMaps, stop: impl Fn() -> bool) -> usize {
+        let mut n = 0;
+        while !stop() {
+            let Some(page) = self.claim_next() else { break };
+            page.header().sweep.publish(sweep_page(page, fillers));
+            n += 1;
         }
-        results.lock().extend(mine);
-    });
-    let mut swept = results.into_inner();
-    swept.sort_by_key(|s| s.page.address());
-    for s in swept {
-        if s.live == 0 {
-            pool.release(s.page);
-            continue;
-        }
-        for (start, size) in s.free {
-            space.free_list.add(start, size);
-        }
-        space.wasted += s.wasted;
-        space.pages.push(s.page);
+        n
     }
 }
 
-/// Sweeps the old generation after marking.
-pub(crate) fn sweep_all(heap: &mut Heap) {
+/// What background sweepers share with the isolate's thread.
+struct SweeperShared {
+    /// Old space, then map space.
+    queues: [Queue; 2],
+    /// Keeps sweepers off the heap during the isolate's pauses.
+    gate: WorkerGate,
+    fillers: FillerMaps,
+    max_workers: usize,
+    /// Background sweepers posted and not yet finished.
+    workers: AtomicUsize,
+    /// The sweepers' runs, reported with the next GC event.
+    spans: SpanRecorder,
+}
+
+/// The old generation's sweeping after a major GC, until it is complete.
+pub(crate) struct Sweeping {
+    shared: Arc<SweeperShared>,
+    /// Per queue: every page below this index has had its result taken.
+    harvested: [usize; 2],
+}
+
+impl Drop for Sweeping {
+    fn drop(&mut self) {
+        // Sweepers never touch a heap that is going away (or a sweeping that
+        // ended): the gate stays closed for late-starting ones.
+        self.shared.gate.close();
+    }
+}
+
+/// Index of a paged space's queue.
+fn queue_of(space: &OldSpace) -> usize {
+    usize::from(space.id == crate::heap::page::SpaceId::Map)
+}
+
+/// Posts background sweepers while pages are left, up to the cap.
+fn post_workers(shared: &Arc<SweeperShared>, platform: &Platform) {
+    let left: usize = shared.queues.iter().map(|q| q.pages.len() - q.claimed_so_far()).sum();
+    // Relaxed: a count that only decides how many to post; a stale value
+    // posts one sweeper too few or too many, never a wrong one.
+    let running = shared.workers.load(Ordering::Relaxed);
+    let want = shared.max_workers.min(left.div_ceil(4));
+    for _ in running..want {
+        // Relaxed: as above.
+        shared.workers.fetch_add(1, Ordering::Relaxed);
+        let shared = shared.clone();
+        platform.spawn(move || background_sweeper(&shared));
+    }
+}
+
+/// A background sweeper: sweeps pages until none is left or a pause begins.
+fn background_sweeper(shared: &SweeperShared) {
+    if let Some(_inside) = shared.gate.enter() {
+        let started = Instant::now();
+        let n: usize = shared.queues.iter().map(|q| q.sweep_all(shared.fillers, || shared.gate.should_leave())).sum();
+        if n > 0 {
+            shared.spans.record(Phase::ConcurrentSweep, None, started);
+        }
+    }
+    // Relaxed: see `post_workers`.
+    shared.workers.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Prepares sweeping in the major GC's pause, after marking and weak
+/// clearing, before the pause's scavenge: frees dead large objects, releases
+/// the pages marking found empty, ends black allocation, and queues every
+/// other old and map page as pending. The free list keeps its blocks (free
+/// fillers, unmarked) so the scavenge can promote into them; the scavenge
+/// marks what it promotes onto pending pages ([`account_promoted`]).
+pub(crate) fn prepare(heap: &mut Heap) {
+    debug_assert!(heap.sweeping.is_none(), "sweeping starts after the previous one finished");
     let workers = heap.gc_worker_cap();
-    let Heap { old_space, map_space, pool, platform, lo_space, new_lo_space, new_space, spans, .. } = heap;
-    sweep_space(old_space, pool, platform, workers, spans);
-    sweep_space(map_space, pool, platform, workers, spans);
+    let Heap { old_space, map_space, pool, lo_space, new_lo_space, new_space, .. } = heap;
+    let queues = [queue_space(old_space, pool), queue_space(map_space, pool)];
     for page in lo_space.pages.clone() {
         let marks = &page.header().marks;
         let start = page.mark_index(page.area_start());
@@ -117,6 +216,199 @@ pub(crate) fn sweep_all(heap: &mut Heap) {
         page.header().marks.clear_all();
     }
     pool.trim(pool_keep(new_space.capacity_pages));
+    if queues.iter().all(|q| q.pages.is_empty()) {
+        return;
+    }
+    let shared = Arc::new(SweeperShared {
+        queues,
+        gate: WorkerGate::new(),
+        fillers: heap.old_space.fillers,
+        max_workers: workers.min(MAX_SWEEPER_TASKS),
+        workers: AtomicUsize::new(0),
+        spans: SpanRecorder::new(heap.tracer.origin()),
+    });
+    // The gate stays closed until the pause ends (`resume_workers`).
+    shared.gate.close();
+    heap.sweeping = Some(Sweeping { shared, harvested: [0, 0] });
+}
+
+/// An object the major GC's scavenge promoted to `addr`: on a pending page it
+/// gets a mark bit (the sweeper keeps it), and every page counts its bytes
+/// live (the space's accounting is rebuilt from live bytes in [`start`]).
+#[inline]
+pub(crate) fn account_promoted(addr: usize, size: usize) {
+    // SAFETY: `addr` is an object the scavenge just promoted into a live page.
+    let page = unsafe { Page::of(addr) };
+    if is_pending(page) {
+        page.header().marks.set(page.mark_index(addr));
+    }
+    page.add_live_bytes(size);
+}
+
+/// Starts sweeping, after the major GC's scavenge: drops free-list blocks on
+/// pending pages (their sweep finds them again) and sets each space's
+/// allocated bytes to its pages' live bytes. Stop-the-world mode sweeps
+/// everything right here; concurrent mode posts the sweepers when the pause
+/// ends.
+pub(crate) fn start(heap: &mut Heap) {
+    for space in [&mut heap.old_space, &mut heap.map_space] {
+        space.free_list.retain(|start| {
+            // SAFETY: listed blocks lie in pages of this space.
+            !is_pending(unsafe { Page::of(start) })
+        });
+        space.allocated = space.pages.iter().map(|p| p.live_bytes()).sum();
+    }
+    if heap.config.mode == GcMode::StopTheWorld {
+        finish(heap);
+    }
+}
+
+/// Prepares one paged space for sweeping: releases empty pages, ends black
+/// allocation (black pages stay idle: nothing to sweep), and queues the rest.
+fn queue_space(space: &mut OldSpace, pool: &mut PagePool) -> Queue {
+    debug_assert_eq!(space.lab.remaining(), 0, "the pause retired the allocation area");
+    space.black_allocation = false;
+    let released = |page: Page| !page.has(flags::BLACK_ALLOCATED) && page.live_bytes() == 0;
+    space.free_list.retain(|start| {
+        // SAFETY: listed blocks lie in pages of this space.
+        !released(unsafe { Page::of(start) })
+    });
+    let mut queue = Vec::new();
+    let mut empty = Vec::new();
+    space.pages.retain(|&page| {
+        if released(page) {
+            empty.push(page);
+            return false;
+        }
+        if page.has(flags::BLACK_ALLOCATED) {
+            page.clear_flags(flags::BLACK_ALLOCATED);
+        } else {
+            page.header().sweep.set_pending();
+            queue.push(page);
+        }
+        true
+    });
+    for page in empty {
+        pool.release(page);
+    }
+    Queue { pages: queue, cursor: AtomicUsize::new(0) }
+}
+
+/// Takes the free blocks of every page of `space` that a sweeper finished.
+/// Returns `true` if it found any.
+pub(crate) fn harvest(sweeping: &mut Sweeping, space: &mut OldSpace) -> bool {
+    let q = queue_of(space);
+    let queue = &sweeping.shared.queues[q];
+    let (mut found, mut prefix) = (false, true);
+    for i in sweeping.harvested[q]..queue.claimed_so_far() {
+        let page = queue.pages[i];
+        let slot = &page.header().sweep;
+        if let Some(swept) = slot.take() {
+            debug_assert!(swept.live > 0, "marking found live bytes on every queued page");
+            space.add_free_blocks(&swept.blocks);
+            found = true;
+        }
+        prefix &= slot.state() == SweepState::Idle;
+        if prefix {
+            sweeping.harvested[q] = i + 1;
+        }
+    }
+    found
+}
+
+/// The allocating thread sweeps one page of `space` itself. `false` if no
+/// page was left to claim.
+pub(crate) fn sweep_one_page(sweeping: &mut Sweeping, space: &mut OldSpace) -> bool {
+    let shared = &sweeping.shared;
+    let Some(page) = shared.queues[queue_of(space)].claim_next() else { return false };
+    page.header().sweep.publish(sweep_page(page, shared.fillers));
+    harvest(sweeping, space);
+    true
+}
+
+/// Pages whose result the owner has not taken yet.
+pub(crate) fn pages_left(sweeping: &Sweeping) -> usize {
+    sweeping.shared.queues.iter().zip(sweeping.harvested).map(|(q, h)| q.pages.len() - h).sum()
+}
+
+/// Is every page swept and taken?
+pub(crate) fn is_complete(sweeping: &Sweeping) -> bool {
+    sweeping.shared.queues.iter().zip(sweeping.harvested).all(|(q, h)| h == q.pages.len())
+}
+
+/// Finishes all sweeping now: stops the background sweepers (each finishes
+/// the page it holds), sweeps what is left in parallel on the shared pool
+/// with the calling thread helping, and lists every free block.
+pub(crate) fn finish(heap: &mut Heap) {
+    let Some(mut sweeping) = heap.sweeping.take() else { return };
+    let shared = sweeping.shared.clone();
+    shared.gate.close();
+    heap.spans.absorb(&shared.spans);
+    let left: usize = shared.queues.iter().map(|q| q.pages.len() - q.claimed_so_far()).sum();
+    if left > 0 {
+        let tasks = left.div_ceil(8).clamp(1, heap.gc_worker_cap() + 1);
+        heap.platform.run_job(tasks, Phase::Sweep, &heap.spans, &|_| {
+            for q in &shared.queues {
+                q.sweep_all(shared.fillers, || false);
+            }
+        });
+    }
+    harvest(&mut sweeping, &mut heap.old_space);
+    harvest(&mut sweeping, &mut heap.map_space);
+    debug_assert!(is_complete(&sweeping), "every page swept and taken");
+}
+
+/// Pauses the background sweepers for a pause of the isolate (they finish
+/// the page they hold) and takes what they finished, so a scavenge promotes
+/// into swept memory.
+pub(crate) fn pause_workers(heap: &mut Heap) {
+    let Some(sweeping) = heap.sweeping.as_mut() else { return };
+    sweeping.shared.gate.close();
+    heap.spans.absorb(&sweeping.shared.spans);
+    harvest(sweeping, &mut heap.old_space);
+    harvest(sweeping, &mut heap.map_space);
+    if is_complete(sweeping) {
+        heap.sweeping = None;
+    }
+}
+
+/// After a pause: lets the sweepers go on, posting new ones if pages are
+/// left.
+pub(crate) fn resume_workers(heap: &Heap) {
+    if let Some(s) = &heap.sweeping {
+        s.shared.gate.open();
+        post_workers(&s.shared, &heap.platform);
+    }
+}
+
+/// Runs `f` with the background sweepers stopped (for code that reads pages
+/// outside a pause: heap statistics). They go on afterwards.
+pub(crate) fn with_workers_paused<R>(heap: &Heap, f: impl FnOnce() -> R) -> R {
+    let Some(s) = &heap.sweeping else { return f() };
+    s.shared.gate.close();
+    let r = f();
+    resume_workers(heap);
+    r
+}
+
+/// Does a pending page's `slot` lie inside an object marking found live?
+/// Slots of dead objects are stale: their objects' memory is free the moment
+/// the page is swept.
+pub(crate) fn slot_in_live_object(page: Page, slot: usize) -> bool {
+    match page.header().marks.prev_set(page.mark_index(slot)) {
+        Some(i) => {
+            let start = page.address() + i * WORD;
+            // SAFETY: on a page pending sweep (whose sweeper is paused), a set
+            // mark bit marks the start of a live object.
+            start + unsafe { HeapObject::from_address(start) }.size() > slot
+        }
+        None => false,
+    }
+}
+
+/// Is `page` waiting for its sweep (its mark bits tell the live objects)?
+pub(crate) fn is_pending(page: Page) -> bool {
+    page.header().sweep.state() == SweepState::Pending
 }
 
 /// Pages kept pooled after a GC: enough for new space to flip and grow a bit.

@@ -21,6 +21,10 @@ pub enum GcKind {
     MarkingStart,
     /// One budgeted step of incremental marking on the allocation path.
     MarkingStep,
+    /// Sweeping on the allocating thread: one page swept lazily when a
+    /// space's free list missed, or the rest of the sweeping when the space
+    /// could not grow.
+    SweepingStep,
 }
 
 /// Why a GC ran.
@@ -38,7 +42,7 @@ pub enum GcReason {
     SoftLimit,
     /// Incremental marking found no grey object left: finalization.
     MarkingComplete,
-    /// Allocation paid for a step of incremental marking.
+    /// Allocation paid for a step of incremental marking or lazy sweeping.
     AllocationStep,
 }
 
@@ -72,6 +76,9 @@ pub enum Phase {
     /// Background marking on a worker while the mutator runs (not a pause;
     /// these spans are reported with the cycle's finalization event).
     ConcurrentMark,
+    /// Background sweeping on a worker while the mutator runs (not a pause;
+    /// these spans are reported with the next GC event).
+    ConcurrentSweep,
 }
 
 /// One thread's share of a GC phase: the pause's phases on the isolate's
@@ -188,10 +195,10 @@ impl Tracer {
         match e.kind {
             GcKind::Minor => self.minor_count += 1,
             GcKind::Major => self.major_count += 1,
-            GcKind::MarkingStart | GcKind::MarkingStep => {}
+            GcKind::MarkingStart | GcKind::MarkingStep | GcKind::SweepingStep => {}
         }
         self.total_pause += e.pause;
-        if trace && e.kind != GcKind::MarkingStep {
+        if trace && !matches!(e.kind, GcKind::MarkingStep | GcKind::SweepingStep) {
             let mb = |b: usize| b as f64 / (1024.0 * 1024.0);
             eprintln!(
                 "[isogc:{isolate}] {:9.1} ms: {} {:.1} -> {:.1} ({:.1}) MB, pause {:.3} ms, reason: {}",
@@ -201,6 +208,7 @@ impl Tracer {
                     GcKind::Major => "Mark-Sweep",
                     GcKind::MarkingStart => "Start marking",
                     GcKind::MarkingStep => "Marking step",
+                    GcKind::SweepingStep => "Sweeping step",
                 },
                 mb(e.bytes_before),
                 mb(e.bytes_after),

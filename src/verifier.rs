@@ -115,8 +115,15 @@ pub(crate) fn verify(heap: &Heap) -> Result<(), String> {
         r?;
     }
     // No mark bits survive sweeping (unless an incremental marking cycle is
-    // in progress: a scavenge may run in the middle of one).
-    for page in heap.old_gen_pages().filter(|_| heap.marking.is_none()) {
+    // in progress: a scavenge may run in the middle of one; or the page still
+    // waits for its sweeper). No page stays allocated black after marking.
+    for page in heap.old_gen_pages() {
+        if heap.marking.is_none() && page.has(flags::BLACK_ALLOCATED) {
+            return Err(format!("old page {:#x} is still allocated black after marking", page.address()));
+        }
+        if heap.marking.is_some() || crate::sweeper::is_pending(page) {
+            continue;
+        }
         let n = page.header().marks.count();
         if n != 0 {
             return Err(format!("{n} mark bits left set on old page {:#x} after GC", page.address()));
@@ -157,7 +164,7 @@ pub(crate) fn verify_marking(heap: &Heap) -> Result<(), String> {
     let mut live: HashMap<usize, usize> = HashMap::new();
     let mut r = Ok(());
     heap.for_each_object(|o, space| {
-        if r.is_err() || space == SpaceId::ReadOnly || !is_live(o.tagged()) {
+        if r.is_err() || space == SpaceId::ReadOnly || is_filler(o.instance_type()) || !is_live(o.tagged()) {
             return;
         }
         let map = MapRef(o.map());

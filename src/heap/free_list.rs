@@ -96,12 +96,19 @@ impl FreeList {
         None
     }
 
-    /// Forgets every block.
-    pub(crate) fn clear(&mut self) {
+    /// Keeps only the blocks whose start `keep` accepts.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let mut available = 0;
         for list in &mut self.classes {
-            list.clear();
+            list.retain(|&(start, size)| {
+                let k = keep(start);
+                if k {
+                    available += size;
+                }
+                k
+            });
         }
-        self.available = 0;
+        self.available = available;
     }
 }
 

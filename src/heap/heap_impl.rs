@@ -18,6 +18,7 @@ use crate::value::Tagged;
 use crate::{marking, scavenger, sweeper, verifier};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+use sweeper::Sweeping;
 
 /// Handle-stack slots reserved for the oddballs (never popped).
 pub(crate) const RESERVED_HANDLES: usize = 5;
@@ -73,6 +74,8 @@ pub(crate) struct Heap {
     pub(crate) spans: SpanRecorder,
     /// The incremental marking cycle in progress, if any.
     pub(crate) marking: Option<marking::IncrementalMarking>,
+    /// The sweeping of the last major GC, while pages are left to sweep.
+    pub(crate) sweeping: Option<Sweeping>,
     /// Objects the write barrier shaded (the mutator's marking worklist).
     pub(crate) barrier_worklist: Vec<HeapObject>,
     /// Old-generation size that triggers the next major GC.
@@ -124,6 +127,7 @@ impl Heap {
             string_table: StringTable::new(),
             spans: SpanRecorder::new(tracer.origin()),
             marking: None,
+            sweeping: None,
             barrier_worklist: Vec::new(),
             tracer,
             near_heap_limit_callback: None,
@@ -242,7 +246,9 @@ impl Heap {
     fn major_gc_safepoint(&mut self) {
         let old_gen = self.old_gen_size();
         if self.marking.is_some() {
-            if self.timed_pause(GcKind::MarkingStep, GcReason::AllocationStep, marking::step) {
+            if self.timed_pause(GcKind::MarkingStep, GcReason::AllocationStep, |h, t| {
+                t.time(Phase::Mark, || marking::step(h))
+            }) {
                 self.collect(GcKind::Major, GcReason::MarkingComplete);
             } else if old_gen >= self.old_gen_limit {
                 self.collect(GcKind::Major, GcReason::OldGenerationLimit);
@@ -250,8 +256,10 @@ impl Heap {
         } else if self.config.mode == GcMode::Concurrent && old_gen >= self.old_gen_limit - self.old_gen_limit / 4 {
             self.old_space.retire_mutator_lab();
             self.map_space.retire_mutator_lab();
-            self.timed_pause(GcKind::MarkingStart, GcReason::SoftLimit, |h| {
-                marking::start_incremental(h);
+            self.timed_pause(GcKind::MarkingStart, GcReason::SoftLimit, |h, t| {
+                // Marking needs every mark bit of the last cycle gone.
+                t.time(Phase::Sweep, || sweeper::finish(h));
+                t.time(Phase::Mark, || marking::start_incremental(h));
                 false
             });
         } else if old_gen >= self.old_gen_limit {
@@ -262,19 +270,28 @@ impl Heap {
     /// Black allocation: an old-generation object allocated while marking is
     /// born marked (the marker never needs to visit it; every pointer later
     /// stored into it goes through the barrier).
+    /// Objects on pages allocated black need no mark bit.
     fn allocate_black(&mut self, addr: usize, size: usize) {
         // SAFETY: `addr` was just allocated in a live page of this heap.
         let page = unsafe { Page::of(addr) };
-        page.header().marks.set(page.mark_index(addr));
+        if !page.has(flags::BLACK_ALLOCATED) {
+            page.header().marks.set(page.mark_index(addr));
+        }
         page.add_live_bytes(size);
     }
 
-    /// Runs `f` as a recorded pause of `kind` (a marking start or step).
-    fn timed_pause(&mut self, kind: GcKind, reason: GcReason, f: impl FnOnce(&mut Heap) -> bool) -> bool {
+    /// Runs `f` as a recorded pause of `kind` (a marking start or step, a
+    /// sweeping step); `f` times its phases.
+    fn timed_pause(
+        &mut self,
+        kind: GcKind,
+        reason: GcReason,
+        f: impl FnOnce(&mut Heap, &mut PhaseTimer) -> bool,
+    ) -> bool {
         let start = Instant::now();
         let bytes_before = self.size_of_objects();
         let mut timer = PhaseTimer::new();
-        let r = timer.time(Phase::Mark, || f(self));
+        let r = f(self, &mut timer);
         self.record_event(kind, reason, start, timer, bytes_before, ScavengeStats::default());
         r
     }
@@ -322,12 +339,69 @@ impl Heap {
                 }
                 self.lo_space.allocate(size, &mut self.pool)
             }
-            Space::Old | Space::Map => {
-                let can_grow = old_gen + PAGE_SIZE <= self.hard_limit;
-                let target = if space == Space::Map { &mut self.map_space } else { &mut self.old_space };
-                target.allocate(size, &mut self.pool, can_grow)
+            Space::Old | Space::Map => self.allocate_paged(size, space, old_gen + PAGE_SIZE <= self.hard_limit),
+        }
+    }
+
+    /// A paged space, the page pool, and the sweeping in progress.
+    fn paged_parts(&mut self, space: Space) -> (&mut OldSpace, &mut PagePool, &mut Option<Sweeping>) {
+        let target = if space == Space::Map { &mut self.map_space } else { &mut self.old_space };
+        (target, &mut self.pool, &mut self.sweeping)
+    }
+
+    /// Allocation in old or map space, in V8's order while sweeping is in
+    /// progress: the free list; the pages sweepers finished; one page swept
+    /// here; a new page (if `can_grow`); the rest of the sweeping.
+    fn allocate_paged(&mut self, size: usize, space: Space, can_grow: bool) -> Option<usize> {
+        let (target, pool, sweeping) = self.paged_parts(space);
+        if let Some(a) = target.allocate(size, pool, false) {
+            return Some(a);
+        }
+        if let Some(s) = sweeping {
+            if sweeper::harvest(s, target) {
+                if let Some(a) = target.allocate(size, pool, false) {
+                    return Some(a);
+                }
+            }
+            if self.sweeping_step(space, false) {
+                let (target, pool, _) = self.paged_parts(space);
+                if let Some(a) = target.allocate(size, pool, false) {
+                    return Some(a);
+                }
             }
         }
+        let (target, pool, _) = self.paged_parts(space);
+        if let Some(a) = target.allocate(size, pool, can_grow) {
+            return Some(a);
+        }
+        if self.sweeping.is_some() {
+            self.sweeping_step(space, true);
+            let (target, pool, _) = self.paged_parts(space);
+            return target.allocate(size, pool, can_grow);
+        }
+        None
+    }
+
+    /// Sweeping on the allocating thread, recorded as a pause: one page of
+    /// `space`, or (`all`) everything left. `false` if there was nothing to
+    /// claim.
+    fn sweeping_step(&mut self, space: Space, all: bool) -> bool {
+        let reason = if all { GcReason::AllocationFailure } else { GcReason::AllocationStep };
+        self.timed_pause(GcKind::SweepingStep, reason, |h, t| {
+            t.time(Phase::Sweep, || {
+                if all {
+                    sweeper::finish(h);
+                    return true;
+                }
+                let (target, _, sweeping) = h.paged_parts(space);
+                let Some(s) = sweeping else { return false };
+                let swept = sweeper::sweep_one_page(s, target);
+                if sweeper::is_complete(s) {
+                    h.sweeping = None;
+                }
+                swept
+            })
+        })
     }
 
     /// Runs a GC of `kind` now. All allocation areas are retired first, so
@@ -336,9 +410,10 @@ impl Heap {
         assert!(!self.in_gc, "nested GC");
         self.in_gc = true;
         let start = Instant::now();
-        // Background markers never run during a pause: objects move, pages
-        // go, flags change.
+        // Background markers and sweepers never run during a pause: objects
+        // move, pages go, flags change.
         marking::pause_workers(self);
+        sweeper::pause_workers(self);
         self.old_space.retire_mutator_lab();
         self.map_space.retire_mutator_lab();
         self.new_space.sync_top();
@@ -346,7 +421,7 @@ impl Heap {
         let young_before = self.new_space.used();
         let mut timer = PhaseTimer::new();
         let scavenge = match kind {
-            GcKind::Minor => timer.time(Phase::Scavenge, || scavenger::scavenge(self)),
+            GcKind::Minor => timer.time(Phase::Scavenge, || scavenger::scavenge(self, false)),
             GcKind::Major => {
                 // An incremental cycle is finalized; an explicit or
                 // last-resort collection abandons it for an atomic one (the
@@ -356,6 +431,10 @@ impl Heap {
                 if self.marking.is_some() && !finalize {
                     marking::abort_incremental(self);
                 }
+                // A cycle's marking starts only after the previous sweeping
+                // finished; an atomic GC finishes it here.
+                debug_assert!(!finalize || self.sweeping.is_none());
+                timer.time(Phase::Sweep, || sweeper::finish(self));
                 timer.time(Phase::Mark, || {
                     if finalize {
                         marking::finish_incremental(self)
@@ -367,12 +446,15 @@ impl Heap {
                     timer.time(Phase::Verify, || self.verify_or_panic(kind, "marking", verifier::verify_marking(self)));
                 }
                 timer.time(Phase::Weak, || marking::clear_dead_weak_references(self));
-                timer.time(Phase::Sweep, || sweeper::sweep_all(self));
-                let s = timer.time(Phase::Scavenge, || scavenger::scavenge(self));
+                timer.time(Phase::Sweep, || sweeper::prepare(self));
+                let s = timer.time(Phase::Scavenge, || scavenger::scavenge(self, true));
+                timer.time(Phase::Sweep, || sweeper::start(self));
                 self.update_old_gen_limit();
                 s
             }
-            GcKind::MarkingStart | GcKind::MarkingStep => unreachable!("marking pauses run through timed_pause"),
+            GcKind::MarkingStart | GcKind::MarkingStep | GcKind::SweepingStep => {
+                unreachable!("marking and sweeping steps run through timed_pause")
+            }
         };
         self.resize_new_space(young_before, scavenge.survived);
         if self.config.verify_heap {
@@ -380,6 +462,7 @@ impl Heap {
         }
         self.record_event(kind, reason, start, timer, bytes_before, scavenge);
         marking::resume_workers(self);
+        sweeper::resume_workers(self);
         self.in_gc = false;
     }
 
@@ -487,8 +570,22 @@ impl Heap {
         }
         for space in [&self.old_space, &self.map_space] {
             let lab = (space.lab.top, space.lab.limit);
-            for p in &space.pages {
-                walk(p.area_start(), p.area_end(), lab, space.id, &mut f);
+            for &p in &space.pages {
+                if sweeper::is_pending(p) {
+                    // Only the marked objects: the rest is garbage, whose
+                    // maps may be gone.
+                    let (marks, end) = (&p.header().marks, p.mark_index(p.area_end()));
+                    let mut i = p.mark_index(p.area_start());
+                    while let Some(j) = marks.next_set(i, end) {
+                        // SAFETY: on a page pending sweep (sweepers paused:
+                        // see `stats`), a set mark bit marks a live object.
+                        let o = unsafe { HeapObject::from_address(p.address() + j * super::WORD) };
+                        i = j + o.size() / super::WORD;
+                        f(o, space.id);
+                    }
+                } else {
+                    walk(p.area_start(), p.area_end(), lab, space.id, &mut f);
+                }
             }
         }
         for space in [&self.new_lo_space, &self.lo_space] {
@@ -501,6 +598,11 @@ impl Heap {
 
     /// Statistics per space, like V8's `getHeapSpaceStatistics()`.
     pub(crate) fn stats(&self) -> crate::isolate::HeapStats {
+        // Objects are counted by walking pages, which sweepers write.
+        sweeper::with_workers_paused(self, || self.stats_now())
+    }
+
+    fn stats_now(&self) -> crate::isolate::HeapStats {
         use crate::isolate::{HeapStats, SpaceStats};
         let mut counts = [0usize; 6];
         self.for_each_object(|o, space| {
@@ -568,6 +670,7 @@ impl Heap {
             minor_gcs: self.tracer.minor_count,
             major_gcs: self.tracer.major_count,
             total_pause: self.tracer.total_pause,
+            pages_pending_sweep: self.sweeping.as_ref().map_or(0, sweeper::pages_left),
         }
     }
 
@@ -578,8 +681,10 @@ impl Heap {
 
 impl Drop for Heap {
     fn drop(&mut self) {
-        // Stop background markers before a single page goes away.
+        // Stop background markers and sweepers before a single page goes
+        // away.
         drop(self.marking.take());
+        drop(self.sweeping.take());
         let mut pages: Vec<Page> = Vec::new();
         pages.extend(&self.new_space.to_pages);
         pages.extend(&self.new_space.from_pages);

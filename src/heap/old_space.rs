@@ -5,9 +5,14 @@
 //! carved from a free-list block; when the area is used up, the rest goes
 //! back to the free list (with a filler) and a new block is taken. When the
 //! free list has nothing that fits, the space grows by a page if the heap's
-//! limit allows. Collector threads (the scavenger promoting objects) use
-//! their own `Lab`s, so the mutator's area is never shared.
-
+//! limit allows (the heap first asks the sweeper for swept memory, see
+//! [`crate::sweeper`]). Collector threads (the scavenger promoting objects)
+//! use their own `Lab`s, so the mutator's area is never shared.
+//!
+//! Accounting follows V8's allocation stats: `allocated` counts the bytes
+//! handed to allocation areas and not given back. A major GC resets it to the
+//! live bytes marking measured, so garbage on pages that still wait for the
+//! sweeper is not counted as used.
 use super::free_list::FreeList;
 use super::page::{flags, Page, PagePool, SpaceId, AREA_SIZE};
 use super::PAGE_SIZE;
@@ -59,8 +64,12 @@ pub(crate) struct OldSpace {
     pub(crate) free_list: FreeList,
     /// The mutator's allocation area.
     pub(crate) lab: Lab,
-    /// Bytes in fillers too small for the free list.
-    pub(crate) wasted: usize,
+    /// Bytes handed to allocation areas (the mutator's and the collector's)
+    /// and not given back: objects, plus the unused rest of open areas.
+    pub(crate) allocated: usize,
+    /// Set while a marking cycle runs: pages added now are allocated black
+    /// (everything on them counts as marked; they need no sweep).
+    pub(crate) black_allocation: bool,
     pub(crate) fillers: FillerMaps,
 }
 
@@ -76,7 +85,8 @@ impl OldSpace {
             pages: Vec::new(),
             free_list: FreeList::new(),
             lab: Lab::default(),
-            wasted: 0,
+            allocated: 0,
+            black_allocation: false,
             fillers,
         }
     }
@@ -85,9 +95,10 @@ impl OldSpace {
         self.pages.len() * PAGE_SIZE
     }
 
-    /// Bytes of objects (everything in the pages that is not free).
+    /// Bytes of objects (for pages still waiting for the sweeper: of the
+    /// objects marking found live).
     pub(crate) fn used(&self) -> usize {
-        self.pages.len() * AREA_SIZE - self.free_list.available() - self.lab.remaining() - self.wasted
+        self.allocated - self.lab.remaining()
     }
 
     /// Bytes allocatable without growing.
@@ -127,16 +138,26 @@ impl OldSpace {
     fn refill(&mut self, lab: &mut Lab, size: usize, pool: &mut PagePool, can_grow: bool) -> Option<()> {
         self.retire(lab);
         if let Some((start, block)) = self.free_list.allocate(size) {
+            self.allocated += block;
             *lab = Lab { top: start, limit: start + block };
             return Some(());
         }
         if !can_grow {
             return None;
         }
-        let page = pool.allocate(PAGE_SIZE, self.id, self.page_flags)?;
+        let black = if self.black_allocation { flags::BLACK_ALLOCATED } else { 0 };
+        let page = pool.allocate(PAGE_SIZE, self.id, self.page_flags | black)?;
         self.pages.push(page);
+        self.allocated += AREA_SIZE;
         *lab = Lab { top: page.area_start(), limit: page.area_end() };
         Some(())
+    }
+
+    /// Lists the free blocks a sweeper found (each already a filler).
+    pub(crate) fn add_free_blocks(&mut self, blocks: &[(usize, usize)]) {
+        for &(start, size) in blocks {
+            self.free_list.add(start, size);
+        }
     }
 
     /// Returns the unused rest of `lab` to the free list, leaving a filler.
@@ -144,9 +165,10 @@ impl OldSpace {
         let rest = lab.remaining();
         if rest > 0 {
             self.fillers.fill(lab.top, rest);
-            if !self.free_list.add(lab.top, rest) {
-                self.wasted += rest;
-            }
+            // A rest too small to list stays a filler: wasted until the
+            // page is next swept.
+            self.free_list.add(lab.top, rest);
+            self.allocated -= rest;
         }
         *lab = Lab::default();
     }

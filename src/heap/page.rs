@@ -12,7 +12,9 @@
 
 use super::mark_bitmap::MarkBitmap;
 use super::remembered_set::SlotSet;
+use super::sweep_state::SweepSlot;
 use super::{PAGE_SIZE, WORD};
+use crate::sweeper::SweptFree;
 use crate::sync::{AtomicUsize, Ordering};
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -50,6 +52,11 @@ pub(crate) mod flags {
     pub const MARKING: usize = 1 << 10;
     /// What marking adds to every page (but read-only ones).
     pub const MARKING_FLAGS: usize = FROM_HERE_INTERESTING | TO_HERE_INTERESTING | MARKING;
+    /// An old page added while marking ran: every object on it counts as
+    /// marked without a mark bit (V8's `BLACK_ALLOCATED`), so marking skips
+    /// it and the sweeper has nothing to do on it. Cleared when the cycle's
+    /// sweeping starts.
+    pub const BLACK_ALLOCATED: usize = 1 << 11;
 }
 
 /// Which space owns a page.
@@ -84,6 +91,9 @@ pub(crate) struct PageHeader {
     pub(crate) old_to_new: SlotSet,
     /// One bit per word of the page.
     pub(crate) marks: MarkBitmap,
+    /// Where the page is in the sweeping protocol, and the free blocks its
+    /// sweeper found.
+    pub(crate) sweep: SweepSlot<SweptFree>,
 }
 
 /// First object offset in a page: the header, rounded up to 64 bytes.
@@ -296,6 +306,7 @@ impl PagePool {
             live_bytes: AtomicUsize::new(0),
             old_to_new: SlotSet::new(size / WORD),
             marks: MarkBitmap::new(),
+            sweep: SweepSlot::new(),
         };
         // SAFETY: `mem` is a fresh or pooled allocation of at least `size`
         // bytes aligned to PAGE_SIZE, and no header lives there (pooled pages

@@ -153,18 +153,6 @@ impl<R> SweepSlot<R> {
         self.state.store(SweepState::Idle as usize, Ordering::Relaxed);
         result
     }
-
-    /// Owner thread, inside a pause with no sweeper running: forgets the
-    /// page's sweeping (a page leaves the old generation).
-    pub fn reset(&self) {
-        self.result.with_mut(|p| {
-            // SAFETY: no sweeper runs (the caller's contract), so the owner
-            // has the slot to itself.
-            unsafe { *p = None }
-        });
-        // Relaxed: as in `set_pending`.
-        self.state.store(SweepState::Idle as usize, Ordering::Relaxed);
-    }
 }
 
 /// Sweeps one page's bitmap: walks the marked objects in `first..end` (bit
