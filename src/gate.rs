@@ -1,6 +1,7 @@
 //! The gate that keeps background workers off the heap during pauses.
 //!
-//! Concurrent markers run as detached tasks on the shared pool. Whenever the
+//! Concurrent markers and sweepers run as detached tasks on the shared pool
+//! (each marking cycle and each sweeping has its own gate). Whenever the
 //! isolate's thread pauses for a scavenge, a finalization, or the heap's
 //! destruction, no marker may touch the heap, yet the thread must not wait
 //! for tasks that are merely queued (other isolates' jobs may hold the pool's

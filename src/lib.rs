@@ -42,9 +42,9 @@
 //! | `scavenger` | minor GC: parallel scavenge with promotion by age mark |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
-//! | `gate` | the handshake that keeps background markers off the heap during pauses |
+//! | `gate` | the handshake that keeps background markers and sweepers off the heap during pauses |
 //! | `marking` | tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
-//! | `sweeper` | sweeping into free lists, release of empty pages |
+//! | `sweeper` | sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
 //! | `verifier` | the heap verifier |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
 //! | `sync` | the std/loom facade: the only importer of atomics |
