@@ -51,6 +51,9 @@ fn barrier_slow(
     if value_page.is_young() && !host_page.is_young() {
         host_page.header().old_to_new.insert(host_page.slot_index(host.slot(index)));
     }
+    // Compaction: a slot pointing into an evacuation candidate is recorded
+    // so the pointer can be updated when the object moves.
+    crate::compactor::record_slot(host_page, value_page.flags(), host.slot(index));
     if value_page.has(flags::MARKING) && barrier_shade(&PageMarks, value.address()) {
         // SAFETY: `value` is a live object (see above).
         marking_worklist.push(unsafe { HeapObject::from_tagged(value) });

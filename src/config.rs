@@ -63,6 +63,13 @@ pub struct HeapConfig {
     /// `gc_workers + 1`). Default 1 MiB, V8's heuristic; smaller values
     /// parallelise scavenges of small new spaces (the tests do). Non-zero.
     pub new_space_per_scavenge_task: usize,
+    /// Compact fragmented old-space pages in major GCs (V8's mark-compact):
+    /// pages chosen when marking starts are evacuated in the finalization
+    /// pause and released. Default on (V8: `--compact`).
+    pub compaction: bool,
+    /// Compact on every major GC, every old-space page that can move (a
+    /// stress mode for tests, V8's `--stress-compaction`). Default off.
+    pub stress_compaction: bool,
     /// Run the heap verifier after every GC (slow; on in tests).
     pub verify_heap: bool,
     /// Print one line per GC on stderr, like V8's `--trace-gc`.
@@ -80,6 +87,8 @@ impl Default for HeapConfig {
             mode: GcMode::Concurrent,
             gc_workers: None,
             new_space_per_scavenge_task: MB,
+            compaction: true,
+            stress_compaction: false,
             verify_heap: false,
             trace_gc: false,
         }

@@ -14,7 +14,10 @@
 
 use crate::sync::faults::{fault, Fault};
 use crate::sync::{AtomicUsize, Ordering};
-use crate::value::{FORWARDING_TAG, TAG_MASK};
+use crate::value::{FORWARDING_TAG, HEAP_OBJECT_TAG, TAG_MASK};
+
+/// Bytes in a word (heap addresses step by words).
+const WORD: usize = std::mem::size_of::<usize>();
 
 /// Word-addressed memory the collector's protocols run on.
 ///
@@ -131,6 +134,71 @@ unsafe fn copy_object<M: Memory>(mem: &M, obj: usize, map_word: usize, copy: usi
         // Relaxed: `copy` is private until a forwarding store (the winning
         // CAS's Release, or the job's join) publishes it.
         mem.word(copy).store(map_word, Ordering::Relaxed);
+    }
+}
+
+/// Compaction: after moving an object off an evacuation candidate, shows
+/// `record` every field slot of the copy (`copy + i * WORD` for `i` in
+/// `fields`) whose value points into a page that `needs_update` says will
+/// be evacuated, so the pointer-updating phase finds it in the copy's
+/// OLD_TO_OLD slot set. (The copy lives on a page that marking did not
+/// record slots for.)
+///
+/// # Safety
+/// `copy` is a complete copy this thread made, with at least `fields.end`
+/// words.
+#[inline]
+pub unsafe fn record_migrated_slots<M: Memory>(
+    mem: &M,
+    copy: usize,
+    fields: core::ops::Range<usize>,
+    needs_update: impl Fn(usize) -> bool,
+    mut record: impl FnMut(usize),
+) {
+    if fault(Fault::MigratedSlotsNotRecorded) {
+        // Broken twin: the copy's pointers into other candidates are never
+        // updated.
+        return;
+    }
+    for i in fields {
+        let slot = copy + i * WORD;
+        // SAFETY: inside the copy, per the contract.
+        // Relaxed: the copy is this thread's until the phase's join.
+        let v = unsafe { mem.word(slot) }.load(Ordering::Relaxed);
+        if v & TAG_MASK == HEAP_OBJECT_TAG && needs_update(v & !TAG_MASK) {
+            record(slot);
+        }
+    }
+}
+
+/// Compaction's pointer updating: if `slot` holds a pointer to an object
+/// that was moved (its map word is a forwarding word), stores the new
+/// address. Returns `true` if the slot changed.
+///
+/// Runs after the evacuation phase's join, which publishes every copy and
+/// forwarding word; each slot belongs to exactly one updating task (slot
+/// sets and objects are split by page, roots are one task's).
+///
+/// # Safety
+/// `slot` is a word of a live object or a root, and a pointer in it points
+/// to an object (moved or not) whose memory is still mapped.
+#[inline]
+pub unsafe fn update_slot<M: Memory>(mem: &M, slot: usize) -> bool {
+    // SAFETY: per the contract.
+    let w = unsafe { mem.word(slot) };
+    // Relaxed: see above: the join orders this after the evacuation, and no
+    // other task touches this slot.
+    let v = w.load(Ordering::Relaxed);
+    if v & TAG_MASK != HEAP_OBJECT_TAG {
+        return false;
+    }
+    match forwarding_target(load_map_word(mem, v & !TAG_MASK)) {
+        Some(to) => {
+            // Relaxed: as the load above.
+            w.store(to | HEAP_OBJECT_TAG, Ordering::Relaxed);
+            true
+        }
+        None => false,
     }
 }
 

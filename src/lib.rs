@@ -61,6 +61,8 @@ mod heap;
 #[cfg(not(loom))]
 mod barrier;
 #[cfg(not(loom))]
+mod compactor;
+#[cfg(not(loom))]
 mod config;
 #[cfg(not(loom))]
 mod error;
@@ -113,7 +115,8 @@ pub use {
 #[cfg(loom)]
 pub mod model {
     pub use crate::evacuation::{
-        forward_exclusive, forwarding_target, load_field_for_marking, load_map_word, publish_field, try_forward, Memory,
+        forward_exclusive, forwarding_target, load_field_for_marking, load_map_word, publish_field,
+        record_migrated_slots, try_forward, update_slot, Memory,
     };
     pub use crate::gate::{GateGuard, WorkerGate};
     pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};

@@ -16,6 +16,7 @@
 //! After marking, weak handles and string-table entries whose targets stayed
 //! white are cleared.
 
+use crate::compactor;
 use crate::gate::WorkerGate;
 use crate::handles::{HandleBlocks, CLEARED};
 use crate::heap::page::{flags, Page};
@@ -94,6 +95,8 @@ struct MarkJob<'h> {
     globals: &'h HandleBlocks,
     global_cursor: AtomicUsize,
     marked_bytes: AtomicUsize,
+    /// Evacuation candidates were chosen: record slots pointing into them.
+    compacting: bool,
 }
 
 /// One marking task.
@@ -126,7 +129,7 @@ impl Marker<'_> {
         loop {
             while let Some(obj) = self.local.pop() {
                 let local = &mut self.local;
-                self.marked_bytes += blacken(obj, &mut self.live, |o| local.push(o));
+                self.marked_bytes += blacken(obj, &mut self.live, job.compacting, |o| local.push(o));
             }
             if !self.local.wait_for_work() {
                 break;
@@ -157,6 +160,7 @@ fn mark_parallel(heap: &mut Heap, seed: Vec<HeapObject>) -> usize {
         globals: &table.blocks,
         global_cursor: AtomicUsize::new(0),
         marked_bytes: AtomicUsize::new(0),
+        compacting: !heap.candidates.is_empty(),
     };
     for chunk in seed.chunks(crate::worklist::SEGMENT_SIZE) {
         job.worklist.inject(chunk.to_vec());
@@ -196,6 +200,8 @@ struct MarkingShared {
     /// cycle ends, for workers still queued).
     gate: WorkerGate,
     max_workers: usize,
+    /// Evacuation candidates were chosen: record slots pointing into them.
+    compacting: bool,
     /// The workers' runs, reported with the finalization event.
     spans: SpanRecorder,
 }
@@ -230,7 +236,7 @@ fn background_worker(shared: &MarkingShared) {
                     None => break,
                 },
             };
-            blacken_into(&mut local, &mut live, obj);
+            blacken_into(&mut local, &mut live, shared.compacting, obj);
             if local.len() >= 2 * crate::worklist::SEGMENT_SIZE {
                 // Share half, so other workers and the mutator's steps help.
                 let half = local.split_off(local.len() / 2);
@@ -286,15 +292,21 @@ fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
 /// stores, so a concurrent marker sees an object published by a store
 /// initialised (in a pause nothing races; the load costs the same).
 #[inline]
-fn blacken(obj: HeapObject, live: &mut LiveBytes, mut push: impl FnMut(HeapObject)) -> usize {
+fn blacken(obj: HeapObject, live: &mut LiveBytes, compacting: bool, mut push: impl FnMut(HeapObject)) -> usize {
     let map = MapRef(obj.map());
     if let Some(m) = try_grey(map.0.tagged()) {
         push(m);
     }
     let size = obj.size_with_map(map);
-    live.add(obj.page(), size);
+    let host = obj.page();
+    live.add(host, size);
     for i in obj.tagged_range(map) {
-        if let Some(child) = try_grey(obj.field_acquire(i)) {
+        let v = obj.field_acquire(i);
+        if compacting && v.is_heap_object() {
+            // SAFETY: a field of a live object points to a live object.
+            compactor::record_slot(host, unsafe { Page::of(v.address()) }.flags(), obj.slot(i));
+        }
+        if let Some(child) = try_grey(v) {
             push(child);
         }
     }
@@ -303,8 +315,8 @@ fn blacken(obj: HeapObject, live: &mut LiveBytes, mut push: impl FnMut(HeapObjec
 
 /// Blackens `obj` into a plain worklist (background workers, steps).
 #[inline]
-fn blacken_into(worklist: &mut Vec<HeapObject>, live: &mut LiveBytes, obj: HeapObject) -> usize {
-    blacken(obj, live, |o| worklist.push(o))
+fn blacken_into(worklist: &mut Vec<HeapObject>, live: &mut LiveBytes, compacting: bool, obj: HeapObject) -> usize {
+    blacken(obj, live, compacting, |o| worklist.push(o))
 }
 
 fn shade_roots(heap: &Heap, worklist: &mut Vec<HeapObject>) {
@@ -363,6 +375,7 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
 pub(crate) fn start_incremental(heap: &mut Heap) {
     debug_assert!(heap.marking.is_none() && heap.barrier_worklist.is_empty());
     debug_assert!(heap.sweeping.is_none(), "marking starts on a swept heap");
+    compactor::select_candidates(heap, false);
     reset_live_bytes(heap);
     set_marking_flags(heap, true);
     let mut roots = Vec::with_capacity(1024);
@@ -371,6 +384,7 @@ pub(crate) fn start_incremental(heap: &mut Heap) {
         pool: GreyPool::new(),
         gate: WorkerGate::new(),
         max_workers: heap.gc_worker_cap(),
+        compacting: !heap.candidates.is_empty(),
         spans: SpanRecorder::new(heap.tracer.origin()),
     });
     for chunk in roots.chunks(crate::worklist::SEGMENT_SIZE) {
@@ -406,7 +420,7 @@ pub(crate) fn step(heap: &mut Heap) -> bool {
                 None => break,
             },
         };
-        done += blacken_into(&mut local, &mut live, obj);
+        done += blacken_into(&mut local, &mut live, m.shared.compacting, obj);
         n += 1;
         if done >= budget || (n % 64 == 0 && Instant::now() >= deadline) {
             break;
@@ -462,6 +476,7 @@ pub(crate) fn abort_incremental(heap: &mut Heap) {
     }
     heap.barrier_worklist.clear();
     set_marking_flags(heap, false);
+    compactor::drop_candidates(heap);
     for p in all_pages(heap) {
         p.header().marks.clear_all();
         // The atomic marking that follows marks these pages' objects one

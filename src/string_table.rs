@@ -49,6 +49,16 @@ impl StringTable {
         self.len = len;
     }
 
+    /// Replaces every entry by `f(entry)` (compaction moved it; the hash,
+    /// computed from the contents, stays).
+    pub(crate) fn update(&mut self, mut f: impl FnMut(Tagged) -> Tagged) {
+        for v in self.by_hash.values_mut() {
+            for t in v.iter_mut() {
+                *t = f(*t);
+            }
+        }
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, Tagged)> + '_ {
         self.by_hash.iter().flat_map(|(&h, v)| v.iter().map(move |&t| (h, t)))
     }

@@ -252,10 +252,7 @@ pub(crate) fn account_promoted(addr: usize, size: usize) {
 /// ends.
 pub(crate) fn start(heap: &mut Heap) {
     for space in [&mut heap.old_space, &mut heap.map_space] {
-        space.free_list.retain(|start| {
-            // SAFETY: listed blocks lie in pages of this space.
-            !is_pending(unsafe { Page::of(start) })
-        });
+        space.unlist_pages(is_pending);
         space.allocated = space.pages.iter().map(|p| p.live_bytes()).sum();
     }
     if heap.config.mode == GcMode::StopTheWorld {
@@ -269,10 +266,7 @@ fn queue_space(space: &mut OldSpace, pool: &mut PagePool) -> Queue {
     debug_assert_eq!(space.lab.remaining(), 0, "the pause retired the allocation area");
     space.black_allocation = false;
     let released = |page: Page| !page.has(flags::BLACK_ALLOCATED) && page.live_bytes() == 0;
-    space.free_list.retain(|start| {
-        // SAFETY: listed blocks lie in pages of this space.
-        !released(unsafe { Page::of(start) })
-    });
+    space.unlist_pages(released);
     let mut queue = Vec::new();
     let mut empty = Vec::new();
     space.pages.retain(|&page| {

@@ -137,6 +137,10 @@ pub mod faults {
         /// store instead of one `fetch_and`, so a slot the write barrier
         /// records in the same cell at that moment is lost.
         SlotSetRemoveRangeLoadStore = 13,
+        /// Compaction moves an object without recording the slots of its
+        /// copy that point into other evacuated pages, so they are never
+        /// updated.
+        MigratedSlotsNotRecorded = 14,
     }
 
     #[cfg(loom)]

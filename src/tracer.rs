@@ -71,6 +71,10 @@ pub enum Phase {
     Weak,
     /// Sweeping old pages.
     Sweep,
+    /// Compaction: moving the live objects off evacuation candidates.
+    Evacuate,
+    /// Compaction: updating every pointer to a moved object.
+    UpdatePointers,
     /// Heap verification (tests and debugging only).
     Verify,
     /// Background marking on a worker while the mutator runs (not a pause;
@@ -158,6 +162,13 @@ pub struct GcEvent {
     pub scavenge_tasks: usize,
     /// Semi-space size after the GC, bytes.
     pub semi_space_size: usize,
+    /// Compaction: old-space pages evacuated and released by this GC.
+    pub evacuated_pages: usize,
+    /// Compaction: bytes of live objects moved off evacuated pages.
+    pub evacuated_bytes: usize,
+    /// Compaction: candidate pages whose evacuation ran out of space (they
+    /// stay, and are swept).
+    pub aborted_pages: usize,
 }
 
 const HISTORY: usize = 1 << 16;

@@ -15,7 +15,7 @@ use crate::scavenger::ScavengeStats;
 use crate::string_table::StringTable;
 use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, SpanRecorder, Tracer};
 use crate::value::Tagged;
-use crate::{marking, scavenger, sweeper, verifier};
+use crate::{compactor, marking, scavenger, sweeper, verifier};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 use sweeper::Sweeping;
@@ -76,6 +76,12 @@ pub(crate) struct Heap {
     pub(crate) marking: Option<marking::IncrementalMarking>,
     /// The sweeping of the last major GC, while pages are left to sweep.
     pub(crate) sweeping: Option<Sweeping>,
+    /// Evacuation candidates of the major GC whose marking runs.
+    pub(crate) candidates: Vec<Page>,
+    /// Measured evacuation speed, bytes per ms (for the candidates' budget).
+    pub(crate) compaction_speed: Option<f64>,
+    /// What the last compaction did, for its GC event.
+    pub(crate) last_compaction: compactor::CompactionStats,
     /// Objects the write barrier shaded (the mutator's marking worklist).
     pub(crate) barrier_worklist: Vec<HeapObject>,
     /// Old-generation size that triggers the next major GC.
@@ -128,6 +134,9 @@ impl Heap {
             spans: SpanRecorder::new(tracer.origin()),
             marking: None,
             sweeping: None,
+            candidates: Vec::new(),
+            compaction_speed: None,
+            last_compaction: compactor::CompactionStats::default(),
             barrier_worklist: Vec::new(),
             tracer,
             near_heap_limit_callback: None,
@@ -435,6 +444,10 @@ impl Heap {
                 // finished; an atomic GC finishes it here.
                 debug_assert!(!finalize || self.sweeping.is_none());
                 timer.time(Phase::Sweep, || sweeper::finish(self));
+                if !finalize {
+                    let reducing = matches!(reason, GcReason::Requested | GcReason::LastResort);
+                    timer.time(Phase::Mark, || compactor::select_candidates(self, reducing));
+                }
                 timer.time(Phase::Mark, || {
                     if finalize {
                         marking::finish_incremental(self)
@@ -446,6 +459,7 @@ impl Heap {
                     timer.time(Phase::Verify, || self.verify_or_panic(kind, "marking", verifier::verify_marking(self)));
                 }
                 timer.time(Phase::Weak, || marking::clear_dead_weak_references(self));
+                compactor::compact(self, &mut timer);
                 timer.time(Phase::Sweep, || sweeper::prepare(self));
                 let s = timer.time(Phase::Scavenge, || scavenger::scavenge(self, true));
                 timer.time(Phase::Sweep, || sweeper::start(self));
@@ -476,6 +490,7 @@ impl Heap {
         scavenge: ScavengeStats,
     ) {
         let pause = start.elapsed();
+        let compaction = std::mem::take(&mut self.last_compaction);
         let mut spans: Vec<_> = timer.spans(self.tracer.origin()).collect();
         spans.extend(self.spans.take());
         let event = GcEvent {
@@ -492,6 +507,9 @@ impl Heap {
             promoted_bytes: scavenge.promoted,
             scavenge_tasks: scavenge.tasks,
             semi_space_size: self.new_space.capacity(),
+            evacuated_pages: compaction.evacuated_pages,
+            evacuated_bytes: compaction.evacuated_bytes,
+            aborted_pages: compaction.aborted_pages,
         };
         self.tracer.record(event, self.config.trace_gc, self.id);
     }

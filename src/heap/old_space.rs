@@ -138,6 +138,8 @@ impl OldSpace {
     fn refill(&mut self, lab: &mut Lab, size: usize, pool: &mut PagePool, can_grow: bool) -> Option<()> {
         self.retire(lab);
         if let Some((start, block)) = self.free_list.allocate(size) {
+            // SAFETY: listed blocks lie in pages of this space.
+            unsafe { Page::of(start) }.add_free_listed(block.wrapping_neg());
             self.allocated += block;
             *lab = Lab { top: start, limit: start + block };
             return Some(());
@@ -156,7 +158,31 @@ impl OldSpace {
     /// Lists the free blocks a sweeper found (each already a filler).
     pub(crate) fn add_free_blocks(&mut self, blocks: &[(usize, usize)]) {
         for &(start, size) in blocks {
-            self.free_list.add(start, size);
+            self.list(start, size);
+        }
+    }
+
+    /// Lists a free block (a filler already); `false` if too small to list.
+    fn list(&mut self, start: usize, size: usize) -> bool {
+        let listed = self.free_list.add(start, size);
+        if listed {
+            // SAFETY: the block lies in a page of this space.
+            unsafe { Page::of(start) }.add_free_listed(size);
+        }
+        listed
+    }
+
+    /// Drops the free-list blocks of every page `drop` selects (their pages
+    /// are swept, evacuated or released), keeping each page's count right.
+    pub(crate) fn unlist_pages(&mut self, drop: impl Fn(Page) -> bool) {
+        self.free_list.retain(|start| {
+            // SAFETY: listed blocks lie in pages of this space.
+            !drop(unsafe { Page::of(start) })
+        });
+        for &page in &self.pages {
+            if drop(page) {
+                page.set_free_listed(0);
+            }
         }
     }
 
@@ -167,7 +193,7 @@ impl OldSpace {
             self.fillers.fill(lab.top, rest);
             // A rest too small to list stays a filler: wasted until the
             // page is next swept.
-            self.free_list.add(lab.top, rest);
+            self.list(lab.top, rest);
             self.allocated -= rest;
         }
         *lab = Lab::default();

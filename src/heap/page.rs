@@ -57,6 +57,10 @@ pub(crate) mod flags {
     /// it and the sweeper has nothing to do on it. Cleared when the cycle's
     /// sweeping starts.
     pub const BLACK_ALLOCATED: usize = 1 << 11;
+    /// An old page chosen for compaction at the start of marking: its live
+    /// objects are moved out in the finalization pause and the page is
+    /// released. Marking records the slots that point into it (OLD_TO_OLD).
+    pub const EVACUATION_CANDIDATE: usize = 1 << 12;
 }
 
 /// Which space owns a page.
@@ -89,6 +93,11 @@ pub(crate) struct PageHeader {
     live_bytes: AtomicUsize,
     /// Slots of this page that may point into new space.
     pub(crate) old_to_new: SlotSet,
+    /// Slots of this page that point into evacuation candidates (recorded
+    /// while marking, used and cleared by the compaction that follows).
+    pub(crate) old_to_old: SlotSet,
+    /// Bytes of this page listed in its space's free list.
+    free_listed: AtomicUsize,
     /// One bit per word of the page.
     pub(crate) marks: MarkBitmap,
     /// Where the page is in the sweeping protocol, and the free blocks its
@@ -213,6 +222,25 @@ impl Page {
         self.header().live_bytes.store(n, Ordering::Relaxed)
     }
 
+    /// Bytes of this page listed in its space's free list.
+    pub(crate) fn free_listed(&self) -> usize {
+        // Relaxed: touched by the owner thread, or by collector tasks under
+        // the space's lock; read in pauses.
+        self.header().free_listed.load(Ordering::Relaxed)
+    }
+
+    /// Adds `delta` (wrapping: a negative step is a wrapped subtraction) to
+    /// the bytes listed in the free list.
+    pub(crate) fn add_free_listed(&self, delta: usize) {
+        // Relaxed: see `free_listed`.
+        self.header().free_listed.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_free_listed(&self, n: usize) {
+        // Relaxed: see `free_listed`.
+        self.header().free_listed.store(n, Ordering::Relaxed)
+    }
+
     /// Bit index of `addr` in this page's bitmap.
     #[inline(always)]
     pub(crate) fn mark_index(&self, addr: usize) -> usize {
@@ -305,6 +333,8 @@ impl PagePool {
             top: AtomicUsize::new(mem.as_ptr() as usize + AREA_OFFSET),
             live_bytes: AtomicUsize::new(0),
             old_to_new: SlotSet::new(size / WORD),
+            old_to_old: SlotSet::new(size / WORD),
+            free_listed: AtomicUsize::new(0),
             marks: MarkBitmap::new(),
             sweep: SweepSlot::new(),
         };

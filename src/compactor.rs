@@ -1,0 +1,422 @@
+//! Compaction: evacuating fragmented old-space pages in parallel and
+//! updating every pointer to the moved objects (V8's mark-compact; DESIGN
+//! section 7, "Compaction").
+//!
+//! 1. **Candidates** are chosen when marking starts ([`select_candidates`]):
+//!    old-space pages whose free share is at least [`FREE_SHARE`] (or
+//!    [`FREE_SHARE_REDUCING`] in a GC asked to reduce memory), fewest live
+//!    bytes first, up to a byte budget that fits [`TARGET_PAUSE_MS`] at the
+//!    measured evacuation speed. Nothing is chosen unless at least one page
+//!    would be released. Map-space pages and pinned pages (`NEVER_EVACUATE`)
+//!    never move. Candidates leave the free list, so nothing new lands on
+//!    them.
+//! 2. **Slot recording**: while marking, the marker and the write barrier
+//!    record in the host page's OLD_TO_OLD slot set every slot of an old,
+//!    non-candidate object that points into a candidate.
+//! 3. **Evacuation** ([`compact`], in the finalization pause, after marking
+//!    and weak clearing, before sweeping): tasks on the shared pool claim
+//!    candidates; each moves the marked objects of its page into its own
+//!    allocation area ([`forward_exclusive`]: one task owns a page's
+//!    objects), marks the copy live, and records the copy's slots that point
+//!    into new space (OLD_TO_NEW) or into candidates (OLD_TO_OLD,
+//!    [`record_migrated_slots`]). A page whose objects do not all fit under
+//!    the heap limit is *aborted*: what moved stays moved, the rest stays,
+//!    and the page is swept instead of released.
+//! 4. **Pointer updating** (a second parallel job, after the first joined):
+//!    roots (local, global and weak handles, the string table) on task 0;
+//!    page by page, every OLD_TO_OLD slot in a live host, the fields of live
+//!    young objects and of the objects left on aborted pages
+//!    ([`update_slot`]).
+//! 5. The evacuated pages go back to the page pool.
+//!
+//! `GcMode::StopTheWorld` runs the same code in its single pause.
+
+use crate::evacuation::{forward_exclusive, load_map_word, record_migrated_slots, update_slot, RawMemory};
+use crate::heap::old_space::{Lab, OldSpace};
+use crate::heap::page::{flags, Page, PagePool, AREA_SIZE};
+use crate::heap::remembered_set::SlotCallbackResult;
+use crate::heap::{Heap, PAGE_SIZE, WORD};
+use crate::object::{HeapObject, MapRef};
+use crate::sync::{AtomicUsize, Ordering};
+use crate::tracer::Phase;
+use crate::value::Tagged;
+use parking_lot::Mutex;
+use std::time::Instant;
+
+/// A page is a candidate when at least this share of it is free (V8: 70%).
+pub(crate) const FREE_SHARE: f64 = 0.7;
+/// ... or this share, in a GC asked to reduce memory (explicit or last
+/// resort), with no byte budget: V8's reduce-memory threshold is 20%.
+pub(crate) const FREE_SHARE_REDUCING: f64 = 0.2;
+/// Evacuation should fit this much of the finalization pause.
+pub(crate) const TARGET_PAUSE_MS: f64 = 2.0;
+/// Evacuation speed assumed before one was measured, bytes per ms (a
+/// conservative guess; the first compaction measures the real one).
+const INITIAL_SPEED: f64 = 256.0 * 1024.0;
+/// Pages handed to one evacuation task at least (tasks: candidates / this).
+const PAGES_PER_TASK: usize = 2;
+
+/// What one compaction did, reported in its GC event.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CompactionStats {
+    pub(crate) evacuated_pages: usize,
+    pub(crate) evacuated_bytes: usize,
+    pub(crate) aborted_pages: usize,
+}
+
+/// Chooses the evacuation candidates for the major GC whose marking starts
+/// now (`reducing`: the GC was asked to free memory).
+pub(crate) fn select_candidates(heap: &mut Heap, reducing: bool) {
+    debug_assert!(heap.candidates.is_empty());
+    if !heap.config.compaction {
+        return;
+    }
+    let stress = heap.config.stress_compaction;
+    let share = if stress {
+        0.0
+    } else if reducing {
+        FREE_SHARE_REDUCING
+    } else {
+        FREE_SHARE
+    };
+    let mut eligible: Vec<(usize, Page)> = heap
+        .old_space
+        .pages
+        .iter()
+        .filter(|p| !p.has(flags::NEVER_EVACUATE | flags::BLACK_ALLOCATED))
+        .filter(|p| stress || p.free_listed() as f64 >= share * AREA_SIZE as f64)
+        .map(|&p| (AREA_SIZE - p.free_listed(), p))
+        .collect();
+    eligible.sort_by_key(|&(live, p)| (live, p.address()));
+    let budget = if stress || reducing {
+        usize::MAX
+    } else {
+        (heap.compaction_speed.unwrap_or(INITIAL_SPEED) * TARGET_PAUSE_MS) as usize
+    };
+    let (mut chosen, mut bytes) = (Vec::new(), 0usize);
+    for (live, page) in eligible {
+        if bytes + live > budget && !chosen.is_empty() {
+            break;
+        }
+        bytes += live;
+        chosen.push(page);
+    }
+    // Skip compaction that would release nothing: the moved bytes would
+    // fill as many pages as they empty.
+    if !stress && chosen.len() <= bytes.div_ceil(AREA_SIZE) {
+        return;
+    }
+    for &p in &chosen {
+        p.set_flags(flags::EVACUATION_CANDIDATE);
+    }
+    heap.old_space.unlist_pages(|p| p.has(flags::EVACUATION_CANDIDATE));
+    heap.candidates = chosen;
+}
+
+/// Forgets the candidates (marking was abandoned; the atomic GC that
+/// follows chooses again). Their free memory comes back with their next
+/// sweep.
+pub(crate) fn drop_candidates(heap: &mut Heap) {
+    for p in std::mem::take(&mut heap.candidates) {
+        p.clear_flags(flags::EVACUATION_CANDIDATE);
+    }
+    for p in heap.old_gen_pages() {
+        p.header().old_to_old.iterate(|_| SlotCallbackResult::Remove);
+    }
+}
+
+/// Records, while marking, that `slot` of `host` points to `value`'s page
+/// if that page is a candidate and the host's page gets updated by slots
+/// (old and not a candidate itself).
+#[inline(always)]
+pub(crate) fn record_slot(host_page: Page, value_flags: usize, slot: usize) {
+    if value_flags & flags::EVACUATION_CANDIDATE != 0
+        && host_page.flags() & (flags::YOUNG | flags::EVACUATION_CANDIDATE) == 0
+    {
+        host_page.header().old_to_old.insert(host_page.slot_index(slot));
+    }
+}
+
+/// State of one evacuation job.
+struct EvacuationJob<'h> {
+    pages: &'h [Page],
+    cursor: AtomicUsize,
+    space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
+    /// Most bytes the heap may commit (evacuation may grow the space up to
+    /// the hard limit, never past it).
+    hard_limit: usize,
+    moved: AtomicUsize,
+    aborted: Mutex<Vec<Page>>,
+}
+
+impl EvacuationJob<'_> {
+    /// Room for `size` bytes in `lab`, growing the space within the limit.
+    fn allocate(&self, lab: &mut Lab, size: usize) -> Option<usize> {
+        if let Some(a) = lab.allocate(size) {
+            return Some(a);
+        }
+        let mut guard = self.space.lock();
+        let (space, pool) = &mut *guard;
+        let can_grow = pool.committed() + PAGE_SIZE <= self.hard_limit;
+        space.allocate_in(lab, size, pool, can_grow)
+    }
+
+    /// Moves every marked object off `page`. `false` if it ran out of room.
+    fn evacuate_page(&self, page: Page, lab: &mut Lab) -> bool {
+        let marks = &page.header().marks;
+        let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
+        let mut moved = 0;
+        let done = loop {
+            let Some(j) = marks.next_set(i, end) else { break true };
+            let addr = page.address() + j * WORD;
+            let map_word = load_map_word(&RawMemory, addr);
+            // SAFETY: a marked object on a candidate is live, and only this
+            // task moves it, so its map word is still its map.
+            let map = MapRef(unsafe { HeapObject::from_address(map_word) });
+            // SAFETY: as above.
+            let size = unsafe { HeapObject::from_address(addr) }.size_with_map(map);
+            i = j + size / WORD;
+            let Some(to) = self.allocate(lab, size) else { break false };
+            // SAFETY: `addr` is a live object of `size` bytes that only this
+            // task moves, and nothing reads it during the phase; `to` is
+            // fresh memory from this task's allocation area.
+            unsafe { forward_exclusive(&RawMemory, addr, map_word, to, size / WORD) };
+            moved += size;
+            // SAFETY: the copy is complete.
+            let copy = unsafe { HeapObject::from_address(to) };
+            let dest = copy.page();
+            // The copy is live: its page may be swept next, and counts it.
+            if !dest.has(flags::BLACK_ALLOCATED) {
+                dest.header().marks.set(dest.mark_index(to));
+            }
+            dest.add_live_bytes(size);
+            let fields = copy.tagged_range(map);
+            // Pointers into new space go to OLD_TO_NEW.
+            for f in fields.clone() {
+                let v = copy.field(f);
+                // SAFETY: a field of a live object points to a live object.
+                if v.is_heap_object() && unsafe { Page::of(v.address()) }.is_young() {
+                    dest.header().old_to_new.insert(dest.slot_index(copy.slot(f)));
+                }
+            }
+            let into_candidate = |target: usize| {
+                // SAFETY: a field of a live object points to a live object.
+                unsafe { Page::of(target) }.has(flags::EVACUATION_CANDIDATE)
+            };
+            let record = |slot: usize| dest.header().old_to_old.insert(dest.slot_index(slot));
+            // SAFETY: the copy is this task's complete copy.
+            unsafe { record_migrated_slots(&RawMemory, to, fields, into_candidate, record) };
+        };
+        // Relaxed: summed after the job's join.
+        self.moved.fetch_add(moved, Ordering::Relaxed);
+        done
+    }
+}
+
+/// Evacuates the candidates chosen when this GC's marking started and
+/// updates every pointer to what moved; releases the evacuated pages. Runs
+/// in the finalization pause after marking and weak clearing.
+pub(crate) fn compact(heap: &mut Heap, timer: &mut crate::tracer::PhaseTimer) {
+    let candidates = std::mem::take(&mut heap.candidates);
+    if candidates.is_empty() {
+        return;
+    }
+    let started = Instant::now();
+    let workers = heap.gc_worker_cap();
+    let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
+    let (moved, aborted) = timer.time(Phase::Evacuate, || {
+        let Heap { old_space, pool, platform, spans, hard_limit, .. } = heap;
+        let job = EvacuationJob {
+            pages: &candidates,
+            cursor: AtomicUsize::new(0),
+            space: Mutex::new((old_space, pool)),
+            hard_limit: *hard_limit,
+            moved: AtomicUsize::new(0),
+            aborted: Mutex::new(Vec::new()),
+        };
+        platform.run_job(tasks, Phase::Evacuate, spans, &|_| {
+            let mut lab = Lab::default();
+            loop {
+                // Relaxed: hands out page indices; the job's join publishes
+                // the results.
+                let i = job.cursor.fetch_add(1, Ordering::Relaxed);
+                let Some(&page) = job.pages.get(i) else { break };
+                if !job.evacuate_page(page, &mut lab) {
+                    job.aborted.lock().push(page);
+                }
+            }
+            job.space.lock().0.retire(&mut lab);
+        });
+        (job.moved.into_inner(), job.aborted.into_inner())
+    });
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    if moved > 0 && ms > 0.0 {
+        let speed = moved as f64 / ms;
+        heap.compaction_speed = Some(heap.compaction_speed.map_or(speed, |s| (s + speed) / 2.0));
+    }
+    for &page in &aborted {
+        settle_aborted(page);
+    }
+    timer.time(Phase::UpdatePointers, || update_pointers(heap, &aborted));
+    let mut released = 0;
+    let pool = &mut heap.pool;
+    heap.old_space.pages.retain(|&p| {
+        if p.has(flags::EVACUATION_CANDIDATE) {
+            pool.release(p);
+            released += 1;
+            false
+        } else {
+            true
+        }
+    });
+    heap.last_compaction =
+        CompactionStats { evacuated_pages: released, evacuated_bytes: moved, aborted_pages: aborted.len() };
+}
+
+/// An aborted candidate stays: the objects that moved off it are garbage
+/// here now (their mark bits go), the rest stay, and the page is swept like
+/// any other.
+fn settle_aborted(page: Page) {
+    page.clear_flags(flags::EVACUATION_CANDIDATE);
+    let marks = &page.header().marks;
+    let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
+    let mut live = 0;
+    while let Some(j) = marks.next_set(i, end) {
+        let addr = page.address() + j * WORD;
+        let map_word = load_map_word(&RawMemory, addr);
+        let target = crate::evacuation::forwarding_target(map_word);
+        // SAFETY: a marked object: either still here, or forwarded to its
+        // complete copy (which has the same size).
+        let size = unsafe { HeapObject::from_address(target.unwrap_or(addr)) }.size();
+        if target.is_some() {
+            marks.clear(j);
+        } else {
+            live += size;
+        }
+        i = j + size / WORD;
+    }
+    page.set_live_bytes(live);
+}
+
+/// Calls `f` on every marked object of `page` (the objects marking found
+/// live, and copies compaction placed there).
+fn for_each_marked(page: Page, mut f: impl FnMut(HeapObject)) {
+    let marks = &page.header().marks;
+    let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
+    while let Some(j) = marks.next_set(i, end) {
+        // SAFETY: a set mark bit marks a live object's start.
+        let o = unsafe { HeapObject::from_address(page.address() + j * WORD) };
+        i = j + o.size() / WORD;
+        f(o);
+    }
+}
+
+/// Updates every tagged field of `o`.
+fn update_fields(o: HeapObject) {
+    let map = MapRef(o.map());
+    for f in o.tagged_range(map) {
+        // SAFETY: a field of a live object.
+        unsafe { update_slot(&RawMemory, o.slot(f)) };
+    }
+}
+
+/// Is `slot` (recorded in `page`'s OLD_TO_OLD set) inside a live object?
+fn slot_is_live(page: Page, slot: usize) -> bool {
+    if page.has(flags::BLACK_ALLOCATED) {
+        // Everything on a black page counts as live (slots are recorded
+        // only in objects).
+        return true;
+    }
+    if page.has(flags::LARGE) {
+        return page.header().marks.is_set(page.mark_index(page.area_start()));
+    }
+    crate::sweeper::slot_in_live_object(page, slot)
+}
+
+/// What one updating task does with one page.
+#[derive(Clone, Copy)]
+enum UpdateItem {
+    /// An old page: its OLD_TO_OLD slots (cleared afterwards).
+    Slots(Page),
+    /// A young page or an aborted candidate: the fields of its live objects.
+    Objects(Page),
+}
+
+/// Pointer updating, in parallel: roots on task 0; pages split among tasks.
+fn update_pointers(heap: &mut Heap, aborted: &[Page]) {
+    let mut items: Vec<UpdateItem> =
+        heap.old_gen_pages().filter(|p| !p.has(flags::EVACUATION_CANDIDATE)).map(UpdateItem::Slots).collect();
+    items.extend(aborted.iter().copied().map(UpdateItem::Objects));
+    items.extend(heap.new_space.to_pages.iter().chain(&heap.new_lo_space.pages).copied().map(UpdateItem::Objects));
+    let tasks = (items.len() / 16).clamp(1, heap.gc_worker_cap() + 1);
+    let cursor = AtomicUsize::new(0);
+    {
+        let table = heap.globals.inner.borrow();
+        let globals = &table.blocks;
+        let handles = Mutex::new(Some(&mut heap.handles));
+        heap.platform.run_job(tasks, Phase::UpdatePointers, &heap.spans, &|id| {
+            if id == 0 {
+                let handles = handles.lock().take().expect("task 0 runs once");
+                for h in handles.iter_mut() {
+                    *h = forwarded(*h);
+                }
+                for i in 0..globals.capacity() {
+                    update_root(globals.slot(i));
+                }
+            }
+            loop {
+                // Relaxed: hands out item indices.
+                let i = cursor.fetch_add(1, Ordering::Relaxed);
+                let Some(&item) = items.get(i) else { break };
+                match item {
+                    UpdateItem::Slots(page) => {
+                        page.header().old_to_old.iterate(|slot| {
+                            let addr = page.slot_address(slot);
+                            if slot_is_live(page, addr) {
+                                // SAFETY: a field of a live object.
+                                unsafe { update_slot(&RawMemory, addr) };
+                            }
+                            SlotCallbackResult::Remove
+                        });
+                    }
+                    UpdateItem::Objects(page) if page.is_young() && page.has(flags::LARGE) => {
+                        if page.header().marks.is_set(page.mark_index(page.area_start())) {
+                            // SAFETY: a large page holds one object at its start.
+                            update_fields(unsafe { HeapObject::from_address(page.area_start()) });
+                        }
+                    }
+                    UpdateItem::Objects(page) => for_each_marked(page, update_fields),
+                }
+            }
+        });
+    }
+    let weaks = heap.weaks.inner.borrow();
+    for i in 0..weaks.blocks.capacity() {
+        update_root(weaks.blocks.slot(i));
+    }
+    drop(weaks);
+    heap.string_table.update(forwarded);
+}
+
+/// Updates a handle slot (cleared weak handles hold a non-pointer).
+fn update_root(slot: &AtomicUsize) {
+    // Relaxed: the pause's jobs own the handle tables; task 0 alone updates
+    // them, and the job's join publishes the stores.
+    let v = Tagged(slot.load(Ordering::Relaxed));
+    let nv = forwarded(v);
+    if nv != v {
+        // Relaxed: as above.
+        slot.store(nv.0, Ordering::Relaxed);
+    }
+}
+
+/// Where `v` points after compaction.
+fn forwarded(v: Tagged) -> Tagged {
+    if !v.is_heap_object() {
+        return v;
+    }
+    match crate::evacuation::forwarding_target(load_map_word(&RawMemory, v.address())) {
+        Some(to) => Tagged::from_address(to),
+        None => v,
+    }
+}
