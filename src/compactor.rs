@@ -217,10 +217,21 @@ impl EvacuationJob<'_> {
 /// updates every pointer to what moved; releases the evacuated pages. Runs
 /// in the finalization pause after marking and weak clearing.
 pub(crate) fn compact(heap: &mut Heap, timer: &mut crate::tracer::PhaseTimer) {
-    let candidates = std::mem::take(&mut heap.candidates);
+    let mut candidates = std::mem::take(&mut heap.candidates);
     if candidates.is_empty() {
         return;
     }
+    // Pages pinned since they were chosen stay, like aborted ones: nothing
+    // recorded their own slots, so their objects are updated one by one.
+    let mut stay: Vec<Page> = Vec::new();
+    candidates.retain(|&p| {
+        let pinned = p.has(flags::NEVER_EVACUATE);
+        if pinned {
+            p.clear_flags(flags::EVACUATION_CANDIDATE);
+            stay.push(p);
+        }
+        !pinned
+    });
     let started = Instant::now();
     let workers = heap.gc_worker_cap();
     let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
@@ -257,7 +268,8 @@ pub(crate) fn compact(heap: &mut Heap, timer: &mut crate::tracer::PhaseTimer) {
     for &page in &aborted {
         settle_aborted(page);
     }
-    timer.time(Phase::UpdatePointers, || update_pointers(heap, &aborted));
+    stay.extend(&aborted);
+    timer.time(Phase::UpdatePointers, || update_pointers(heap, &stay));
     let mut released = 0;
     let pool = &mut heap.pool;
     heap.old_space.pages.retain(|&p| {
@@ -343,10 +355,11 @@ enum UpdateItem {
 }
 
 /// Pointer updating, in parallel: roots on task 0; pages split among tasks.
-fn update_pointers(heap: &mut Heap, aborted: &[Page]) {
+/// `stay`: candidates that keep (some of) their objects (aborted or pinned).
+fn update_pointers(heap: &mut Heap, stay: &[Page]) {
     let mut items: Vec<UpdateItem> =
         heap.old_gen_pages().filter(|p| !p.has(flags::EVACUATION_CANDIDATE)).map(UpdateItem::Slots).collect();
-    items.extend(aborted.iter().copied().map(UpdateItem::Objects));
+    items.extend(stay.iter().copied().map(UpdateItem::Objects));
     items.extend(heap.new_space.to_pages.iter().chain(&heap.new_lo_space.pages).copied().map(UpdateItem::Objects));
     let tasks = (items.len() / 16).clamp(1, heap.gc_worker_cap() + 1);
     let cursor = AtomicUsize::new(0);

@@ -691,6 +691,26 @@ impl<'s> HandleScope<'s> {
         self.isolate.collect_garbage(kind);
     }
 
+    /// Pins `v`'s object where it is, for a runtime that hands its address
+    /// out: compaction never moves it. Pinning is per page, as V8's
+    /// never-evacuate pages: the other objects on the page stay too, for as
+    /// long as the page lives. Returns `false`, pinning nothing, for a Smi or
+    /// a young object (scavenges move young objects; pin it once promoted);
+    /// `true` for an old object (large and read-only objects never move).
+    pub fn pin<T>(&mut self, v: Local<'_, T>) -> bool {
+        let t = self.resolve(v);
+        if !t.is_heap_object() {
+            return false;
+        }
+        // SAFETY: a handle's heap object is live.
+        let page = unsafe { HeapObject::from_tagged(t) }.page();
+        if page.is_young() {
+            return false;
+        }
+        page.set_flags(crate::heap::page::flags::NEVER_EVACUATE);
+        true
+    }
+
     /// Number of local handles this scope holds.
     pub fn handle_count(&self) -> usize {
         self.isolate.heap.handles.len() - self.base
