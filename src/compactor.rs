@@ -357,8 +357,13 @@ enum UpdateItem {
 /// Pointer updating, in parallel: roots on task 0; pages split among tasks.
 /// `stay`: candidates that keep (some of) their objects (aborted or pinned).
 fn update_pointers(heap: &mut Heap, stay: &[Page]) {
-    let mut items: Vec<UpdateItem> =
-        heap.old_gen_pages().filter(|p| !p.has(flags::EVACUATION_CANDIDATE)).map(UpdateItem::Slots).collect();
+    // Each page is one item, so each slot has one updating task. (`stay`
+    // pages have no OLD_TO_OLD slots: nothing records into a candidate.)
+    let mut items: Vec<UpdateItem> = heap
+        .old_gen_pages()
+        .filter(|p| !p.has(flags::EVACUATION_CANDIDATE) && !stay.contains(p))
+        .map(UpdateItem::Slots)
+        .collect();
     items.extend(stay.iter().copied().map(UpdateItem::Objects));
     items.extend(heap.new_space.to_pages.iter().chain(&heap.new_lo_space.pages).copied().map(UpdateItem::Objects));
     let tasks = (items.len() / 16).clamp(1, heap.gc_worker_cap() + 1);
