@@ -22,6 +22,17 @@
 //! Every op runs its temporary handles in a scope of its own, so the heap's
 //! roots are exactly the model's roots and "unreachable" means garbage.
 //!
+//! Sweeping is interleaved with all of it: `OldBurst` ops intern strings
+//! into old space on the mutator's allocation path, so in `Concurrent` mode
+//! the pages a major GC left pending are swept by allocation steps, by
+//! background sweepers, and by the next marking start or major GC, with
+//! scavenges in between. Programs with one GC task have no background
+//! sweeper: there each explicit GC is told whether pages were pending, and a
+//! scavenge must leave them pending. The `Concurrent` test requires that
+//! lazy sweeping steps ran, that marking starts finished a sweep, and that
+//! explicit scavenges and major GCs ran while pages were pending; the
+//! `StopTheWorld` test that no page was ever pending.
+//!
 //! One test per GC mode; each case picks 1, 2 or 4 parallel scavenge tasks. The tests count
 //! the GCs they verified and require at least [`MIN_GCS_PER_MODE`] per mode.
 //! `PROPTEST_CASES` overrides the number of cases (the GC floor scales down
@@ -51,6 +62,8 @@ const MAX_DEPTH: usize = 4;
 /// Length of a "large" fixed array: 160 KiB, over half a page, so it goes to
 /// the large-object space.
 const LARGE_LEN: usize = 20_000;
+/// Most strings of one `OldBurst` op that stay reachable.
+const MAX_OLD_KEPT: usize = 8;
 /// Contents that `Intern` ops pick from (none is a map name).
 const INTERN_POOL: [&str; 6] = ["alpha", "beta", "γάμμα", "", "x", "an interned string of a few more words than most"];
 
@@ -188,6 +201,17 @@ enum Op {
         link: usize,
         keep: bool,
     },
+    /// `count` interned strings of `len` bytes whose contents no other op
+    /// uses: old-space allocations on the mutator's slow path (free list,
+    /// swept pages, sweeping steps, growth). Every `every`-th one is placed
+    /// at `dest` (shifted for each: the next host and field, the next global
+    /// slot), up to [`MAX_OLD_KEPT`]; the others are garbage at once.
+    OldBurst {
+        count: usize,
+        len: usize,
+        every: usize,
+        dest: Dest,
+    },
 }
 
 #[derive(Clone)]
@@ -260,6 +284,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => Just(Op::Gc(GcKind::Major)),
         6 => (1usize..1500, 0usize..64, pick(), any::<bool>())
             .prop_map(|(count, len, link, keep)| Op::Burst { count, len, link, keep }),
+        3 => (1usize..400, 24usize..1200, 1usize..64, dest_strategy())
+            .prop_map(|(count, len, every, dest)| Op::OldBurst { count, len, every, dest }),
     ]
 }
 
@@ -384,10 +410,21 @@ struct Run {
     ephemeral_unused_since_major: bool,
     /// Heap checks run.
     checks: u64,
+    mode: GcMode,
+    /// `Concurrent` mode without background sweepers (one GC task): pages
+    /// are swept only by the main thread, so the pending count seen before
+    /// an explicit GC is the one the GC starts with.
+    lazy_only: bool,
+    /// Strings made by `OldBurst` ops so far (their contents are unique).
+    old_strings: usize,
+    /// Explicit scavenges that ran while pages were pending (`lazy_only`).
+    minor_while_pending: u64,
+    /// Explicit major GCs that ran while pages were pending (`lazy_only`).
+    major_while_pending: u64,
 }
 
 impl Run {
-    fn new(scope: &mut HandleScope<'_>, mode: GcMode) -> Res<Run> {
+    fn new(scope: &mut HandleScope<'_>, mode: GcMode, workers: usize) -> Res<Run> {
         let mut t = HandleScope::new(scope);
         let mut maps = Vec::new();
         for &(name, tagged_fields, raw_bytes) in &MAPS[..EPHEMERAL_MAP] {
@@ -407,6 +444,11 @@ impl Run {
             last_major: None,
             ephemeral_unused_since_major: false,
             checks: 0,
+            mode,
+            lazy_only: mode == GcMode::Concurrent && workers == 1,
+            old_strings: 0,
+            minor_while_pending: 0,
+            major_while_pending: 0,
         })
     }
 
@@ -447,6 +489,43 @@ impl Run {
         let mut order: Vec<usize> = via.keys().copied().collect();
         order.sort_unstable();
         Reach { nodes: self.nodes.len(), order, via }
+    }
+
+    /// The content of the next `OldBurst` string: `len` bytes, unique.
+    fn old_content(&mut self, len: usize) -> String {
+        let mut s = format!("old#{}#", self.old_strings);
+        self.old_strings += 1;
+        while s.len() < len {
+            s.push(char::from(b'a' + (s.len() % 26) as u8));
+        }
+        s
+    }
+
+    /// Checks sweeping around an explicit GC of `kind`, given the pages
+    /// pending before it: never any in `StopTheWorld` mode; in `lazy_only`
+    /// programs a scavenge leaves them pending (it sweeps nothing), and a
+    /// major GC leaves pages pending (at least the page of the program's
+    /// maps, which are always live), since it does not sweep in the pause.
+    fn after_explicit_gc(&mut self, scope: &HandleScope<'_>, kind: GcKind, before: usize, why: &str) -> Res {
+        if self.mode == GcMode::StopTheWorld {
+            prop_assert_eq!(before, 0, "{}: pages pending in stop-the-world mode", why);
+            return Ok(());
+        }
+        if !self.lazy_only {
+            return Ok(());
+        }
+        let after = scope.heap_stats().pages_pending_sweep;
+        match kind {
+            GcKind::Minor => {
+                prop_assert_eq!(after, before, "{}: a scavenge changed the pending pages", why);
+                self.minor_while_pending += u64::from(before > 0);
+            }
+            _ => {
+                prop_assert!(after > 0, "{}: a concurrent-mode major GC left no page to sweep", why);
+                self.major_while_pending += u64::from(before > 0);
+            }
+        }
+        Ok(())
     }
 
     fn has_fields(&self, id: usize) -> bool {
@@ -1031,7 +1110,11 @@ impl Run {
                         }
                     }
                 }
-                Op::Gc(kind) => scope.collect_garbage(*kind),
+                Op::Gc(kind) => {
+                    let pending = scope.heap_stats().pages_pending_sweep;
+                    scope.collect_garbage(*kind);
+                    self.after_explicit_gc(scope, *kind, pending, &why)?;
+                }
                 Op::Burst { count, len, link, keep } => {
                     let mut t = HandleScope::new(scope);
                     let target = match reach.pick(*link, |_| true) {
@@ -1050,6 +1133,34 @@ impl Run {
                             drop(u);
                             t.open(&g);
                         }
+                    }
+                }
+                Op::OldBurst { count, len, every, dest } => {
+                    let mut t = HandleScope::new(scope);
+                    let mut placed = 0;
+                    for i in 0..*count {
+                        let s = self.old_content(*len);
+                        if placed == MAX_OLD_KEPT || i % every != every - 1 {
+                            let mut u = HandleScope::new(&mut t);
+                            alloc(u.intern(&s))?;
+                            continue;
+                        }
+                        let x = alloc(t.intern(&s))?.as_value();
+                        let id = self.add(Node::new(Kind::Interned(s), 0, vec![]));
+                        self.compare_node(&mut t, id, x)?;
+                        let d = match *dest {
+                            Dest::Field { host, field } => Dest::Field { host: host + placed, field: field + placed },
+                            Dest::Global(slot) => Dest::Global((slot + placed) % GLOBAL_SLOTS),
+                            Dest::Local if placed == 0 => Dest::Local,
+                            Dest::Local | Dest::Garbage => Dest::Garbage,
+                        };
+                        // Earlier placements may have changed what is
+                        // reachable (and by which path).
+                        let now = self.reach(frames);
+                        if let Some(g) = self.place(&mut t, frames, &now, id, x, d)? {
+                            new_local = Some((id, g));
+                        }
+                        placed += 1;
                     }
                 }
             }
@@ -1080,6 +1191,18 @@ struct Summary {
     parallel_minor: u64,
     /// Incremental marking cycles finalized (not abandoned).
     incremental: u64,
+    /// Lazy sweeping steps (one page each, on the allocation path).
+    lazy_steps: u64,
+    /// Sweeping finished on the allocation path (the space could not grow).
+    finish_steps: u64,
+    /// Marking starts that swept pages left pending (their pause ran the
+    /// sweeping job).
+    marking_start_sweeps: u64,
+    /// Runs of background sweepers.
+    background_sweeps: u64,
+    /// See [`Run::minor_while_pending`], [`Run::major_while_pending`].
+    minor_while_pending: u64,
+    major_while_pending: u64,
 }
 
 impl Summary {
@@ -1094,6 +1217,12 @@ impl Summary {
             promoted_bytes: self.promoted_bytes + o.promoted_bytes,
             parallel_minor: self.parallel_minor + o.parallel_minor,
             incremental: self.incremental + o.incremental,
+            lazy_steps: self.lazy_steps + o.lazy_steps,
+            finish_steps: self.finish_steps + o.finish_steps,
+            marking_start_sweeps: self.marking_start_sweeps + o.marking_start_sweeps,
+            background_sweeps: self.background_sweeps + o.background_sweeps,
+            minor_while_pending: self.minor_while_pending + o.minor_while_pending,
+            major_while_pending: self.major_while_pending + o.major_while_pending,
         }
     }
 }
@@ -1102,7 +1231,7 @@ impl Summary {
 fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
     let mut isolate = Isolate::new(platform, heap_config(mode, p.workers)).expect("isolate");
     let mut scope = HandleScope::new(&mut isolate);
-    let mut run = Run::new(&mut scope, mode)?;
+    let mut run = Run::new(&mut scope, mode, p.workers)?;
     let mut frames: Frames<'_> = vec![Vec::new()];
     let mut pc = 0;
     run.run_frame(&mut scope, &mut frames, &p.ops, &mut pc)?;
@@ -1127,7 +1256,18 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
     prop_assert_eq!(stats.global_handles, run.maps.len());
     prop_assert_eq!(stats.weak_handles, run.weaks.len() + usize::from(run.ephemeral_map.is_some()));
     let (minor, major) = scope.gc_counts();
+    let events = scope.gc_events();
+    let count = |f: &dyn Fn(&GcEvent) -> bool| events.iter().filter(|e| f(e)).count() as u64;
     Ok(Summary {
+        lazy_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationStep),
+        finish_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationFailure),
+        marking_start_sweeps: count(&|e| {
+            e.kind == GcKind::MarkingStart && e.spans.iter().any(|s| s.phase == Phase::Sweep && s.task.is_some())
+        }),
+        background_sweeps: events.iter().flat_map(|e| &e.spans).filter(|s| s.phase == Phase::ConcurrentSweep).count()
+            as u64,
+        minor_while_pending: run.minor_while_pending,
+        major_while_pending: run.major_while_pending,
         programs: 1,
         minor,
         major,
@@ -1212,6 +1352,32 @@ fn run_mode(mode: GcMode) {
         assert!(t.incremental > 0, "no incremental marking cycle was finalized");
     }
     assert!(t.parallel_minor * 3 >= t.minor, "too few parallel scavenges: {} of {}", t.parallel_minor, t.minor);
+    println!(
+        "shadow model {mode:?}: sweeping: {} lazy steps, {} finished on allocation, {} by marking starts, {} \
+         background runs; explicit GCs with pages pending (one GC task): {} scavenges, {} major GCs",
+        t.lazy_steps,
+        t.finish_steps,
+        t.marking_start_sweeps,
+        t.background_sweeps,
+        t.minor_while_pending,
+        t.major_while_pending
+    );
+    match mode {
+        GcMode::Concurrent => {
+            // Like the incremental cycles above, the counts depend on the
+            // seed; tests/sweeping.rs pins each interleaving down
+            // deterministically.
+            assert!(t.lazy_steps > 0, "no lazy sweeping step ran");
+            assert!(t.marking_start_sweeps > 0, "no marking start finished a pending sweep");
+            assert!(t.minor_while_pending > 0, "no explicit scavenge ran while pages were pending");
+            assert!(t.major_while_pending > 0, "no explicit major GC ran while pages were pending");
+        }
+        GcMode::StopTheWorld => {
+            let sweeping =
+                (t.lazy_steps, t.finish_steps, t.marking_start_sweeps, t.minor_while_pending, t.major_while_pending);
+            assert_eq!(sweeping, (0, 0, 0, 0, 0), "stop-the-world mode swept outside its pauses");
+        }
+    }
 }
 
 #[test]
