@@ -289,8 +289,8 @@ impl Heap {
         page.add_live_bytes(size);
     }
 
-    /// Runs `f` as a recorded pause of `kind` (a marking start or step, a
-    /// sweeping step); `f` times its phases.
+    /// Runs `f` as a recorded pause of `kind` (a marking start or step);
+    /// `f` times its phases.
     fn timed_pause(
         &mut self,
         kind: GcKind,
@@ -396,21 +396,28 @@ impl Heap {
     /// claim.
     fn sweeping_step(&mut self, space: Space, all: bool) -> bool {
         let reason = if all { GcReason::AllocationFailure } else { GcReason::AllocationStep };
-        self.timed_pause(GcKind::SweepingStep, reason, |h, t| {
-            t.time(Phase::Sweep, || {
-                if all {
-                    sweeper::finish(h);
-                    return true;
-                }
-                let (target, _, sweeping) = h.paged_parts(space);
-                let Some(s) = sweeping else { return false };
-                let swept = sweeper::sweep_one_page(s, target);
-                if sweeper::is_complete(s) {
-                    h.sweeping = None;
-                }
-                swept
-            })
-        })
+        let start = Instant::now();
+        let bytes_before = self.size_of_objects();
+        let mut timer = PhaseTimer::new();
+        let swept = timer.time(Phase::Sweep, || {
+            if all {
+                sweeper::finish(self);
+                return true;
+            }
+            let (target, _, sweeping) = self.paged_parts(space);
+            let Some(s) = sweeping else { return false };
+            let swept = sweeper::sweep_one_page(s, target);
+            if sweeper::is_complete(s) {
+                self.sweeping = None;
+            }
+            swept
+        });
+        // No page of `space` was left to claim (another space's may be):
+        // nothing was swept, so there was no step to record.
+        if swept {
+            self.record_event(GcKind::SweepingStep, reason, start, timer, bytes_before, ScavengeStats::default());
+        }
+        swept
     }
 
     /// Runs a GC of `kind` now. All allocation areas are retired first, so
