@@ -17,7 +17,9 @@ pub enum GcMode {
     /// insertion barrier and black allocation; it is finalized in a pause
     /// that re-scans the roots and drains what is left in parallel. An
     /// explicit `collect_garbage(GcKind::Major)` is always a full atomic
-    /// collection. Sweeping still runs inside the finalization pause.
+    /// collection. Sweeping is concurrent (background sweepers) and lazy
+    /// (one page at a time on the allocation path), finished before the
+    /// next marking starts.
     #[default]
     Concurrent,
     /// Run the whole major GC inside one pause (marking and sweeping in

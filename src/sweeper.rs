@@ -322,7 +322,9 @@ pub(crate) fn sweep_one_page(sweeping: &mut Sweeping, space: &mut OldSpace) -> b
 
 /// Pages whose result the owner has not taken yet.
 pub(crate) fn pages_left(sweeping: &Sweeping) -> usize {
-    sweeping.shared.queues.iter().zip(sweeping.harvested).map(|(q, h)| q.pages.len() - h).sum()
+    let untaken =
+        |(q, h): (&Queue, usize)| q.pages[h..].iter().filter(|p| p.header().sweep.state() != SweepState::Idle).count();
+    sweeping.shared.queues.iter().zip(sweeping.harvested).map(untaken).sum()
 }
 
 /// Is every page swept and taken?
