@@ -37,7 +37,7 @@
 
 use crate::config::GcMode;
 use crate::gate::WorkerGate;
-use crate::heap::free_list::MIN_BLOCK;
+use crate::heap::free_list::SortedBlocks;
 use crate::heap::old_space::{FillerMaps, OldSpace};
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::sweep_state::{sweep_runs, SweepState};
@@ -53,17 +53,18 @@ use std::time::Instant;
 pub(crate) const MAX_SWEEPER_TASKS: usize = 4;
 
 /// What sweeping one page found: its free blocks (each already a filler;
-/// runs too small to list are left as fillers) and its live bytes.
+/// runs too small to list are left as fillers), sorted into the free list's
+/// size classes by the sweeper, and its live bytes.
 #[derive(Debug, Default)]
 pub(crate) struct SweptFree {
-    pub(crate) blocks: Vec<(usize, usize)>,
+    pub(crate) blocks: SortedBlocks,
     pub(crate) live: usize,
 }
 
 /// Sweeps one page. Only the thread that claimed it may call this.
 pub(crate) fn sweep_page(page: Page, fillers: FillerMaps) -> SweptFree {
     let header = page.header();
-    let mut blocks = Vec::new();
+    let mut blocks = SortedBlocks::new();
     let live_words = sweep_runs(
         &header.marks,
         page.mark_index(page.area_start()),
@@ -78,9 +79,7 @@ pub(crate) fn sweep_page(page: Page, fillers: FillerMaps) -> SweptFree {
             fillers.fill(start, size);
             // Mark and slot indices are both word offsets from the page start.
             header.old_to_new.remove_range(from, to);
-            if size >= MIN_BLOCK {
-                blocks.push((start, size));
-            }
+            blocks.add(start, size);
         },
     );
     let live = live_words * WORD;
@@ -299,7 +298,7 @@ pub(crate) fn harvest(sweeping: &mut Sweeping, space: &mut OldSpace) -> bool {
         let slot = &page.header().sweep;
         if let Some(swept) = slot.take() {
             debug_assert!(swept.live > 0, "marking found live bytes on every queued page");
-            space.add_free_blocks(&swept.blocks);
+            space.link_free_blocks(page, swept.blocks);
             found = true;
         }
         prefix &= slot.state() == SweepState::Idle;
@@ -363,8 +362,14 @@ pub(crate) fn pause_workers(heap: &mut Heap) {
     heap.spans.absorb(&sweeping.shared.spans);
     harvest(sweeping, &mut heap.old_space);
     harvest(sweeping, &mut heap.map_space);
-    if is_complete(sweeping) {
-        heap.sweeping = None;
+    end_if_complete(heap);
+}
+
+/// Ends the sweeping if every page is swept and taken, keeping the
+/// sweepers' spans for the GC event being recorded.
+pub(crate) fn end_if_complete(heap: &mut Heap) {
+    if heap.sweeping.as_ref().is_some_and(is_complete) {
+        finish(heap);
     }
 }
 

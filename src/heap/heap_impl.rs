@@ -211,10 +211,21 @@ impl Heap {
         // gets a second scavenge before any full GC: the survivors that
         // filled to-space are below the age mark now and get promoted.
         let young = space == Space::Young && size <= MAX_REGULAR_OBJECT_SIZE;
+        let young_large = space == Space::Young && !young;
         let mut steps: &[Step] = if young {
             &[
                 Step::Gc(GcKind::Minor, GcReason::AllocationFailure),
                 Step::Gc(GcKind::Minor, GcReason::AllocationFailure),
+                LAST_RESORT,
+                Step::Callback,
+            ]
+        } else if young_large {
+            // Young large objects are bounded by new space's capacity: a
+            // scavenge promotes the survivors (by page flip) and frees the
+            // dead, before a full GC is tried.
+            &[
+                Step::Gc(GcKind::Minor, GcReason::AllocationFailure),
+                Step::Gc(GcKind::Major, GcReason::AllocationFailure),
                 LAST_RESORT,
                 Step::Callback,
             ]
@@ -407,9 +418,7 @@ impl Heap {
             let (target, _, sweeping) = self.paged_parts(space);
             let Some(s) = sweeping else { return false };
             let swept = sweeper::sweep_one_page(s, target);
-            if sweeper::is_complete(s) {
-                self.sweeping = None;
-            }
+            sweeper::end_if_complete(self);
             swept
         });
         // No page of `space` was left to claim (another space's may be):

@@ -15,11 +15,14 @@ pub(crate) struct LargeObjectSpace {
     pub(crate) pages: Vec<Page>,
     /// Sum of the objects' sizes.
     pub(crate) object_bytes: usize,
+    /// Sum of the chunks' sizes (kept, not summed: the allocation path asks
+    /// for it on every old-generation allocation).
+    committed: usize,
 }
 
 impl LargeObjectSpace {
     pub(crate) fn new(id: SpaceId, page_flags: usize) -> LargeObjectSpace {
-        LargeObjectSpace { id, page_flags, pages: Vec::new(), object_bytes: 0 }
+        LargeObjectSpace { id, page_flags, pages: Vec::new(), object_bytes: 0, committed: 0 }
     }
 
     /// Chunk size for an object of `size` bytes (`None` on overflow).
@@ -35,11 +38,13 @@ impl LargeObjectSpace {
         page.set_top(page.area_start() + size);
         self.pages.push(page);
         self.object_bytes += size;
+        self.committed += chunk;
         Some(page.area_start())
     }
 
     pub(crate) fn committed(&self) -> usize {
-        self.pages.iter().map(|p| p.header().size).sum()
+        debug_assert_eq!(self.committed, self.pages.iter().map(|p| p.header().size).sum::<usize>());
+        self.committed
     }
 
     /// Takes `page` out of this space (for a flip to another space).
@@ -47,6 +52,7 @@ impl LargeObjectSpace {
         self.pages.retain(|p| *p != page);
         let size = page.top() - page.area_start();
         self.object_bytes -= size;
+        self.committed -= page.header().size;
         size
     }
 
@@ -54,5 +60,6 @@ impl LargeObjectSpace {
     pub(crate) fn adopt(&mut self, page: Page, size: usize) {
         self.pages.push(page);
         self.object_bytes += size;
+        self.committed += page.header().size;
     }
 }

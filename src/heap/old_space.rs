@@ -13,7 +13,7 @@
 //! handed to allocation areas and not given back. A major GC resets it to the
 //! live bytes marking measured, so garbage on pages that still wait for the
 //! sweeper is not counted as used.
-use super::free_list::FreeList;
+use super::free_list::{FreeList, SortedBlocks};
 use super::page::{flags, Page, PagePool, SpaceId, AREA_SIZE};
 use super::PAGE_SIZE;
 use crate::object::write_filler;
@@ -155,11 +155,11 @@ impl OldSpace {
         Some(())
     }
 
-    /// Lists the free blocks a sweeper found (each already a filler).
-    pub(crate) fn add_free_blocks(&mut self, blocks: &[(usize, usize)]) {
-        for &(start, size) in blocks {
-            self.list(start, size);
-        }
+    /// Links in the free blocks a sweeper found on `page` (each already a
+    /// filler), in O(size classes).
+    pub(crate) fn link_free_blocks(&mut self, page: Page, blocks: SortedBlocks) {
+        page.add_free_listed(blocks.bytes());
+        self.free_list.link(blocks);
     }
 
     /// Lists a free block (a filler already); `false` if too small to list.
