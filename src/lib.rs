@@ -44,6 +44,7 @@
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `gate` | the handshake that keeps background markers and sweepers off the heap during pauses |
 //! | `marking` | tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
+//! | `compactor` | compaction: evacuation candidates, parallel evacuation and pointer updating |
 //! | `sweeper` | sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
 //! | `verifier` | the heap verifier |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
