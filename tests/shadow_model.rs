@@ -33,8 +33,17 @@
 //! explicit scavenges and major GCs ran while pages were pending; the
 //! `StopTheWorld` test that no page was ever pending.
 //!
-//! One test per GC mode; each case picks 1, 2 or 4 parallel scavenge tasks. The tests count
-//! the GCs they verified and require at least [`MIN_GCS_PER_MODE`] per mode.
+//! Compaction runs under all of it: with default settings some major GCs
+//! compact (counted and printed), and one more test per mode runs the
+//! programs with `stress_compaction`, so every major GC (atomic or the
+//! finalization of a marking cycle) evacuates every old-space page it can;
+//! those tests require that pages were evacuated (and in `Concurrent` mode
+//! by finalized marking cycles, whose slots the barrier recorded).
+//!
+//! One test per GC mode (and one more per mode with stress compaction, on
+//! fewer cases, [`STRESS_CASES`]); each case picks 1, 2 or 4 parallel
+//! scavenge tasks. The tests count the GCs they verified and require at
+//! least [`MIN_GCS_PER_MODE`] per mode (scaled down with the case count).
 //! `PROPTEST_CASES` overrides the number of cases (the GC floor scales down
 //! with it), `PROPTEST_RNG_SEED` replays a run (the seed is printed).
 
@@ -49,6 +58,9 @@ use std::time::Instant;
 
 /// Cases per mode when `PROPTEST_CASES` is not set.
 const DEFAULT_CASES: u32 = 160;
+/// Cases per mode of the stress-compaction tests when `PROPTEST_CASES` is
+/// not set.
+const STRESS_CASES: u32 = 48;
 /// Verified GCs each mode's test must reach with the default case count.
 const MIN_GCS_PER_MODE: u64 = 5_000;
 /// Longest program (ops).
@@ -74,8 +86,9 @@ const INTERN_POOL: [&str; 6] = ["alpha", "beta", "γάμμα", "", "x", "an inte
 const MAPS: [(&str, usize, usize); 3] = [("Triple", 3, 8), ("Single", 1, 0), ("Ephemeral", 2, 5)];
 const EPHEMERAL_MAP: usize = 2;
 
-fn heap_config(mode: GcMode, workers: usize) -> HeapConfig {
+fn heap_config(mode: GcMode, workers: usize, stress_compaction: bool) -> HeapConfig {
     HeapConfig {
+        stress_compaction,
         verify_heap: true,
         min_semi_space_size: 256 * 1024,
         max_semi_space_size: 256 * 1024,
@@ -1203,6 +1216,14 @@ struct Summary {
     /// See [`Run::minor_while_pending`], [`Run::major_while_pending`].
     minor_while_pending: u64,
     major_while_pending: u64,
+    /// Old-space pages evacuated and released by compaction.
+    evacuated_pages: u64,
+    /// Candidates whose evacuation was aborted.
+    aborted_pages: u64,
+    /// Major GCs that evacuated pages.
+    compacting_majors: u64,
+    /// Finalized incremental marking cycles that evacuated pages.
+    compacting_incremental: u64,
 }
 
 impl Summary {
@@ -1223,13 +1244,17 @@ impl Summary {
             background_sweeps: self.background_sweeps + o.background_sweeps,
             minor_while_pending: self.minor_while_pending + o.minor_while_pending,
             major_while_pending: self.major_while_pending + o.major_while_pending,
+            evacuated_pages: self.evacuated_pages + o.evacuated_pages,
+            aborted_pages: self.aborted_pages + o.aborted_pages,
+            compacting_majors: self.compacting_majors + o.compacting_majors,
+            compacting_incremental: self.compacting_incremental + o.compacting_incremental,
         }
     }
 }
 
 /// Runs one program on a fresh isolate.
-fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
-    let mut isolate = Isolate::new(platform, heap_config(mode, p.workers)).expect("isolate");
+fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> Res<Summary> {
+    let mut isolate = Isolate::new(platform, heap_config(mode, p.workers, stress)).expect("isolate");
     let mut scope = HandleScope::new(&mut isolate);
     let mut run = Run::new(&mut scope, mode, p.workers)?;
     let mut frames: Frames<'_> = vec![Vec::new()];
@@ -1258,7 +1283,17 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
     let (minor, major) = scope.gc_counts();
     let events = scope.gc_events();
     let count = |f: &dyn Fn(&GcEvent) -> bool| events.iter().filter(|e| f(e)).count() as u64;
+    // In `StopTheWorld` mode a GC at the old-generation limit is atomic.
+    let finalized = |e: &GcEvent| {
+        mode == GcMode::Concurrent
+            && e.kind == GcKind::Major
+            && matches!(e.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit)
+    };
     Ok(Summary {
+        evacuated_pages: events.iter().map(|e| e.evacuated_pages as u64).sum(),
+        aborted_pages: events.iter().map(|e| e.aborted_pages as u64).sum(),
+        compacting_majors: count(&|e| e.kind == GcKind::Major && e.evacuated_pages > 0),
+        compacting_incremental: count(&|e| finalized(e) && e.evacuated_pages > 0),
         lazy_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationStep),
         finish_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationFailure),
         marking_start_sweeps: count(&|e| {
@@ -1277,21 +1312,16 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode) -> Res<Summary> {
         promoted_bytes: scope.gc_events().iter().map(|e| e.promoted_bytes).sum(),
         parallel_minor: scope.gc_events().iter().filter(|e| e.kind == GcKind::Minor && e.scavenge_tasks > 1).count()
             as u64,
-        incremental: scope
-            .gc_events()
-            .iter()
-            .filter(|e| {
-                e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit)
-            })
-            .count() as u64,
+        incremental: count(&finalized),
     })
 }
 
-/// Runs the programs of one mode; returns (minor, major) GC totals.
-fn run_mode(mode: GcMode) {
+/// Runs the programs of one mode (with `stress`: stress compaction) and
+/// checks what the GCs did in total.
+fn run_mode(mode: GcMode, stress: bool) {
     let mut config = Config { failure_persistence: None, ..Config::default() };
     if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = DEFAULT_CASES;
+        config.cases = if stress { STRESS_CASES } else { DEFAULT_CASES };
     }
     if std::env::var_os("PROPTEST_MAX_SHRINK_ITERS").is_none() {
         config.max_shrink_iters = 20_000;
@@ -1305,7 +1335,8 @@ fn run_mode(mode: GcMode) {
         }
     };
     let cases = config.cases;
-    println!("shadow model {mode:?}: {cases} cases, PROPTEST_RNG_SEED={seed}");
+    let name = if stress { format!("{mode:?} (stress compaction)") } else { format!("{mode:?}") };
+    println!("shadow model {name}: {cases} cases, PROPTEST_RNG_SEED={seed}");
     // One pool of 3 workers: with the main thread, scavenges of 1, 2 or 4 tasks.
     let platform = Platform::new(3).unwrap();
     let totals = Cell::new(Summary::default());
@@ -1313,7 +1344,7 @@ fn run_mode(mode: GcMode) {
     let start = Instant::now();
     let mut runner = TestRunner::new(config);
     let result = runner.run(&program_strategy(), |p| {
-        let sum = run_program(&p, &platform, mode)?;
+        let sum = run_program(&p, &platform, mode, stress)?;
         if show {
             println!("{} ops: {sum:?}", p.ops.len());
         }
@@ -1323,14 +1354,14 @@ fn run_mode(mode: GcMode) {
     match result {
         Ok(()) => {}
         Err(TestError::Fail(why, program)) => {
-            panic!("shadow model {mode:?} (PROPTEST_RNG_SEED={seed}) failed: {why}\nminimal program: {program:?}")
+            panic!("shadow model {name} (PROPTEST_RNG_SEED={seed}) failed: {why}\nminimal program: {program:?}")
         }
-        Err(e) => panic!("shadow model {mode:?} (PROPTEST_RNG_SEED={seed}): {e}"),
+        Err(e) => panic!("shadow model {name} (PROPTEST_RNG_SEED={seed}): {e}"),
     }
     let t = totals.get();
     let gcs = t.minor + t.major;
     println!(
-        "shadow model {mode:?}: {} programs, {gcs} verified GCs ({} minor, {} major), {} heap walks, {} nodes \
+        "shadow model {name}: {} programs, {gcs} verified GCs ({} minor, {} major), {} heap walks, {} nodes \
          ({} reachable at the ends), {:.1} MiB promoted, in {:.1?}",
         t.programs,
         t.minor,
@@ -1342,9 +1373,20 @@ fn run_mode(mode: GcMode) {
         start.elapsed()
     );
     let floor = MIN_GCS_PER_MODE * u64::from(cases.min(DEFAULT_CASES)) / u64::from(DEFAULT_CASES);
-    assert!(gcs >= floor, "only {gcs} GCs verified in {mode:?} mode; want at least {floor}");
-    println!("shadow model {mode:?}: {} scavenges ran with 2 or 4 tasks", t.parallel_minor);
-    println!("shadow model {mode:?}: {} incremental marking cycles finalized", t.incremental);
+    assert!(gcs >= floor, "only {gcs} GCs verified in {name} mode; want at least {floor}");
+    println!("shadow model {name}: {} scavenges ran with 2 or 4 tasks", t.parallel_minor);
+    println!("shadow model {name}: {} incremental marking cycles finalized", t.incremental);
+    println!(
+        "shadow model {name}: compaction: {} pages evacuated, {} aborted, by {} major GCs ({} finalizing marking \
+         cycles)",
+        t.evacuated_pages, t.aborted_pages, t.compacting_majors, t.compacting_incremental
+    );
+    if stress {
+        assert!(t.evacuated_pages > 0, "stress compaction evacuated no page");
+        if mode == GcMode::Concurrent {
+            assert!(t.compacting_incremental > 0, "no finalized marking cycle compacted");
+        }
+    }
     if mode == GcMode::Concurrent {
         // The volume of incremental cycles is pinned down deterministically
         // by tests/incremental_marking.rs; here the random programs must at
@@ -1353,7 +1395,7 @@ fn run_mode(mode: GcMode) {
     }
     assert!(t.parallel_minor * 3 >= t.minor, "too few parallel scavenges: {} of {}", t.parallel_minor, t.minor);
     println!(
-        "shadow model {mode:?}: sweeping: {} lazy steps, {} finished on allocation, {} by marking starts, {} \
+        "shadow model {name}: sweeping: {} lazy steps, {} finished on allocation, {} by marking starts, {} \
          background runs; explicit GCs with pages pending (one GC task): {} scavenges, {} major GCs",
         t.lazy_steps,
         t.finish_steps,
@@ -1368,7 +1410,10 @@ fn run_mode(mode: GcMode) {
             // seed; tests/sweeping.rs pins each interleaving down
             // deterministically.
             assert!(t.lazy_steps > 0, "no lazy sweeping step ran");
-            assert!(t.marking_start_sweeps > 0, "no marking start finished a pending sweep");
+            // Rare (a few per hundred programs, fewer when background
+            // sweepers are quick): the stress tests run too few programs to
+            // count on one.
+            assert!(stress || t.marking_start_sweeps > 0, "no marking start finished a pending sweep");
             assert!(t.minor_while_pending > 0, "no explicit scavenge ran while pages were pending");
             assert!(t.major_while_pending > 0, "no explicit major GC ran while pages were pending");
         }
@@ -1382,12 +1427,22 @@ fn run_mode(mode: GcMode) {
 
 #[test]
 fn shadow_model_concurrent() {
-    run_mode(GcMode::Concurrent);
+    run_mode(GcMode::Concurrent, false);
 }
 
 #[test]
 fn shadow_model_stop_the_world() {
-    run_mode(GcMode::StopTheWorld);
+    run_mode(GcMode::StopTheWorld, false);
+}
+
+#[test]
+fn shadow_model_concurrent_stress_compaction() {
+    run_mode(GcMode::Concurrent, true);
+}
+
+#[test]
+fn shadow_model_stop_the_world_stress_compaction() {
+    run_mode(GcMode::StopTheWorld, true);
 }
 
 // ----- Minimal reproductions of crate bugs found by the programs above -------------
