@@ -12,7 +12,10 @@
 //!    them.
 //! 2. **Slot recording**: while marking, the marker and the write barrier
 //!    record in the host page's OLD_TO_OLD slot set every slot of an old,
-//!    non-candidate object that points into a candidate.
+//!    non-candidate object that points into a candidate; so does a scavenge
+//!    that promotes a young large object by flipping its page
+//!    ([`record_promoted_large_object`]: marking may have scanned it while
+//!    it was young, and will not again).
 //! 3. **Evacuation** ([`compact`], in the finalization pause, after marking
 //!    and weak clearing, before sweeping): tasks on the shared pool claim
 //!    candidates; each moves the marked objects of its page into its own
@@ -134,6 +137,24 @@ pub(crate) fn record_slot(host_page: Page, value_flags: usize, slot: usize) {
         && host_page.flags() & (flags::YOUNG | flags::EVACUATION_CANDIDATE) == 0
     {
         host_page.header().old_to_old.insert(host_page.slot_index(slot));
+    }
+}
+
+/// Records the slots of the object on large page `page`, just promoted by
+/// a page flip while marking runs with candidates, that point into a
+/// candidate. (V8's scavenger records the slots of promoted objects that
+/// are already marked while compacting; copied objects here get a fresh
+/// mark bit and are scanned again as old, a flipped page keeps its bit.)
+pub(crate) fn record_promoted_large_object(page: Page) {
+    // SAFETY: a large page holds one object at its start, live: it survived
+    // the scavenge that promoted it.
+    let o = unsafe { HeapObject::from_address(page.area_start()) };
+    for i in o.tagged_range(MapRef(o.map())) {
+        let v = o.field(i);
+        if v.is_heap_object() {
+            // SAFETY: a field of a live object points to a live object.
+            record_slot(page, unsafe { Page::of(v.address()) }.flags(), o.slot(i));
+        }
     }
 }
 

@@ -36,7 +36,7 @@ use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
-use crate::{marking, sweeper};
+use crate::{compactor, marking, sweeper};
 use parking_lot::Mutex;
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
@@ -322,6 +322,8 @@ pub(crate) fn scavenge(heap: &mut Heap, after_marking: bool) -> ScavengeStats {
     let fillers = heap.old_space.fillers;
     let platform = heap.platform.clone();
     let marking_active = heap.marking.is_some();
+    // Marking with evacuation candidates: see the large-object flip below.
+    let compacting = marking_active && !heap.candidates.is_empty();
     let Heap {
         new_space,
         old_space,
@@ -408,6 +410,13 @@ pub(crate) fn scavenge(heap: &mut Heap, after_marking: bool) -> ScavengeStats {
             }
             page.set_flags(flags::OLD | flags::FROM_HERE_INTERESTING);
             lo_space.adopt(page, size);
+            if compacting {
+                // The object keeps its mark bit: if marking scanned it while
+                // it was young, its slots were not recorded (young hosts are
+                // updated object by object) and nothing scans it again. Its
+                // page is old now and updated by recorded slots only.
+                compactor::record_promoted_large_object(page);
+            }
         } else {
             pool.release(page);
         }
