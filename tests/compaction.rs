@@ -429,8 +429,9 @@ fn without_compaction_nothing_is_evacuated() {
 const LARGE_HOME: usize = 20_000;
 /// Slots of the pinned home array.
 const PINNED_HOME: usize = 256;
-/// Values moved around between the homes.
-const VALUES: usize = 1500;
+/// Values moved around between the homes: several pages of them (the
+/// pinned home's page pins the values that share it; the others move).
+const VALUES: usize = 8000;
 
 /// xorshift64.
 fn next(x: &mut u64) -> u64 {
@@ -571,11 +572,12 @@ impl<'s> Homes<'s> {
 /// Marking cycles started by allocation compact (stress), while the mutator
 /// keeps moving references to old values between two homes that never move:
 /// a large array and an array on a pinned page. Each home is scanned by the
-/// marker once, early in the cycle, so a reference stored into it afterwards
-/// is known only to the write barrier, which records its slot (OLD_TO_OLD);
-/// without that the slot would still point into the evacuated page. The
-/// values also point to each other (slots of hosts that move themselves,
-/// recorded when the host migrates).
+/// marker once per cycle, so a reference stored into it afterwards is known
+/// only to the write barrier, which records its slot (OLD_TO_OLD); without
+/// that the slot would still point into the evacuated page. The values also
+/// point to each other (slots of hosts that move themselves, recorded when
+/// the host migrates; and of values on the pinned page, recorded by the
+/// barrier).
 #[test]
 fn slots_recorded_by_the_barrier_during_marking_are_updated() {
     const ROUNDS: usize = 60_000;
@@ -588,11 +590,11 @@ fn slots_recorded_by_the_barrier_during_marking_are_updated() {
     };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
+    let ring = scope.new_fixed_array(512).unwrap();
     let mut homes = Homes::new(&mut scope);
     promote_all(&mut scope);
     assert!(scope.pin(homes.pinned), "the promoted home array can be pinned");
     assert!(scope.pin(homes.large), "an old large object can be pinned");
-    let ring = scope.new_fixed_array(512).unwrap();
     // When each move was made.
     let mut moves: Vec<Duration> = Vec::new();
     for round in 0..ROUNDS {
@@ -709,44 +711,52 @@ fn pinned_page_is_never_evacuated_stop_the_world() {
     pinned_page_is_never_evacuated(GcMode::StopTheWorld);
 }
 
+/// Stress compaction, marking cycles started by allocation (at 768 KiB of
+/// old generation), one thread: deterministic up to the first cycle's
+/// marking start at least.
+fn cycle_config() -> HeapConfig {
+    HeapConfig {
+        stress_compaction: true,
+        gc_workers: Some(0),
+        initial_old_space_size: MB,
+        ..config(GcMode::Concurrent)
+    }
+}
+
+/// Allocates long-lived arrays (kept in `ring`, replacing the oldest) until
+/// the isolate has recorded a GC event of `kind`; returns the first one.
+fn allocate_until(scope: &mut HandleScope<'_>, ring: Local<'_, FixedArray>, kind: GcKind) -> GcEvent {
+    for round in 0.. {
+        let mut s = HandleScope::new(scope);
+        let l = s.new_fixed_array(64).unwrap();
+        s.set(ring, round % 512, l);
+        drop(s);
+        if let Some(e) = scope.gc_events().into_iter().find(|e| e.kind == kind) {
+            return e;
+        }
+    }
+    unreachable!()
+}
+
 /// Runs the first marking cycle (started by allocation, stress compaction)
 /// of a deterministic program; with `pin`, pins a record once marking runs,
 /// that is after the candidates were chosen. Returns the finalization event.
 fn first_compacting_cycle(pin: bool) -> GcEvent {
     let platform = Platform::new(0).unwrap();
-    let cfg = HeapConfig {
-        stress_compaction: true,
-        gc_workers: Some(0),
-        initial_old_space_size: MB,
-        ..config(GcMode::Concurrent)
-    };
-    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let mut isolate = Isolate::new(&platform, cycle_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let r = Records::build(&mut scope, RECORDS / 8);
     let locals = r.locals(&mut scope);
     assert!(scope.gc_events().iter().all(|e| e.kind == GcKind::Minor), "marking started while building");
     let ring = scope.new_fixed_array(512).unwrap();
-    let (mut marking, mut pinned) = (false, false);
-    let mut round = 0;
-    let event = loop {
+    allocate_until(&mut scope, ring, GcKind::MarkingStart);
+    assert_eq!(scope.gc_counts().1, 0, "the cycle finished at once");
+    if pin {
         let mut s = HandleScope::new(&mut scope);
-        let l = s.new_fixed_array(64).unwrap();
-        s.set(ring, round % 512, l);
-        drop(s);
-        round += 1;
-        let events = scope.gc_events();
-        marking |= events.iter().any(|e| e.kind == GcKind::MarkingStart);
-        if let Some(e) = events.iter().find(|e| e.kind == GcKind::Major) {
-            break e.clone();
-        }
-        if marking && pin && !pinned {
-            let mut s = HandleScope::new(&mut scope);
-            let rec = r.record(&mut s, 700);
-            assert!(s.pin(rec));
-            pinned = true;
-        }
-    };
-    assert!(marking && pinned == pin, "no marking cycle ran before the major GC");
+        let rec = r.record(&mut s, 700);
+        assert!(s.pin(rec));
+    }
+    let event = allocate_until(&mut scope, ring, GcKind::Major);
     assert_ne!(event.reason, GcReason::Requested);
     r.check(&mut scope, &locals, &format!("after the first marking cycle (pinned: {pin})"));
     // The pin holds in later GCs too.
@@ -769,6 +779,34 @@ fn candidate_pinned_during_marking_stays() {
     assert!(pinned.evacuated_pages > 0 && pinned.aborted_pages == 0, "{:?}", compaction(&pinned));
     assert_eq!(free.aborted_pages, 0);
     assert_eq!(pinned.evacuated_pages + 1, free.evacuated_pages, "the pinned candidate was released");
+}
+
+/// An explicit major GC while a compacting marking cycle runs abandons the
+/// cycle and its candidates and chooses again for its own (atomic)
+/// compaction. A candidate of the abandoned cycle pinned meanwhile is not
+/// chosen again, and must not be released with the evacuated pages.
+#[test]
+fn explicit_gc_drops_the_candidates_of_the_marking_cycle_it_abandons() {
+    let platform = Platform::new(0).unwrap();
+    let mut isolate = Isolate::new(&platform, cycle_config()).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let r = Records::build(&mut scope, RECORDS / 8);
+    let locals = r.locals(&mut scope);
+    let ring = scope.new_fixed_array(512).unwrap();
+    allocate_until(&mut scope, ring, GcKind::MarkingStart);
+    assert_eq!(scope.gc_counts().1, 0, "the cycle finished at once");
+    {
+        let mut s = HandleScope::new(&mut scope);
+        let rec = r.record(&mut s, 700);
+        assert!(s.pin(rec));
+    }
+    for gc in 0..2 {
+        let pages = old_space(&scope).committed / PAGE_SIZE;
+        let e = major(&mut scope);
+        assert_eq!(e.reason, GcReason::Requested);
+        assert_eq!(compaction(&e).0, pages - 1, "GC {gc}: every page but the pinned one moves");
+        r.check(&mut scope, &locals, &format!("after explicit major GC {gc}"));
+    }
 }
 
 // ----- Aborted evacuation ---------------------------------------------------------------

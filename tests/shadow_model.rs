@@ -203,6 +203,12 @@ enum Op {
     ReadBack {
         target: usize,
     },
+    /// `HandleScope::pin` on a reachable node, in programs that pin: its
+    /// page never moves again if it is old (the model cannot tell; nothing
+    /// else changes).
+    Pin {
+        target: usize,
+    },
     Gc(GcKind),
     /// `count` fixed arrays of `len` slots, slot 0 of each pointing at a
     /// reachable node (`link`); all garbage when the op ends. With `keep`
@@ -231,13 +237,16 @@ enum Op {
 struct Program {
     /// Parallel GC tasks (main thread included): 1, 2 or 4.
     workers: usize,
+    /// `Pin` ops pin (in half the programs: pinned pages never move, so
+    /// the others keep compaction's full volume).
+    pinning: bool,
     ops: Vec<Op>,
 }
 
 /// One op a line, numbered as the failure messages number them.
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "Program {{ workers: {}, ops: [", self.workers)?;
+        writeln!(f, "Program {{ workers: {}, pinning: {}, ops: [", self.workers, self.pinning)?;
         for (i, op) in self.ops.iter().enumerate() {
             writeln!(f, "    /* #{i} */ {op:?},")?;
         }
@@ -293,6 +302,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => pick().prop_map(|target| Op::MakeWeak { target }),
         1 => (0..MAX_WEAKS).prop_map(|index| Op::DropWeak { index }),
         4 => pick().prop_map(|target| Op::ReadBack { target }),
+        1 => pick().prop_map(|target| Op::Pin { target }),
         3 => Just(Op::Gc(GcKind::Minor)),
         2 => Just(Op::Gc(GcKind::Major)),
         6 => (1usize..1500, 0usize..64, pick(), any::<bool>())
@@ -303,8 +313,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 }
 
 fn program_strategy() -> impl Strategy<Value = Program> {
-    (prop::sample::select(vec![1usize, 2, 4]), prop::collection::vec(op_strategy(), 1..MAX_OPS))
-        .prop_map(|(workers, ops)| Program { workers, ops })
+    (prop::sample::select(vec![1usize, 2, 4]), any::<bool>(), prop::collection::vec(op_strategy(), 1..MAX_OPS))
+        .prop_map(|(workers, pinning, ops)| Program { workers, pinning, ops })
 }
 
 // ----- The model -----------------------------------------------------------------
@@ -434,6 +444,10 @@ struct Run {
     minor_while_pending: u64,
     /// Explicit major GCs that ran while pages were pending (`lazy_only`).
     major_while_pending: u64,
+    /// `Pin` ops pin (see [`Program::pinning`]).
+    pinning: bool,
+    /// `Pin` ops that pinned a page.
+    pins: u64,
 }
 
 impl Run {
@@ -462,6 +476,8 @@ impl Run {
             old_strings: 0,
             minor_while_pending: 0,
             major_while_pending: 0,
+            pinning: false,
+            pins: 0,
         })
     }
 
@@ -1108,6 +1124,13 @@ impl Run {
                         self.weaks.remove(index % self.weaks.len());
                     }
                 }
+                Op::Pin { target } => {
+                    if let (true, Some(c)) = (self.pinning, reach.pick(*target, |_| true)) {
+                        let mut t = HandleScope::new(scope);
+                        let cl = self.resolve(&mut t, frames, &reach, c)?;
+                        self.pins += u64::from(t.pin(cl));
+                    }
+                }
                 Op::ReadBack { target } => {
                     if let Some(c) = reach.pick(*target, |_| true) {
                         let mut t = HandleScope::new(scope);
@@ -1224,6 +1247,8 @@ struct Summary {
     compacting_majors: u64,
     /// Finalized incremental marking cycles that evacuated pages.
     compacting_incremental: u64,
+    /// Pages pinned (`Pin` ops on old objects).
+    pins: u64,
 }
 
 impl Summary {
@@ -1248,6 +1273,7 @@ impl Summary {
             aborted_pages: self.aborted_pages + o.aborted_pages,
             compacting_majors: self.compacting_majors + o.compacting_majors,
             compacting_incremental: self.compacting_incremental + o.compacting_incremental,
+            pins: self.pins + o.pins,
         }
     }
 }
@@ -1257,6 +1283,7 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> 
     let mut isolate = Isolate::new(platform, heap_config(mode, p.workers, stress)).expect("isolate");
     let mut scope = HandleScope::new(&mut isolate);
     let mut run = Run::new(&mut scope, mode, p.workers)?;
+    run.pinning = p.pinning;
     let mut frames: Frames<'_> = vec![Vec::new()];
     let mut pc = 0;
     run.run_frame(&mut scope, &mut frames, &p.ops, &mut pc)?;
@@ -1294,6 +1321,7 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> 
         aborted_pages: events.iter().map(|e| e.aborted_pages as u64).sum(),
         compacting_majors: count(&|e| e.kind == GcKind::Major && e.evacuated_pages > 0),
         compacting_incremental: count(&|e| finalized(e) && e.evacuated_pages > 0),
+        pins: run.pins,
         lazy_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationStep),
         finish_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationFailure),
         marking_start_sweeps: count(&|e| {
@@ -1378,8 +1406,8 @@ fn run_mode(mode: GcMode, stress: bool) {
     println!("shadow model {name}: {} incremental marking cycles finalized", t.incremental);
     println!(
         "shadow model {name}: compaction: {} pages evacuated, {} aborted, by {} major GCs ({} finalizing marking \
-         cycles)",
-        t.evacuated_pages, t.aborted_pages, t.compacting_majors, t.compacting_incremental
+         cycles); {} objects pinned",
+        t.evacuated_pages, t.aborted_pages, t.compacting_majors, t.compacting_incremental, t.pins
     );
     if stress {
         assert!(t.evacuated_pages > 0, "stress compaction evacuated no page");
