@@ -163,9 +163,12 @@ struct EvacuationJob<'h> {
     pages: &'h [Page],
     cursor: AtomicUsize,
     space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
-    /// Most bytes the heap may commit (evacuation may grow the space up to
-    /// the hard limit, never past it).
-    hard_limit: usize,
+    /// Bytes the old generation may still grow by: evacuation may add pages
+    /// up to the hard limit (`max_old_space_size`, which bounds the old
+    /// generation only), never past it.
+    headroom: usize,
+    /// Old-space pages when the job started (growth is counted from here).
+    pages_at_start: usize,
     moved: AtomicUsize,
     aborted: Mutex<Vec<Page>>,
 }
@@ -178,7 +181,8 @@ impl EvacuationJob<'_> {
         }
         let mut guard = self.space.lock();
         let (space, pool) = &mut *guard;
-        let can_grow = pool.committed() + PAGE_SIZE <= self.hard_limit;
+        let grown = space.pages.len() - self.pages_at_start;
+        let can_grow = (grown + 1) * PAGE_SIZE <= self.headroom;
         space.allocate_in(lab, size, pool, can_grow)
     }
 
@@ -257,12 +261,14 @@ pub(crate) fn compact(heap: &mut Heap, timer: &mut crate::tracer::PhaseTimer) {
     let workers = heap.gc_worker_cap();
     let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
     let (moved, aborted) = timer.time(Phase::Evacuate, || {
-        let Heap { old_space, pool, platform, spans, hard_limit, .. } = heap;
+        let headroom = heap.hard_limit.saturating_sub(heap.old_gen_committed());
+        let Heap { old_space, pool, platform, spans, .. } = heap;
         let job = EvacuationJob {
             pages: &candidates,
             cursor: AtomicUsize::new(0),
+            pages_at_start: old_space.pages.len(),
             space: Mutex::new((old_space, pool)),
-            hard_limit: *hard_limit,
+            headroom,
             moved: AtomicUsize::new(0),
             aborted: Mutex::new(Vec::new()),
         };

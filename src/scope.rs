@@ -707,7 +707,10 @@ impl<'s> HandleScope<'s> {
         if page.is_young() {
             return false;
         }
-        page.set_flags(crate::heap::page::flags::NEVER_EVACUATE);
+        // Large and read-only objects never move: nothing to flag.
+        if !page.has(crate::heap::page::flags::LARGE | crate::heap::page::flags::READ_ONLY) {
+            page.set_flags(crate::heap::page::flags::NEVER_EVACUATE);
+        }
         true
     }
 
