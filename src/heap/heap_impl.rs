@@ -462,7 +462,7 @@ impl Heap {
                 timer.time(Phase::Sweep, || sweeper::finish(self));
                 if !finalize {
                     let reducing = matches!(reason, GcReason::Requested | GcReason::LastResort);
-                    timer.time(Phase::Mark, || compactor::select_candidates(self, reducing));
+                    compactor::select_candidates(self, reducing);
                 }
                 timer.time(Phase::Mark, || {
                     if finalize {
