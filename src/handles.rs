@@ -102,6 +102,31 @@ impl HandleBlocks {
     }
 }
 
+/// The word a cleared weak handle holds: the reserved weak tag with a null
+/// address (neither a Smi nor a pointer).
+pub const CLEARED_WORD: usize = 0b11;
+
+/// Weak clearing of one handle slot, in the finalization pause once marking
+/// is complete: a slot holding a pointer to an object that `is_live` (given
+/// its address) rejects is cleared. Returns `true` if it cleared the slot.
+///
+/// A target the mutator read from the slot during marking is kept alive by
+/// the marking itself: held in a local handle it is a root (re-scanned at
+/// finalization), stored into an object the insertion barrier shaded it
+/// (`loom-tests/tests/weak_read.rs`).
+pub fn clear_weak_slot(slot: &AtomicUsize, is_live: impl Fn(usize) -> bool) -> bool {
+    // Relaxed: inside the pause only the isolate's thread touches the table;
+    // the markers' marks reach it through the gate's Acquire (or the job's
+    // join).
+    let v = slot.load(Ordering::Relaxed);
+    if v & 0b11 == 0b01 && !is_live(v & !0b11) {
+        // Relaxed: as above.
+        slot.store(CLEARED_WORD, Ordering::Relaxed);
+        return true;
+    }
+    false
+}
+
 #[cfg(not(loom))]
 pub use api::*;
 
@@ -114,7 +139,7 @@ mod api {
     use std::rc::Rc;
 
     /// A cleared weak slot: the reserved weak tag with a null address.
-    pub(crate) const CLEARED: Tagged = Tagged(0b11);
+    pub(crate) const CLEARED: Tagged = Tagged(CLEARED_WORD);
 
     /// A table of global or weak handle slots of one isolate.
     pub(crate) struct GlobalTable {

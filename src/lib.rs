@@ -120,7 +120,7 @@ pub mod model {
         record_migrated_slots, try_forward, update_slot, Memory,
     };
     pub use crate::gate::{GateGuard, WorkerGate};
-    pub use crate::handles::{HandleBlock, HandleBlocks, HANDLE_BLOCK_SLOTS};
+    pub use crate::handles::{clear_weak_slot, HandleBlock, HandleBlocks, CLEARED_WORD, HANDLE_BLOCK_SLOTS};
     pub use crate::heap::mark_bitmap::{barrier_shade, MarkBitmap, MarkBits};
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
     pub use crate::heap::sweep_state::{sweep_runs, SweepSlot, SweepState};

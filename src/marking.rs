@@ -18,7 +18,7 @@
 
 use crate::compactor;
 use crate::gate::WorkerGate;
-use crate::handles::{HandleBlocks, CLEARED};
+use crate::handles::{clear_weak_slot, HandleBlocks};
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
@@ -531,12 +531,7 @@ impl Drop for IncrementalMarking {
 pub(crate) fn clear_dead_weak_references(heap: &mut Heap) {
     let table = heap.weaks.inner.borrow();
     for i in 0..table.blocks.capacity() {
-        let slot = table.blocks.slot(i);
-        // Relaxed: inside the pause only this thread touches the table.
-        let v = Tagged(slot.load(Ordering::Relaxed));
-        if v.is_heap_object() && !is_live(v) {
-            slot.store(CLEARED.0, Ordering::Relaxed);
-        }
+        clear_weak_slot(table.blocks.slot(i), |addr| is_live(Tagged::from_address(addr)));
     }
     drop(table);
     heap.string_table.retain(is_live);
