@@ -214,7 +214,8 @@ pub struct Report {
     /// Scavenge pauses.
     pub minor: PauseStats,
     /// Pauses of major-GC work: atomic full GCs, and in concurrent mode the
-    /// incremental marking start, steps and finalization.
+    /// incremental marking start, steps and finalization, and the lazy
+    /// sweeping steps.
     pub major: PauseStats,
     /// `MMU` at 1, 10 and 100 ms ([`MMU_WINDOWS`]); `None` for a window
     /// longer than the run.
@@ -247,7 +248,8 @@ impl Report {
             all: of(&|_| true),
             minor: of(&|k| k == GcKind::Minor),
             // Every pause of major-GC work: atomic GCs, and in concurrent
-            // mode the marking start, steps and finalization.
+            // mode the marking start, steps and finalization, and the lazy
+            // sweeping steps.
             major: of(&|k| k != GcKind::Minor),
             mmu: MMU_WINDOWS.map(|w| mmu.at(w)),
             steps: LatencyStats::of(step_latencies),
