@@ -493,7 +493,17 @@ impl Heap {
         self.record_event(kind, reason, start, timer, bytes_before, scavenge);
         marking::resume_workers(self);
         sweeper::resume_workers(self);
+        self.unmap_released_pages();
         self.in_gc = false;
+    }
+
+    /// Hands the chunks the GC freed past the pool's bound to a background
+    /// thread that returns them to the OS.
+    fn unmap_released_pages(&mut self) {
+        let unmap = self.pool.take_unmap();
+        if !unmap.is_empty() {
+            self.platform.spawn(move || unmap.run());
+        }
     }
 
     fn record_event(

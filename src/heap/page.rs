@@ -280,6 +280,33 @@ pub(crate) struct PagePool {
     /// Flags added to every page handed out (the marking flags while a
     /// marking cycle runs).
     pub(crate) extra_flags: usize,
+    /// Chunks released past the pool's bound, waiting to go back to the OS
+    /// off the pause ([`PagePool::take_unmap`]).
+    unmap: Vec<(NonNull<u8>, usize)>,
+}
+
+/// Chunks to give back to the OS on a background thread, so that the
+/// `munmap`s of a GC that freed many pages stay out of its pause (V8's
+/// unmapper does the same).
+pub(crate) struct Unmap(Vec<(NonNull<u8>, usize)>);
+
+// SAFETY: the chunks are exclusively owned: their pages were released, and
+// nothing refers to them any more.
+unsafe impl Send for Unmap {}
+
+impl Unmap {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Gives the chunks back to the OS.
+    pub(crate) fn run(self) {
+        for (mem, size) in self.0 {
+            // SAFETY: allocated by `PagePool::allocate` with this layout and
+            // released, so nothing uses it.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), PagePool::layout(size)) };
+        }
+    }
 }
 
 // SAFETY: the pool exclusively owns the pooled chunks (no aliasing
@@ -289,7 +316,7 @@ unsafe impl Send for PagePool {}
 
 impl PagePool {
     pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
-        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0, extra_flags: 0 }
+        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0, extra_flags: 0, unmap: Vec::new() }
     }
 
     /// Bytes committed by pages in use.
@@ -358,23 +385,27 @@ impl PagePool {
         if size == PAGE_SIZE && self.free.len() < self.max_pooled {
             self.free.push(mem);
         } else {
-            // SAFETY: allocated in `allocate` with this very layout.
-            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(size)) };
+            self.unmap.push((mem, size));
         }
     }
 
-    /// Returns pooled pages to the OS until at most `keep` remain.
+    /// Queues pooled pages past `keep` for return to the OS.
     pub(crate) fn trim(&mut self, keep: usize) {
         while self.free.len() > keep {
             let mem = self.free.pop().expect("non-empty");
-            // SAFETY: pooled pages are regular pages allocated with this layout.
-            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(PAGE_SIZE)) };
+            self.unmap.push((mem, PAGE_SIZE));
         }
+    }
+
+    /// The chunks waiting to go back to the OS, for a background thread.
+    pub(crate) fn take_unmap(&mut self) -> Unmap {
+        Unmap(std::mem::take(&mut self.unmap))
     }
 }
 
 impl Drop for PagePool {
     fn drop(&mut self) {
         self.trim(0);
+        self.take_unmap().run();
     }
 }
