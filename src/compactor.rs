@@ -27,10 +27,14 @@
 //!    and the page is swept instead of released.
 //! 4. **Pointer updating** (a second parallel job, after the first joined):
 //!    roots (local, global and weak handles, the string table) on task 0;
-//!    page by page, every OLD_TO_OLD slot in a live host, the fields of live
-//!    young objects and of the objects left on aborted pages
-//!    ([`update_slot`]).
-//! 5. The evacuated pages go back to the page pool.
+//!    page by page, every OLD_TO_OLD slot in a live host and the fields of
+//!    the objects left on aborted or pinned pages ([`update_slot`]). Young
+//!    objects are not walked here: the major GC's scavenge, which follows
+//!    and scans every live young object anyway, resolves their pointers into
+//!    evacuated pages ([`forwarded_if_evacuated`]).
+//! 5. The evacuated pages leave the space, and go back to the page pool
+//!    once that scavenge has read their forwarding words
+//!    ([`release_evacuated`]).
 //!
 //! `GcMode::StopTheWorld` runs the same code in its single pause.
 
@@ -297,19 +301,39 @@ pub(crate) fn compact(heap: &mut Heap, timer: &mut crate::tracer::PhaseTimer) {
     }
     stay.extend(&aborted);
     timer.time(Phase::UpdatePointers, || update_pointers(heap, &stay));
-    let mut released = 0;
-    let pool = &mut heap.pool;
+    // The evacuated pages leave the space now; their memory (and the
+    // forwarding words in it) stays until the pause's scavenge has updated
+    // the young objects ([`release_evacuated`]).
+    let mut evacuated = Vec::new();
     heap.old_space.pages.retain(|&p| {
-        if p.has(flags::EVACUATION_CANDIDATE) {
-            pool.release(p);
-            released += 1;
-            false
-        } else {
-            true
+        let gone = p.has(flags::EVACUATION_CANDIDATE);
+        if gone {
+            evacuated.push(p);
         }
+        !gone
     });
     heap.last_compaction =
-        CompactionStats { evacuated_pages: released, evacuated_bytes: moved, aborted_pages: aborted.len() };
+        CompactionStats { evacuated_pages: evacuated.len(), evacuated_bytes: moved, aborted_pages: aborted.len() };
+    heap.evacuated = evacuated;
+}
+
+/// After the major GC's scavenge: the evacuated pages go back to the pool.
+pub(crate) fn release_evacuated(heap: &mut Heap) {
+    for p in std::mem::take(&mut heap.evacuated) {
+        heap.pool.release(p);
+    }
+}
+
+/// Where a young object's field `v` points after compaction: the major
+/// GC's scavenge, which scans every live young object anyway, updates
+/// their pointers into evacuated pages (`flags` are `v`'s page's) instead
+/// of a walk of new space here.
+#[inline(always)]
+pub(crate) fn forwarded_if_evacuated(v: Tagged, flags: usize) -> Tagged {
+    if flags & flags::EVACUATION_CANDIDATE == 0 {
+        return v;
+    }
+    forwarded(v)
 }
 
 /// An aborted candidate stays: the objects that moved off it are garbage
@@ -377,7 +401,7 @@ fn slot_is_live(page: Page, slot: usize) -> bool {
 enum UpdateItem {
     /// An old page: its OLD_TO_OLD slots (cleared afterwards).
     Slots(Page),
-    /// A young page or an aborted candidate: the fields of its live objects.
+    /// An aborted or pinned candidate: the fields of its live objects.
     Objects(Page),
 }
 
@@ -392,7 +416,6 @@ fn update_pointers(heap: &mut Heap, stay: &[Page]) {
         .map(UpdateItem::Slots)
         .collect();
     items.extend(stay.iter().copied().map(UpdateItem::Objects));
-    items.extend(heap.new_space.to_pages.iter().chain(&heap.new_lo_space.pages).copied().map(UpdateItem::Objects));
     let tasks = (items.len() / 16).clamp(1, heap.gc_worker_cap() + 1);
     let cursor = AtomicUsize::new(0);
     {
@@ -423,12 +446,6 @@ fn update_pointers(heap: &mut Heap, stay: &[Page]) {
                             }
                             SlotCallbackResult::Remove
                         });
-                    }
-                    UpdateItem::Objects(page) if page.is_young() && page.has(flags::LARGE) => {
-                        if page.header().marks.is_set(page.mark_index(page.area_start())) {
-                            // SAFETY: a large page holds one object at its start.
-                            update_fields(unsafe { HeapObject::from_address(page.area_start()) });
-                        }
                     }
                     UpdateItem::Objects(page) => for_each_marked(page, update_fields),
                 }

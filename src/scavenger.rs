@@ -126,6 +126,11 @@ impl<'j, 'h> Task<'j, 'h> {
                     self.copies.push(obj);
                 }
             }
+            if self.job.after_marking {
+                // The major GC's scavenge: a pointer into a page compaction
+                // just evacuated goes to the object's new place.
+                return compactor::forwarded_if_evacuated(v, f);
+            }
             v
         }
     }

@@ -78,6 +78,9 @@ pub(crate) struct Heap {
     pub(crate) sweeping: Option<Sweeping>,
     /// Evacuation candidates of the major GC whose marking runs.
     pub(crate) candidates: Vec<Page>,
+    /// Pages the major GC in progress evacuated, released after its
+    /// scavenge (which reads their forwarding words).
+    pub(crate) evacuated: Vec<Page>,
     /// Measured evacuation speed, bytes per ms (for the candidates' budget).
     pub(crate) compaction_speed: Option<f64>,
     /// What the last compaction did, for its GC event.
@@ -135,6 +138,7 @@ impl Heap {
             marking: None,
             sweeping: None,
             candidates: Vec::new(),
+            evacuated: Vec::new(),
             compaction_speed: None,
             last_compaction: compactor::CompactionStats::default(),
             barrier_worklist: Vec::new(),
@@ -478,6 +482,7 @@ impl Heap {
                 compactor::compact(self, &mut timer);
                 timer.time(Phase::Sweep, || sweeper::prepare(self));
                 let s = timer.time(Phase::Scavenge, || scavenger::scavenge(self, true));
+                compactor::release_evacuated(self);
                 timer.time(Phase::Sweep, || sweeper::start(self));
                 self.update_old_gen_limit();
                 s
