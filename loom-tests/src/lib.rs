@@ -3,7 +3,7 @@
 //! compiles nothing; run them with `--cfg loom` (see the README).
 //!
 //! This library holds only what the models share: [`explore`], the one way
-//! they run loom.
+//! they run loom, and the small model heap of the barrier models.
 
 #[cfg(loom)]
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,4 +47,54 @@ where
     builder.max_duration = None;
     builder.preemption_bound = preemption_bound;
     builder.check(f);
+}
+
+/// A model heap of a few two-word objects (map word, one field) laid out
+/// from [`BASE`], with the crate's real mark bitmap: what the barrier models
+/// (`lost_object.rs`, `weak_read.rs`) run on.
+#[cfg(loom)]
+pub mod small_heap {
+    use isogc::model::{MarkBitmap, MarkBits, Memory};
+    use loom::sync::atomic::AtomicUsize;
+
+    /// Address of the first word.
+    pub const BASE: usize = 0x1000;
+
+    /// Words from [`BASE`] and one mark bit per word.
+    pub struct SmallHeap {
+        /// The heap words.
+        pub words: Vec<AtomicUsize>,
+        /// The real mark bitmap (bit `i` marks the object at word `i`).
+        pub marks: MarkBitmap,
+    }
+
+    impl SmallHeap {
+        /// `words` zeroed words, nothing marked.
+        pub fn new(words: usize) -> SmallHeap {
+            SmallHeap { words: (0..words).map(|_| AtomicUsize::new(0)).collect(), marks: MarkBitmap::new() }
+        }
+
+        /// The word at `addr`.
+        pub fn at(&self, addr: usize) -> &AtomicUsize {
+            &self.words[(addr - BASE) / 8]
+        }
+
+        /// Is the object at `obj` marked?
+        pub fn is_marked(&self, obj: usize) -> bool {
+            self.marks.is_set((obj - BASE) / 8)
+        }
+    }
+
+    // SAFETY: the models pass only addresses of `words` (from BASE).
+    unsafe impl Memory for SmallHeap {
+        unsafe fn word(&self, addr: usize) -> &AtomicUsize {
+            self.at(addr)
+        }
+    }
+
+    impl MarkBits for SmallHeap {
+        fn try_mark(&self, obj: usize) -> bool {
+            self.marks.set((obj - BASE) / 8)
+        }
+    }
 }

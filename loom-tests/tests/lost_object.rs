@@ -15,51 +15,27 @@
 #![cfg(loom)]
 
 use isogc::model::faults::{self, Fault};
-use isogc::model::{barrier_shade, load_field_for_marking, publish_field, MarkBitmap, MarkBits, Memory};
-use loom::sync::atomic::{AtomicUsize, Ordering};
+use isogc::model::{barrier_shade, load_field_for_marking, publish_field, MarkBits, Memory};
+use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
+use loom_tests::small_heap::{SmallHeap, BASE};
 
-const BASE: usize = 0x1000;
 /// Three two-word objects: map word and one field.
 const B: usize = BASE;
 const G: usize = BASE + 16;
 const T: usize = BASE + 32;
 const MAP: usize = 0x9001;
 
-struct ModelHeap {
-    words: Vec<AtomicUsize>,
-    marks: MarkBitmap,
-}
-
-// SAFETY: every address the model passes lies in `words` (6 words from BASE).
-unsafe impl Memory for ModelHeap {
-    unsafe fn word(&self, addr: usize) -> &AtomicUsize {
-        &self.words[(addr - BASE) / 8]
-    }
-}
-
-impl MarkBits for ModelHeap {
-    fn try_mark(&self, obj: usize) -> bool {
-        self.marks.set((obj - BASE) / 8)
-    }
-}
-
-impl ModelHeap {
-    fn is_marked(&self, obj: usize) -> bool {
-        self.marks.is_set((obj - BASE) / 8)
-    }
-}
-
 fn lost_object() {
     explore(None, || {
-        let heap =
-            Arc::new(ModelHeap { words: (0..6).map(|_| AtomicUsize::new(0)).collect(), marks: MarkBitmap::new() });
+        let heap = Arc::new(SmallHeap::new(6));
+        // Relaxed: set-up before the marker is spawned (the spawn orders it).
         for o in [B, G, T] {
-            heap.words[(o - BASE) / 8].store(MAP, Ordering::Relaxed);
+            heap.at(o).store(MAP, Ordering::Relaxed);
         }
-        heap.words[(G + 8 - BASE) / 8].store(T | 1, Ordering::Relaxed);
+        heap.at(G + 8).store(T | 1, Ordering::Relaxed);
         // B black, G grey: both marked; T white.
         heap.try_mark(B);
         heap.try_mark(G);

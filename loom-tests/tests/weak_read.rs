@@ -27,62 +27,32 @@
 
 use isogc::model::faults::{self, Fault};
 use isogc::model::{
-    barrier_shade, clear_weak_slot, load_field_for_marking, publish_field, HandleBlocks, MarkBitmap, MarkBits, Memory,
-    CLEARED_WORD,
+    barrier_shade, clear_weak_slot, load_field_for_marking, publish_field, HandleBlocks, MarkBits, CLEARED_WORD,
 };
-use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
+use loom_tests::small_heap::{SmallHeap, BASE};
 
-const BASE: usize = 0x1000;
 /// Three two-word objects: map word and one field.
 const B: usize = BASE;
 const G: usize = BASE + 16;
 const T: usize = BASE + 32;
 const MAP: usize = 0x9001;
 
-struct ModelHeap {
-    words: Vec<AtomicUsize>,
-    marks: MarkBitmap,
-    /// The isolate's weak handles; slot 0 is W.
-    weaks: HandleBlocks,
-}
-
-// SAFETY: every address the model passes lies in `words` (6 words from BASE).
-unsafe impl Memory for ModelHeap {
-    unsafe fn word(&self, addr: usize) -> &AtomicUsize {
-        &self.words[(addr - BASE) / 8]
-    }
-}
-
-impl MarkBits for ModelHeap {
-    fn try_mark(&self, obj: usize) -> bool {
-        self.marks.set((obj - BASE) / 8)
-    }
-}
-
-impl ModelHeap {
-    fn is_marked(&self, obj: usize) -> bool {
-        self.marks.is_set((obj - BASE) / 8)
-    }
-}
-
 fn weak_read_during_marking() {
     explore(None, || {
+        // The isolate's weak handles; slot 0 is W.
         let mut weaks = HandleBlocks::new();
         weaks.grow();
-        let heap = Arc::new(ModelHeap {
-            words: (0..6).map(|_| AtomicUsize::new(0)).collect(),
-            marks: MarkBitmap::new(),
-            weaks,
-        });
+        let heap = Arc::new(SmallHeap::new(6));
         // Relaxed: set-up before the marker is spawned (the spawn orders it).
         for o in [B, G, T] {
-            heap.words[(o - BASE) / 8].store(MAP, Ordering::Relaxed);
+            heap.at(o).store(MAP, Ordering::Relaxed);
         }
-        heap.words[(G + 8 - BASE) / 8].store(T | 1, Ordering::Relaxed);
-        heap.weaks.slot(0).store(T | 1, Ordering::Relaxed);
+        heap.at(G + 8).store(T | 1, Ordering::Relaxed);
+        weaks.slot(0).store(T | 1, Ordering::Relaxed);
         // B black, G grey: both marked; T white.
         heap.try_mark(B);
         heap.try_mark(G);
@@ -101,7 +71,7 @@ fn weak_read_during_marking() {
         // The mutator: read W, store its target into black B (with the
         // barrier), drop G's reference.
         // Relaxed: the weak table is the isolate's own (`open_weak`).
-        let t = heap.weaks.slot(0).load(Ordering::Relaxed);
+        let t = weaks.slot(0).load(Ordering::Relaxed);
         assert_eq!(t, T | 1, "the weak handle holds its target during marking");
         // SAFETY: the slots are words of the model heap.
         unsafe {
@@ -112,10 +82,10 @@ fn weak_read_during_marking() {
         // Finalization: the markers stopped (joined); weak handles whose
         // targets stayed white are cleared.
         marker.join().unwrap();
-        clear_weak_slot(heap.weaks.slot(0), |addr| heap.is_marked(addr));
+        clear_weak_slot(weaks.slot(0), |addr| heap.is_marked(addr));
         // Relaxed: read back on this thread after the join.
-        let w = heap.weaks.slot(0).load(Ordering::Relaxed);
-        let b = heap.words[(B + 8 - BASE) / 8].load(Ordering::Relaxed);
+        let w = weaks.slot(0).load(Ordering::Relaxed);
+        let b = heap.at(B + 8).load(Ordering::Relaxed);
         assert_eq!(b, T | 1);
         assert!(
             w != CLEARED_WORD && heap.is_marked(T),
