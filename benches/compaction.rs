@@ -50,6 +50,8 @@
 //! compaction times (and the median of the pairs' ratios), and the same for
 //! each phase and the whole pause.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use isogc::*;
 use std::collections::VecDeque;
@@ -107,18 +109,7 @@ fn fragmented_heap(platform: &Platform, workers: usize) -> (Isolate, Global<Fixe
     };
     let mut isolate = Isolate::new(platform, config).unwrap();
     let chunks = HEAP_BYTES / (CHUNK * OBJECT_BYTES);
-    let root = {
-        let mut scope = HandleScope::new(&mut isolate);
-        let root = scope.new_fixed_array(chunks).unwrap();
-        for c in 0..chunks {
-            let chunk = scope.new_fixed_array(CHUNK).unwrap();
-            scope.set(root, c, chunk);
-            // A young large object is promoted by the scavenge it survives
-            // (one more than new space holds would ask for a major GC).
-            scope.collect_garbage(GcKind::Minor);
-        }
-        scope.global(root)
-    };
+    let root = common::chunk_root(&mut isolate, chunks, CHUNK);
     {
         let mut scope = HandleScope::new(&mut isolate);
         let root = scope.open(&root);

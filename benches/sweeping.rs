@@ -52,6 +52,8 @@
 //! memory is reused); at the end, each concurrent variant's median as a
 //! share of stop-the-world's.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use isogc::*;
 use std::fmt::Write as _;
@@ -109,18 +111,7 @@ impl Fixture {
         let mut isolate = Isolate::new(platform, config).unwrap();
         let layout = ObjectLayout { name: "Garbage".into(), tagged_fields: 0, raw_bytes: 0 };
         let chunks = HEAP_BYTES / (2 * CHUNK * OBJECT_BYTES + CHUNK_BYTES);
-        let root = {
-            let mut scope = HandleScope::new(&mut isolate);
-            let root = scope.new_fixed_array(chunks).unwrap();
-            for c in 0..chunks {
-                let chunk = scope.new_fixed_array(CHUNK).unwrap();
-                scope.set(root, c, chunk);
-                // A young large object is promoted by the scavenge it survives
-                // (one more than new space holds would ask for a major GC).
-                scope.collect_garbage(GcKind::Minor);
-            }
-            scope.global(root)
-        };
+        let root = common::chunk_root(&mut isolate, chunks, CHUNK);
         {
             let mut scope = HandleScope::new(&mut isolate);
             let root = scope.open(&root);
