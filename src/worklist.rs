@@ -45,6 +45,8 @@ pub const SHARE_EVERY: usize = 8;
 /// segment (every entry under loom, so models exercise sharing).
 #[cfg(loom)]
 pub const SHARE_EVERY: usize = 1;
+// Under loom `SHARE_EVERY` is 1 (every push considers publishing).
+#[allow(clippy::modulo_one)]
 const _: () = assert!(SEGMENT_SIZE % SHARE_EVERY == 0, "a full segment must be noticed");
 
 const DONE: usize = 1 << 63;
@@ -153,6 +155,7 @@ impl<T: Send> Local<'_, T> {
     /// the push segment: to its own deque when it is full, and early, to the
     /// global pool, when another task is idle and the pool is empty.
     #[inline(always)]
+    #[allow(clippy::modulo_one)] // `SHARE_EVERY` is 1 under loom.
     pub fn push(&mut self, item: T) {
         self.push.push(item);
         if self.push.len() % SHARE_EVERY == 0 {
