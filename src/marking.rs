@@ -294,13 +294,53 @@ fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
 #[inline]
 fn blacken(obj: HeapObject, live: &mut LiveBytes, compacting: bool, mut push: impl FnMut(HeapObject)) -> usize {
     let map = MapRef(obj.map());
+    let host = obj.page();
+    let mut fields = obj.tagged_range(map);
+    let mut first = true;
+    if fields.len() > LARGE_SLICE && host.has(flags::LARGE) {
+        // A large array is scanned a slice at a time, so that several
+        // markers share it (V8's progress bar): claim the next slice, and put
+        // the object back on the worklist if more is left for someone else.
+        let start = host.claim_scan(LARGE_SLICE);
+        if start >= fields.len() {
+            return 0;
+        }
+        first = start == 0;
+        let end = (start + LARGE_SLICE).min(fields.len());
+        if end < fields.len() {
+            push(obj);
+        }
+        fields = fields.start + start..fields.start + end;
+    }
+    // The map and the live bytes go with the first slice.
+    if !first {
+        scan_fields(obj, host, fields, compacting, &mut push);
+        return 0;
+    }
     if let Some(m) = try_grey(map.0.tagged()) {
         push(m);
     }
     let size = obj.size_with_map(map);
-    let host = obj.page();
     live.add(host, size);
-    for i in obj.tagged_range(map) {
+    scan_fields(obj, host, fields, compacting, &mut push);
+    size
+}
+
+/// Tagged fields per slice when a large array is scanned (V8 scans large
+/// objects in 32 KiB steps).
+const LARGE_SLICE: usize = 4096;
+
+/// Greys the objects fields `fields` of `obj` (on `host`) point to; while
+/// compacting, records the slots that point into evacuation candidates.
+#[inline(always)]
+fn scan_fields(
+    obj: HeapObject,
+    host: Page,
+    fields: std::ops::Range<usize>,
+    compacting: bool,
+    push: &mut impl FnMut(HeapObject),
+) {
+    for i in fields {
         let v = obj.field_acquire(i);
         if compacting && v.is_heap_object() {
             // SAFETY: a field of a live object points to a live object.
@@ -310,7 +350,6 @@ fn blacken(obj: HeapObject, live: &mut LiveBytes, compacting: bool, mut push: im
             push(child);
         }
     }
-    size
 }
 
 /// Blackens `obj` into a plain worklist (background workers, steps).
@@ -345,6 +384,7 @@ fn all_pages(heap: &Heap) -> Vec<Page> {
 fn reset_live_bytes(heap: &Heap) {
     for p in all_pages(heap) {
         p.set_live_bytes(0);
+        p.reset_scan();
     }
 }
 

@@ -59,6 +59,13 @@ impl MarkBitmap {
             cell.store(old | mask, Ordering::Release);
             return true;
         }
+        // Read first: most attempts find the object marked already, and a
+        // plain load leaves the cell's cache line shared where a `fetch_or`
+        // would take it away from every other marker (adjacent objects share
+        // a cell). Relaxed: a caller that loses acts on nothing.
+        if cell.load(Ordering::Relaxed) & mask != 0 {
+            return false;
+        }
         // AcqRel: the Release half publishes what the winner did before
         // marking (e.g. a freshly initialised, black-allocated object) to a
         // thread that later observes the bit with the Acquire in `is_set`;

@@ -98,6 +98,9 @@ pub(crate) struct PageHeader {
     pub(crate) old_to_old: SlotSet,
     /// Bytes of this page listed in its space's free list.
     free_listed: AtomicUsize,
+    /// Large-object pages: how many of the object's tagged fields markers
+    /// have claimed to scan this cycle (V8's progress bar).
+    scan_progress: AtomicUsize,
     /// One bit per word of the page.
     pub(crate) marks: MarkBitmap,
     /// Where the page is in the sweeping protocol, and the free blocks its
@@ -241,6 +244,21 @@ impl Page {
         self.header().free_listed.store(n, Ordering::Relaxed)
     }
 
+    /// Claims the next `n` tagged fields of this large page's object for
+    /// scanning; returns the index of the first (past the end once every
+    /// field was claimed).
+    pub(crate) fn claim_scan(&self, n: usize) -> usize {
+        // Relaxed: hands out field ranges only (each range to one marker);
+        // the object was published to the markers by the worklist.
+        self.header().scan_progress.fetch_add(n, Ordering::Relaxed)
+    }
+
+    /// Forgets the scan progress (a marking cycle starts).
+    pub(crate) fn reset_scan(&self) {
+        // Relaxed: set while no marker runs (the start pause).
+        self.header().scan_progress.store(0, Ordering::Relaxed)
+    }
+
     /// Bit index of `addr` in this page's bitmap.
     #[inline(always)]
     pub(crate) fn mark_index(&self, addr: usize) -> usize {
@@ -362,6 +380,7 @@ impl PagePool {
             old_to_new: SlotSet::new(size / WORD),
             old_to_old: SlotSet::new(size / WORD),
             free_listed: AtomicUsize::new(0),
+            scan_progress: AtomicUsize::new(0),
             marks: MarkBitmap::new(),
             sweep: SweepSlot::new(),
         };
