@@ -361,19 +361,6 @@ fn settle_aborted(page: Page) {
     page.set_live_bytes(live);
 }
 
-/// Calls `f` on every marked object of `page` (the objects marking found
-/// live, and copies compaction placed there).
-fn for_each_marked(page: Page, mut f: impl FnMut(HeapObject)) {
-    let marks = &page.header().marks;
-    let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
-    while let Some(j) = marks.next_set(i, end) {
-        // SAFETY: a set mark bit marks a live object's start.
-        let o = unsafe { HeapObject::from_address(page.address() + j * WORD) };
-        i = j + o.size() / WORD;
-        f(o);
-    }
-}
-
 /// Updates every tagged field of `o`.
 fn update_fields(o: HeapObject) {
     let map = MapRef(o.map());
@@ -447,7 +434,7 @@ fn update_pointers(heap: &mut Heap, stay: &[Page]) {
                             SlotCallbackResult::Remove
                         });
                     }
-                    UpdateItem::Objects(page) => for_each_marked(page, update_fields),
+                    UpdateItem::Objects(page) => crate::sweeper::for_each_marked(page, update_fields),
                 }
             }
         });

@@ -407,6 +407,22 @@ pub(crate) fn slot_in_live_object(page: Page, slot: usize) -> bool {
     }
 }
 
+/// Calls `f` on every marked object of `page`, in address order. The page's
+/// mark bits must tell its live objects: between marking and sweeping, or
+/// while it is pending sweep with the sweepers paused (its other memory is
+/// garbage whose maps may be gone).
+pub(crate) fn for_each_marked(page: Page, mut f: impl FnMut(HeapObject)) {
+    let marks = &page.header().marks;
+    let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
+    while let Some(j) = marks.next_set(i, end) {
+        // SAFETY: per the contract, a set mark bit marks a live object's
+        // start.
+        let o = unsafe { HeapObject::from_address(page.address() + j * WORD) };
+        i = j + o.size() / WORD;
+        f(o);
+    }
+}
+
 /// Is `page` waiting for its sweep (its mark bits tell the live objects)?
 pub(crate) fn is_pending(page: Page) -> bool {
     page.header().sweep.state() == SweepState::Pending

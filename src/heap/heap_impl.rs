@@ -293,8 +293,8 @@ impl Heap {
 
     /// Black allocation: an old-generation object allocated while marking is
     /// born marked (the marker never needs to visit it; every pointer later
-    /// stored into it goes through the barrier).
-    /// Objects on pages allocated black need no mark bit.
+    /// stored into it goes through the barrier). Objects on pages allocated
+    /// black need no mark bit.
     fn allocate_black(&mut self, addr: usize, size: usize) {
         // SAFETY: `addr` was just allocated in a live page of this heap.
         let page = unsafe { Page::of(addr) };
@@ -621,17 +621,9 @@ impl Heap {
             let lab = (space.lab.top, space.lab.limit);
             for &p in &space.pages {
                 if sweeper::is_pending(p) {
-                    // Only the marked objects: the rest is garbage, whose
-                    // maps may be gone.
-                    let (marks, end) = (&p.header().marks, p.mark_index(p.area_end()));
-                    let mut i = p.mark_index(p.area_start());
-                    while let Some(j) = marks.next_set(i, end) {
-                        // SAFETY: on a page pending sweep (sweepers paused:
-                        // see `stats`), a set mark bit marks a live object.
-                        let o = unsafe { HeapObject::from_address(p.address() + j * super::WORD) };
-                        i = j + o.size() / super::WORD;
-                        f(o, space.id);
-                    }
+                    // Only the marked objects (sweepers are paused: see
+                    // `stats`); the rest is garbage.
+                    sweeper::for_each_marked(p, |o| f(o, space.id));
                 } else {
                     walk(p.area_start(), p.area_end(), lab, space.id, &mut f);
                 }
