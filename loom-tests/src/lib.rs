@@ -59,6 +59,15 @@ pub mod small_heap {
 
     /// Address of the first word.
     pub const BASE: usize = 0x1000;
+    /// The barrier models' three two-word objects (map word, one field):
+    /// B black, G grey, T white.
+    pub const B: usize = BASE;
+    /// See [`B`].
+    pub const G: usize = BASE + 16;
+    /// See [`B`].
+    pub const T: usize = BASE + 32;
+    /// Their map word.
+    pub const MAP: usize = 0x9001;
 
     /// Words from [`BASE`] and one mark bit per word.
     pub struct SmallHeap {
@@ -77,6 +86,22 @@ pub mod small_heap {
         /// The word at `addr`.
         pub fn at(&self, addr: usize) -> &AtomicUsize {
             &self.words[(addr - BASE) / 8]
+        }
+
+        /// The barrier models' starting point: B black and G grey (both
+        /// marked), G's field holding the only strong reference to white T.
+        /// Set up before any thread is spawned (the spawn orders it).
+        pub fn black_grey_white() -> SmallHeap {
+            use loom::sync::atomic::Ordering;
+            let heap = SmallHeap::new(6);
+            // Relaxed: see above.
+            for o in [B, G, T] {
+                heap.at(o).store(MAP, Ordering::Relaxed);
+            }
+            heap.at(G + 8).store(T | 1, Ordering::Relaxed);
+            heap.try_mark(B);
+            heap.try_mark(G);
+            heap
         }
 
         /// Is the object at `obj` marked?

@@ -20,25 +20,11 @@ use loom::sync::atomic::Ordering;
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
-use loom_tests::small_heap::{SmallHeap, BASE};
-
-/// Three two-word objects: map word and one field.
-const B: usize = BASE;
-const G: usize = BASE + 16;
-const T: usize = BASE + 32;
-const MAP: usize = 0x9001;
+use loom_tests::small_heap::{SmallHeap, B, G, T};
 
 fn lost_object() {
     explore(None, || {
-        let heap = Arc::new(SmallHeap::new(6));
-        // Relaxed: set-up before the marker is spawned (the spawn orders it).
-        for o in [B, G, T] {
-            heap.at(o).store(MAP, Ordering::Relaxed);
-        }
-        heap.at(G + 8).store(T | 1, Ordering::Relaxed);
-        // B black, G grey: both marked; T white.
-        heap.try_mark(B);
-        heap.try_mark(G);
+        let heap = Arc::new(SmallHeap::black_grey_white());
 
         let marker = {
             let heap = heap.clone();
