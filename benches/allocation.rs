@@ -72,7 +72,7 @@ fn empty_scavenge(c: &mut Criterion) {
                     black_box(s.new_object(map).unwrap());
                 }
                 let t = Instant::now();
-                scope.collect_garbage(GcKind::Minor);
+                scope.collect_garbage(GcRequest::Minor);
                 total += t.elapsed();
             }
             total

@@ -129,8 +129,8 @@ fn fragmented_heap(platform: &Platform, workers: usize) -> (Isolate, Global<Fixe
             }
         }
         // Two scavenges promote what is still young.
-        scope.collect_garbage(GcKind::Minor);
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         // Drop the odd arrays (each is reachable only from its chunk and the
         // next odd one).
         for c in 0..chunks {
@@ -146,7 +146,7 @@ fn fragmented_heap(platform: &Platform, workers: usize) -> (Isolate, Global<Fixe
     assert_eq!(isolate.heap_stats().space("new_space").unwrap().used, 0, "everything was promoted");
     // Sweeps the dropped half; nothing to compact yet (no page had free
     // bytes when this GC's marking started).
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     let e = isolate.gc_events().pop().unwrap();
     assert_eq!(e.evacuated_pages, 0, "the sweeping GC compacted nothing");
     (isolate, root)
@@ -172,7 +172,7 @@ fn compacting_gc(platform: &Platform, tasks: usize) -> Sample {
     let (mut isolate, _root) = fragmented_heap(platform, tasks - 1);
     let before = old_space(&isolate);
     let faults = minor_faults();
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     let faults = faults.zip(minor_faults()).map(|(a, b)| b - a);
     let e = isolate.gc_events().pop().unwrap();
     let after = old_space(&isolate);

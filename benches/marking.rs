@@ -36,8 +36,8 @@ fn build_old_generation(isolate: &mut Isolate, bytes: usize) -> Global<FixedArra
     }
     let g = scope.global(root);
     // Two scavenges promote everything to old space.
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     g
 }
 
@@ -58,7 +58,7 @@ fn marking(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        isolate.collect_garbage(GcKind::Major);
+                        isolate.collect_garbage(GcRequest::Major);
                         let e = isolate.gc_events().pop().unwrap();
                         let ran = e.spans.iter().filter(|s| s.phase == Phase::Mark && s.task.is_some()).count();
                         assert_eq!(ran, tasks, "the job ran with every task");

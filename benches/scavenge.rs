@@ -56,7 +56,7 @@ fn scavenge_pause(c: &mut Criterion) {
                         let root = scope.new_fixed_array(bytes / OBJECT_BYTES / CHUNK + 1).unwrap();
                         build(&mut scope, root, bytes);
                         let t = Instant::now();
-                        scope.collect_garbage(GcKind::Minor);
+                        scope.collect_garbage(GcRequest::Minor);
                         total += t.elapsed();
                         let last = scope.gc_events().pop().unwrap();
                         assert_eq!(last.scavenge_tasks, tasks.min(8));

@@ -157,7 +157,7 @@ impl Fixture {
     /// sweep. Returns the main-thread sweeping it caused and adds to `fig`.
     fn gc_and_refill(&mut self, fig: &mut Figures) -> Duration {
         let since = self.isolate.elapsed();
-        self.isolate.collect_garbage(GcKind::Major);
+        self.isolate.collect_garbage(GcRequest::Major);
         fig.queued.push(self.isolate.heap_stats().pages_pending_sweep);
         self.allocate_garbage(self.holes);
         let mut extra = 0;

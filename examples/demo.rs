@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let garbage = t.new_string("this string dies")?;
             t.weak(garbage)
         };
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Major);
         println!("\nweak handle to a dead string cleared: {}", weak.is_cleared());
 
         // The list is intact: sum the x coordinates.

@@ -53,7 +53,7 @@ fn barrier_slow(
     }
     // Compaction: a slot pointing into an evacuation candidate is recorded
     // so the pointer can be updated when the object moves.
-    crate::compactor::record_slot(host_page, value_page.flags(), host.slot(index));
+    host_page.record_old_to_old(value_page.flags(), host.slot(index));
     if value_page.has(flags::MARKING) && barrier_shade(&PageMarks, value.address()) {
         // SAFETY: `value` is a live object (see above).
         marking_worklist.push(unsafe { HeapObject::from_tagged(value) });

@@ -12,10 +12,10 @@
 //!    them.
 //! 2. **Slot recording**: while marking, the marker and the write barrier
 //!    record in the host page's OLD_TO_OLD slot set every slot of an old,
-//!    non-candidate object that points into a candidate; so does a scavenge
-//!    that promotes a young large object by flipping its page
-//!    ([`record_promoted_large_object`]: marking may have scanned it while
-//!    it was young, and will not again).
+//!    non-candidate object that points into a candidate
+//!    ([`Page::record_old_to_old`], a page fact the phases share); so does a
+//!    scavenge that promotes a young large object by flipping its page
+//!    (marking may have scanned it while it was young, and will not again).
 //! 3. **Evacuation** ([`compact`], in the finalization pause, after marking
 //!    and weak clearing, before sweeping): tasks on the shared pool claim
 //!    candidates; each moves the marked objects of its page into its own
@@ -31,22 +31,29 @@
 //!    the objects left on aborted or pinned pages ([`update_slot`]). Young
 //!    objects are not walked here: the major GC's scavenge, which follows
 //!    and scans every live young object anyway, resolves their pointers into
-//!    evacuated pages ([`forwarded_if_evacuated`]).
+//!    evacuated pages ([`crate::evacuation::forwarded_if_evacuated`]).
 //! 5. The evacuated pages leave the space, and go back to the page pool
 //!    once that scavenge has read their forwarding words
-//!    ([`release_evacuated`]).
+//!    ([`Compactor::release_evacuated`]).
+//!
+//! The compactor's state between those steps (candidates, evacuated pages,
+//! measured speed) is a [`Compactor`], owned by the GC driver. It imports no
+//! other phase: what it needs of marking (which objects of a page are live)
+//! and of sweeping (which slots lie in live objects) are page facts in
+//! [`crate::heap::live_objects`].
 //!
 //! `GcMode::StopTheWorld` runs the same code in its single pause.
 
-use crate::evacuation::{forward_exclusive, load_map_word, record_migrated_slots, update_slot, RawMemory};
+use crate::evacuation::{forward_exclusive, forwarded, load_map_word, record_migrated_slots, update_slot, RawMemory};
+use crate::heap::live_objects::{slot_in_live_object, LiveObjects};
 use crate::heap::old_space::{Lab, OldSpace};
 use crate::heap::page::{flags, Page, PagePool, AREA_SIZE};
 use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, PAGE_SIZE, WORD};
 use crate::object::{HeapObject, MapRef};
+use crate::roots::RootSet;
 use crate::sync::{AtomicUsize, Ordering};
-use crate::tracer::Phase;
-use crate::value::Tagged;
+use crate::tracer::{Phase, PhaseTimer};
 use parking_lot::Mutex;
 use std::time::Instant;
 
@@ -71,93 +78,92 @@ pub(crate) struct CompactionStats {
     pub(crate) aborted_pages: usize,
 }
 
-/// Chooses the evacuation candidates for the major GC whose marking starts
-/// now (`reducing`: the GC was asked to free memory).
-pub(crate) fn select_candidates(heap: &mut Heap, reducing: bool) {
-    debug_assert!(heap.candidates.is_empty());
-    if !heap.config.compaction {
-        return;
+/// The compactor's state across one major GC: the candidates chosen when
+/// its marking started, the pages it evacuated (released after the pause's
+/// scavenge), and the measured evacuation speed that sizes the next budget.
+#[derive(Default)]
+pub(crate) struct Compactor {
+    /// Evacuation candidates of the major GC whose marking runs.
+    candidates: Vec<Page>,
+    /// Pages the major GC in progress evacuated, released after its
+    /// scavenge (which reads their forwarding words).
+    evacuated: Vec<Page>,
+    /// Measured evacuation speed, bytes per ms (for the candidates' budget).
+    speed: Option<f64>,
+    /// What the last compaction did, for its GC event.
+    last: CompactionStats,
+}
+
+impl Compactor {
+    /// Were candidates chosen for the marking that runs (so marker, barrier
+    /// and scavenger record slots into them)?
+    pub(crate) fn is_compacting(&self) -> bool {
+        !self.candidates.is_empty()
     }
-    let stress = heap.config.stress_compaction;
-    let share = if stress {
-        0.0
-    } else if reducing {
-        FREE_SHARE_REDUCING
-    } else {
-        FREE_SHARE
-    };
-    let mut eligible: Vec<(usize, Page)> = heap
-        .old_space
-        .pages
-        .iter()
-        .filter(|p| !p.has(flags::NEVER_EVACUATE | flags::BLACK_ALLOCATED))
-        .filter(|p| stress || p.free_listed() as f64 >= share * AREA_SIZE as f64)
-        .map(|&p| (AREA_SIZE - p.free_listed(), p))
-        .collect();
-    eligible.sort_by_key(|&(live, p)| (live, p.address()));
-    let budget = if stress || reducing {
-        usize::MAX
-    } else {
-        (heap.compaction_speed.unwrap_or(INITIAL_SPEED) * TARGET_PAUSE_MS) as usize
-    };
-    let (mut chosen, mut bytes) = (Vec::new(), 0usize);
-    for (live, page) in eligible {
-        if bytes + live > budget && !chosen.is_empty() {
-            break;
+
+    /// What the last compaction did (and forgets it).
+    pub(crate) fn take_stats(&mut self) -> CompactionStats {
+        std::mem::take(&mut self.last)
+    }
+
+    /// Chooses the evacuation candidates for the major GC whose marking
+    /// starts now (`reducing`: the GC was asked to free memory).
+    pub(crate) fn select_candidates(&mut self, heap: &mut Heap, reducing: bool) {
+        debug_assert!(self.candidates.is_empty());
+        if !heap.config.compaction {
+            return;
         }
-        bytes += live;
-        chosen.push(page);
+        let stress = heap.config.stress_compaction;
+        let share = if stress {
+            0.0
+        } else if reducing {
+            FREE_SHARE_REDUCING
+        } else {
+            FREE_SHARE
+        };
+        let mut eligible: Vec<(usize, Page)> = heap
+            .old_space
+            .pages
+            .iter()
+            .filter(|p| !p.has(flags::NEVER_EVACUATE | flags::BLACK_ALLOCATED))
+            .filter(|p| stress || p.free_listed() as f64 >= share * AREA_SIZE as f64)
+            .map(|&p| (AREA_SIZE - p.free_listed(), p))
+            .collect();
+        eligible.sort_by_key(|&(live, p)| (live, p.address()));
+        let budget = if stress || reducing {
+            usize::MAX
+        } else {
+            (self.speed.unwrap_or(INITIAL_SPEED) * TARGET_PAUSE_MS) as usize
+        };
+        let (mut chosen, mut bytes) = (Vec::new(), 0usize);
+        for (live, page) in eligible {
+            if bytes + live > budget && !chosen.is_empty() {
+                break;
+            }
+            bytes += live;
+            chosen.push(page);
+        }
+        // Skip compaction that would release nothing: the moved bytes would
+        // fill as many pages as they empty.
+        if !stress && chosen.len() <= bytes.div_ceil(AREA_SIZE) {
+            return;
+        }
+        for &p in &chosen {
+            p.set_flags(flags::EVACUATION_CANDIDATE);
+        }
+        heap.old_space.unlist_pages(|p| p.has(flags::EVACUATION_CANDIDATE));
+        self.candidates = chosen;
     }
-    // Skip compaction that would release nothing: the moved bytes would
-    // fill as many pages as they empty.
-    if !stress && chosen.len() <= bytes.div_ceil(AREA_SIZE) {
-        return;
-    }
-    for &p in &chosen {
-        p.set_flags(flags::EVACUATION_CANDIDATE);
-    }
-    heap.old_space.unlist_pages(|p| p.has(flags::EVACUATION_CANDIDATE));
-    heap.candidates = chosen;
-}
 
-/// Forgets the candidates (marking was abandoned; the atomic GC that
-/// follows chooses again). Their free memory comes back with their next
-/// sweep.
-pub(crate) fn drop_candidates(heap: &mut Heap) {
-    for p in std::mem::take(&mut heap.candidates) {
-        p.clear_flags(flags::EVACUATION_CANDIDATE);
-    }
-    for p in heap.old_gen_pages() {
-        p.header().old_to_old.iterate(|_| SlotCallbackResult::Remove);
-    }
-}
-
-/// Records, while marking, that `slot` of `host` points to `value`'s page
-/// if that page is a candidate and the host's page gets updated by slots
-/// (old and not a candidate itself).
-#[inline(always)]
-pub(crate) fn record_slot(host_page: Page, value_flags: usize, slot: usize) {
-    if value_flags & flags::EVACUATION_CANDIDATE != 0
-        && host_page.flags() & (flags::YOUNG | flags::EVACUATION_CANDIDATE) == 0
-    {
-        host_page.header().old_to_old.insert(host_page.slot_index(slot));
-    }
-}
-
-/// Records the slots of the object on large page `page`, just promoted by
-/// a page flip while marking runs with candidates, that point into a
-/// candidate. (V8's scavenger records the slots of promoted objects that
-/// are already marked while compacting; copied objects here get a fresh
-/// mark bit and are scanned again as old, a flipped page keeps its bit.)
-pub(crate) fn record_promoted_large_object(page: Page) {
-    // SAFETY: a large page holds one object at its start, live: it survived
-    // the scavenge that promoted it.
-    let o = unsafe { HeapObject::from_address(page.area_start()) };
-    for i in o.tagged_range(MapRef(o.map())) {
-        let v = o.field(i);
-        if v.is_heap_object() {
-            // SAFETY: a field of a live object points to a live object.
-            record_slot(page, unsafe { Page::of(v.address()) }.flags(), o.slot(i));
+    /// Forgets the candidates (marking was abandoned; the atomic GC that
+    /// follows chooses again). Their free memory comes back with their next
+    /// sweep.
+    pub(crate) fn drop_candidates(&mut self, heap: &Heap) {
+        for p in std::mem::take(&mut self.candidates) {
+            p.clear_flags(flags::EVACUATION_CANDIDATE);
+        }
+        for p in heap.old_gen_pages() {
+            p.header().old_to_old.iterate(|_| SlotCallbackResult::Remove);
         }
     }
 }
@@ -242,98 +248,88 @@ impl EvacuationJob<'_> {
     }
 }
 
-/// Evacuates the candidates chosen when this GC's marking started and
-/// updates every pointer to what moved; releases the evacuated pages. Runs
-/// in the finalization pause after marking and weak clearing.
-pub(crate) fn compact(heap: &mut Heap, timer: &mut crate::tracer::PhaseTimer) {
-    let mut candidates = std::mem::take(&mut heap.candidates);
-    if candidates.is_empty() {
-        return;
-    }
-    // Pages pinned since they were chosen stay, like aborted ones: nothing
-    // recorded their own slots, so their objects are updated one by one.
-    let mut stay: Vec<Page> = Vec::new();
-    candidates.retain(|&p| {
-        let pinned = p.has(flags::NEVER_EVACUATE);
-        if pinned {
-            p.clear_flags(flags::EVACUATION_CANDIDATE);
-            stay.push(p);
+impl Compactor {
+    /// Evacuates the candidates chosen when this GC's marking started and
+    /// updates every pointer to what moved; releases the evacuated pages. Runs
+    /// in the finalization pause after marking and weak clearing.
+    pub(crate) fn compact(&mut self, heap: &mut Heap, timer: &mut PhaseTimer) {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        if candidates.is_empty() {
+            return;
         }
-        !pinned
-    });
-    let started = Instant::now();
-    let workers = heap.gc_worker_cap();
-    let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
-    let (moved, aborted) = timer.time(Phase::Evacuate, || {
-        let headroom = heap.hard_limit.saturating_sub(heap.old_gen_committed());
-        let Heap { old_space, pool, platform, spans, .. } = heap;
-        let job = EvacuationJob {
-            pages: &candidates,
-            cursor: AtomicUsize::new(0),
-            pages_at_start: old_space.pages.len(),
-            space: Mutex::new((old_space, pool)),
-            headroom,
-            moved: AtomicUsize::new(0),
-            aborted: Mutex::new(Vec::new()),
-        };
-        platform.run_job(tasks, Phase::Evacuate, spans, &|_| {
-            let mut lab = Lab::default();
-            loop {
-                // Relaxed: hands out page indices; the job's join publishes
-                // the results.
-                let i = job.cursor.fetch_add(1, Ordering::Relaxed);
-                let Some(&page) = job.pages.get(i) else { break };
-                if !job.evacuate_page(page, &mut lab) {
-                    job.aborted.lock().push(page);
-                }
+        // Pages pinned since they were chosen stay, like aborted ones: nothing
+        // recorded their own slots, so their objects are updated one by one.
+        let mut stay: Vec<Page> = Vec::new();
+        candidates.retain(|&p| {
+            let pinned = p.has(flags::NEVER_EVACUATE);
+            if pinned {
+                p.clear_flags(flags::EVACUATION_CANDIDATE);
+                stay.push(p);
             }
-            job.space.lock().0.retire(&mut lab);
+            !pinned
         });
-        (job.moved.into_inner(), job.aborted.into_inner())
-    });
-    let ms = started.elapsed().as_secs_f64() * 1e3;
-    if moved > 0 && ms > 0.0 {
-        let speed = moved as f64 / ms;
-        heap.compaction_speed = Some(heap.compaction_speed.map_or(speed, |s| (s + speed) / 2.0));
-    }
-    for &page in &aborted {
-        settle_aborted(page);
-    }
-    stay.extend(&aborted);
-    timer.time(Phase::UpdatePointers, || update_pointers(heap, &stay));
-    // The evacuated pages leave the space now; their memory (and the
-    // forwarding words in it) stays until the pause's scavenge has updated
-    // the young objects ([`release_evacuated`]).
-    let mut evacuated = Vec::new();
-    heap.old_space.pages.retain(|&p| {
-        let gone = p.has(flags::EVACUATION_CANDIDATE);
-        if gone {
-            evacuated.push(p);
+        let started = Instant::now();
+        let workers = heap.gc_worker_cap();
+        let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
+        let (moved, aborted) = timer.time(Phase::Evacuate, || {
+            let headroom = heap.hard_limit.saturating_sub(heap.old_gen_committed());
+            let Heap { old_space, pool, platform, spans, .. } = heap;
+            let job = EvacuationJob {
+                pages: &candidates,
+                cursor: AtomicUsize::new(0),
+                pages_at_start: old_space.pages.len(),
+                space: Mutex::new((old_space, pool)),
+                headroom,
+                moved: AtomicUsize::new(0),
+                aborted: Mutex::new(Vec::new()),
+            };
+            platform.run_job(tasks, Phase::Evacuate, spans, &|_| {
+                let mut lab = Lab::default();
+                loop {
+                    // Relaxed: hands out page indices; the job's join publishes
+                    // the results.
+                    let i = job.cursor.fetch_add(1, Ordering::Relaxed);
+                    let Some(&page) = job.pages.get(i) else { break };
+                    if !job.evacuate_page(page, &mut lab) {
+                        job.aborted.lock().push(page);
+                    }
+                }
+                job.space.lock().0.retire(&mut lab);
+            });
+            (job.moved.into_inner(), job.aborted.into_inner())
+        });
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if moved > 0 && ms > 0.0 {
+            let speed = moved as f64 / ms;
+            self.speed = Some(self.speed.map_or(speed, |s| (s + speed) / 2.0));
         }
-        !gone
-    });
-    heap.last_compaction =
-        CompactionStats { evacuated_pages: evacuated.len(), evacuated_bytes: moved, aborted_pages: aborted.len() };
-    heap.evacuated = evacuated;
-}
-
-/// After the major GC's scavenge: the evacuated pages go back to the pool.
-pub(crate) fn release_evacuated(heap: &mut Heap) {
-    for p in std::mem::take(&mut heap.evacuated) {
-        heap.pool.release(p);
+        for &page in &aborted {
+            settle_aborted(page);
+        }
+        stay.extend(&aborted);
+        timer.time(Phase::UpdatePointers, || update_pointers(heap, &stay));
+        // The evacuated pages leave the space now; their memory (and the
+        // forwarding words in it) stays until the pause's scavenge has updated
+        // the young objects ([`release_evacuated`]).
+        let mut evacuated = Vec::new();
+        heap.old_space.pages.retain(|&p| {
+            let gone = p.has(flags::EVACUATION_CANDIDATE);
+            if gone {
+                evacuated.push(p);
+            }
+            !gone
+        });
+        self.last =
+            CompactionStats { evacuated_pages: evacuated.len(), evacuated_bytes: moved, aborted_pages: aborted.len() };
+        self.evacuated = evacuated;
     }
-}
 
-/// Where a young object's field `v` points after compaction: the major
-/// GC's scavenge, which scans every live young object anyway, updates
-/// their pointers into evacuated pages (`flags` are `v`'s page's) instead
-/// of a walk of new space here.
-#[inline(always)]
-pub(crate) fn forwarded_if_evacuated(v: Tagged, flags: usize) -> Tagged {
-    if flags & flags::EVACUATION_CANDIDATE == 0 {
-        return v;
+    /// After the major GC's scavenge: the evacuated pages go back to the pool.
+    pub(crate) fn release_evacuated(&mut self, heap: &mut Heap) {
+        for p in std::mem::take(&mut self.evacuated) {
+            heap.pool.release(p);
+        }
     }
-    forwarded(v)
 }
 
 /// An aborted candidate stays: the objects that moved off it are garbage
@@ -380,7 +376,7 @@ fn slot_is_live(page: Page, slot: usize) -> bool {
     if page.has(flags::LARGE) {
         return page.header().marks.is_set(page.mark_index(page.area_start()));
     }
-    crate::sweeper::slot_in_live_object(page, slot)
+    slot_in_live_object(page, slot)
 }
 
 /// What one updating task does with one page.
@@ -405,67 +401,32 @@ fn update_pointers(heap: &mut Heap, stay: &[Page]) {
     items.extend(stay.iter().copied().map(UpdateItem::Objects));
     let tasks = (items.len() / 16).clamp(1, heap.gc_worker_cap() + 1);
     let cursor = AtomicUsize::new(0);
-    {
-        let table = heap.globals.inner.borrow();
-        let globals = &table.blocks;
-        let handles = Mutex::new(Some(&mut heap.handles));
-        heap.platform.run_job(tasks, Phase::UpdatePointers, &heap.spans, &|id| {
-            if id == 0 {
-                let handles = handles.lock().take().expect("task 0 runs once");
-                for h in handles.iter_mut() {
-                    *h = forwarded(*h);
+    let Heap { roots, platform, spans, .. } = heap;
+    let mut strong = roots.strong();
+    let walk = strong.walk();
+    platform.run_job(tasks, Phase::UpdatePointers, spans, &|id| {
+        walk.visit(id, forwarded);
+        loop {
+            // Relaxed: hands out item indices.
+            let i = cursor.fetch_add(1, Ordering::Relaxed);
+            let Some(&item) = items.get(i) else { break };
+            match item {
+                UpdateItem::Slots(page) => {
+                    page.header().old_to_old.iterate(|slot| {
+                        let addr = page.slot_address(slot);
+                        if slot_is_live(page, addr) {
+                            // SAFETY: a field of a live object.
+                            unsafe { update_slot(&RawMemory, addr) };
+                        }
+                        SlotCallbackResult::Remove
+                    });
                 }
-                for i in 0..globals.capacity() {
-                    update_root(globals.slot(i));
-                }
+                UpdateItem::Objects(page) => LiveObjects::of(page).for_each(update_fields),
             }
-            loop {
-                // Relaxed: hands out item indices.
-                let i = cursor.fetch_add(1, Ordering::Relaxed);
-                let Some(&item) = items.get(i) else { break };
-                match item {
-                    UpdateItem::Slots(page) => {
-                        page.header().old_to_old.iterate(|slot| {
-                            let addr = page.slot_address(slot);
-                            if slot_is_live(page, addr) {
-                                // SAFETY: a field of a live object.
-                                unsafe { update_slot(&RawMemory, addr) };
-                            }
-                            SlotCallbackResult::Remove
-                        });
-                    }
-                    UpdateItem::Objects(page) => crate::sweeper::for_each_marked(page, update_fields),
-                }
-            }
-        });
-    }
-    let weaks = heap.weaks.inner.borrow();
-    for i in 0..weaks.blocks.capacity() {
-        update_root(weaks.blocks.slot(i));
-    }
-    drop(weaks);
-    heap.string_table.update(forwarded);
-}
-
-/// Updates a handle slot (cleared weak handles hold a non-pointer).
-fn update_root(slot: &AtomicUsize) {
-    // Relaxed: the pause's jobs own the handle tables; task 0 alone updates
-    // them, and the job's join publishes the stores.
-    let v = Tagged(slot.load(Ordering::Relaxed));
-    let nv = forwarded(v);
-    if nv != v {
-        // Relaxed: as above.
-        slot.store(nv.0, Ordering::Relaxed);
-    }
-}
-
-/// Where `v` points after compaction.
-fn forwarded(v: Tagged) -> Tagged {
-    if !v.is_heap_object() {
-        return v;
-    }
-    match crate::evacuation::forwarding_target(load_map_word(&RawMemory, v.address())) {
-        Some(to) => Tagged::from_address(to),
-        None => v,
-    }
+        }
+    });
+    drop(strong);
+    // Weak handles and the string table, on the isolate's thread (the
+    // table is not shared with the tasks).
+    roots.update(RootSet::WEAK, |_, v| forwarded(v));
 }

@@ -16,7 +16,7 @@ pub enum GcMode {
     /// 0.5 ms) on the allocation slow path, kept correct by the Dijkstra
     /// insertion barrier and black allocation; it is finalized in a pause
     /// that re-scans the roots and drains what is left in parallel. An
-    /// explicit `collect_garbage(GcKind::Major)` is always a full atomic
+    /// explicit `collect_garbage(GcRequest::Major)` is always a full atomic
     /// collection. Sweeping is concurrent (background sweepers) and lazy
     /// (one page at a time on the allocation path), finished before the
     /// next marking starts.

@@ -266,3 +266,30 @@ unsafe impl Memory for RawMemory {
         }
     }
 }
+
+/// Where `v` points once every move of this pause is done: the target of
+/// its object's forwarding word, or `v` itself if the object did not move
+/// (Smis and cleared weak words pass through).
+#[cfg(not(loom))]
+pub(crate) fn forwarded(v: crate::value::Tagged) -> crate::value::Tagged {
+    if !v.is_heap_object() {
+        return v;
+    }
+    match forwarding_target(load_map_word(&RawMemory, v.address())) {
+        Some(to) => crate::value::Tagged::from_address(to),
+        None => v,
+    }
+}
+
+/// Where `v`, whose page has `page_flags`, points after compaction: the
+/// major GC's scavenge, which scans every live young object anyway, updates
+/// their pointers into evacuated pages with this instead of a walk of new
+/// space by the compactor.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn forwarded_if_evacuated(v: crate::value::Tagged, page_flags: usize) -> crate::value::Tagged {
+    if page_flags & crate::heap::page::flags::EVACUATION_CANDIDATE == 0 {
+        return v;
+    }
+    forwarded(v)
+}

@@ -1,13 +1,17 @@
 //! The isolate: one heap, owned by one thread.
 
+use crate::collector::{Collector, GcRequest};
 use crate::config::HeapConfig;
-use crate::error::ConfigError;
-use crate::heap::Heap;
+use crate::error::{AllocError, ConfigError};
+use crate::heap::{Heap, Space};
+use crate::object::HeapObject;
 use crate::platform::Platform;
 use crate::sync::unmodeled::{AtomicU32, Ordering};
-use crate::tracer::{GcEvent, GcKind, GcReason};
+use crate::tracer::GcEvent;
 use std::marker::PhantomData;
 use std::time::Duration;
+
+pub use crate::heap::{HeapStats, MemoryUsage, SpaceStats};
 
 static NEXT_ISOLATE_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -18,78 +22,12 @@ static NEXT_ISOLATE_ID: AtomicU32 = AtomicU32::new(1);
 /// isolates, on other threads, keep running. All isolates of a process share
 /// the [`Platform`]'s worker pool.
 pub struct Isolate {
+    /// The collector's state. Declared before the heap, so it is dropped
+    /// first: its background markers and sweepers are stopped before a
+    /// single page goes away.
+    pub(crate) gc: Collector,
     pub(crate) heap: Box<Heap>,
     _not_send: PhantomData<*mut ()>,
-}
-
-/// Statistics of one space (like an entry of V8's `getHeapSpaceStatistics()`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpaceStats {
-    /// Space name, as V8 names it (`new_space`, `old_space`, …).
-    pub name: &'static str,
-    /// Bytes of objects.
-    pub used: usize,
-    /// Bytes of pages held by the space.
-    pub committed: usize,
-    /// Bytes allocatable without growing the space.
-    pub available: usize,
-    /// Number of objects (fillers not counted).
-    pub objects: usize,
-}
-
-/// How much memory the heap uses, cheaply (no heap walk; like the heap
-/// figures of `process.memoryUsage()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MemoryUsage {
-    /// Bytes of objects, all spaces but read-only.
-    pub used: usize,
-    /// Bytes of pages in use by the heap.
-    pub committed: usize,
-    /// The most bytes of pages the heap has ever had in use at once.
-    pub peak_committed: usize,
-}
-
-/// A snapshot of the heap (like `process.memoryUsage()` plus per-space
-/// statistics).
-#[derive(Clone, Debug)]
-pub struct HeapStats {
-    /// Per space.
-    pub spaces: Vec<SpaceStats>,
-    /// Bytes of objects, all spaces.
-    pub used: usize,
-    /// Bytes of pages in use by the heap.
-    pub committed: usize,
-    /// Bytes of free pages kept for reuse.
-    pub pooled: usize,
-    /// Old-generation size at which the next major GC starts.
-    pub old_generation_limit: usize,
-    /// The hard old-generation limit.
-    pub max_old_generation: usize,
-    /// Live local handles.
-    pub local_handles: usize,
-    /// Live global handles.
-    pub global_handles: usize,
-    /// Live weak handles (cleared or not).
-    pub weak_handles: usize,
-    /// Entries in the string table.
-    pub interned_strings: usize,
-    /// Scavenges so far.
-    pub minor_gcs: u64,
-    /// Full GCs so far.
-    pub major_gcs: u64,
-    /// Sum of all GC pauses.
-    pub total_pause: Duration,
-    /// Old-generation pages the last major GC left to sweep whose free
-    /// memory has not reached the free lists yet (0 once sweeping is
-    /// complete).
-    pub pages_pending_sweep: usize,
-}
-
-impl HeapStats {
-    /// The statistics of the space called `name`.
-    pub fn space(&self, name: &str) -> Option<&SpaceStats> {
-        self.spaces.iter().find(|s| s.name == name)
-    }
 }
 
 impl Isolate {
@@ -99,8 +37,22 @@ impl Isolate {
         // Relaxed: the counter only has to hand out unique ids.
         let id = NEXT_ISOLATE_ID.fetch_add(1, Ordering::Relaxed);
         let initial = config.min_semi_space_size;
-        let heap = Heap::new(id, config, platform.clone()).ok_or(ConfigError::InitialHeap(initial))?;
-        Ok(Isolate { heap: Box::new(heap), _not_send: PhantomData })
+        let gc = Collector::new(config.initial_old_space_size);
+        let heap =
+            Heap::new(id, config, platform.clone(), gc.tracer.origin()).ok_or(ConfigError::InitialHeap(initial))?;
+        Ok(Isolate { gc, heap: Box::new(heap), _not_send: PhantomData })
+    }
+
+    /// Allocates `size` bytes (a multiple of the word size) in `space`:
+    /// the heap's bump-pointer fast path, else the collector's slow path.
+    /// The memory is uninitialised: the caller writes the map and every
+    /// field before the next allocation.
+    #[inline]
+    pub(crate) fn allocate(&mut self, size: usize, space: Space) -> Result<HeapObject, AllocError> {
+        match self.heap.allocate_fast(size, space) {
+            Some(o) => Ok(o),
+            None => self.gc.allocate_slow(&mut self.heap, size, space),
+        }
     }
 
     /// This isolate's id (unique in the process); handles carry it.
@@ -113,10 +65,16 @@ impl Isolate {
         &self.heap.config
     }
 
-    /// Runs a GC now: `Minor` scavenges the young generation, `Major` marks
-    /// and sweeps the whole heap (and evacuates the young generation).
-    pub fn collect_garbage(&mut self, kind: GcKind) {
-        self.heap.collect(kind, GcReason::Requested);
+    /// Runs the collection `request` asks for now: `Minor` scavenges the
+    /// young generation, `Major` collects the whole heap at once (see
+    /// [`GcRequest`] for the others). Recorded events have reason
+    /// [`crate::GcReason::Requested`].
+    ///
+    /// # Panics
+    /// If an earlier GC of this isolate panicked (its heap may be
+    /// half-collected).
+    pub fn collect_garbage(&mut self, request: GcRequest) {
+        self.gc.request(&mut self.heap, request);
     }
 
     /// Used, committed and peak committed bytes; cheap enough to call often.
@@ -130,28 +88,28 @@ impl Isolate {
 
     /// Per-space statistics. Walks the heap to count objects.
     pub fn heap_stats(&self) -> HeapStats {
-        self.heap.stats()
+        self.gc.stats(&self.heap)
     }
 
     /// The most recent GC events (up to 65,536), oldest first.
     pub fn gc_events(&self) -> Vec<GcEvent> {
-        self.heap.tracer.events().cloned().collect()
+        self.gc.tracer.events().cloned().collect()
     }
 
     /// Time since the isolate was created: the clock every [`GcEvent`]'s and
     /// [`crate::GcSpan`]'s `start` is measured on.
     pub fn elapsed(&self) -> Duration {
-        self.heap.tracer.since_origin(std::time::Instant::now())
+        self.gc.tracer.since_origin(std::time::Instant::now())
     }
 
     /// Number of GCs of each kind so far: `(minor, major)`.
     pub fn gc_counts(&self) -> (u64, u64) {
-        (self.heap.tracer.minor_count, self.heap.tracer.major_count)
+        (self.gc.tracer.minor_count, self.gc.tracer.major_count)
     }
 
     /// Sum of all GC pauses so far.
     pub fn total_gc_pause(&self) -> Duration {
-        self.heap.total_pause()
+        self.gc.tracer.total_pause
     }
 
     /// Installs a callback asked before an allocation fails for lack of
@@ -159,12 +117,12 @@ impl Isolate {
     /// limit for the old generation. Returning a value no larger than
     /// `current_limit` lets the allocation fail with `Err(OutOfMemory)`.
     pub fn set_near_heap_limit_callback(&mut self, cb: impl FnMut(usize, usize) -> usize + 'static) {
-        self.heap.near_heap_limit_callback = Some(Box::new(cb));
+        self.gc.near_heap_limit_callback = Some(Box::new(cb));
     }
 
     /// Removes the near-heap-limit callback (a limit it raised stays).
     pub fn remove_near_heap_limit_callback(&mut self) {
-        self.heap.near_heap_limit_callback = None;
+        self.gc.near_heap_limit_callback = None;
     }
 }
 

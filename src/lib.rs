@@ -19,7 +19,7 @@
 //! scope.set(p, 0, Smi::from(3));
 //! let label = scope.new_string("origin")?;
 //! scope.set(p, 1, label);
-//! scope.collect_garbage(GcKind::Major);
+//! scope.collect_garbage(GcRequest::Major);
 //! assert_eq!(scope.get_smi(p, 0), Some(3));
 //! let l = scope.get(p, 1);
 //! let l = scope.cast::<HeapString, _>(l).unwrap();
@@ -62,6 +62,8 @@ mod heap;
 #[cfg(not(loom))]
 mod barrier;
 #[cfg(not(loom))]
+mod collector;
+#[cfg(not(loom))]
 mod compactor;
 #[cfg(not(loom))]
 mod config;
@@ -77,6 +79,8 @@ mod marking;
 mod object;
 #[cfg(not(loom))]
 pub mod platform;
+#[cfg(not(loom))]
+mod roots;
 #[cfg(not(loom))]
 mod scavenger;
 #[cfg(not(loom))]
@@ -96,6 +100,7 @@ pub mod workloads;
 
 #[cfg(not(loom))]
 pub use {
+    collector::GcRequest,
     config::{GcMode, HeapConfig},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},

@@ -15,30 +15,25 @@
 //!
 //! After marking, weak handles and string-table entries whose targets stayed
 //! white are cleared.
+//!
+//! Marking imports no other phase. While compacting (the driver chose
+//! evacuation candidates before marking started), it records the slots that
+//! point into candidates through the page ([`Page::record_old_to_old`]). It
+//! receives one hand-off: the scavenger calls [`after_scavenge`] with the
+//! objects it copied or promoted during a marking cycle.
 
-use crate::compactor;
 use crate::gate::WorkerGate;
-use crate::handles::{clear_weak_slot, HandleBlocks};
+use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
 use crate::platform::Platform;
+use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
 use crate::value::Tagged;
 use crate::worklist::{GreyPool, Local, Worklist};
 use std::time::{Duration, Instant};
-
-/// Is `v` alive after marking (a Smi, read-only, or marked)?
-pub(crate) fn is_live(v: Tagged) -> bool {
-    if !v.is_heap_object() {
-        return true;
-    }
-    // SAFETY: `v` came from a root or a field of a live object.
-    let obj = unsafe { HeapObject::from_tagged(v) };
-    let page = obj.page();
-    page.has(flags::READ_ONLY | flags::BLACK_ALLOCATED) || page.header().marks.is_set(page.mark_index(obj.address()))
-}
 
 /// Heap bytes per marking task: one task per this much of the heap (at most
 /// [`MAX_TASKS`], at most the GC workers plus the main thread).
@@ -91,9 +86,7 @@ impl LiveBytes {
 /// State shared by the tasks of one marking job.
 struct MarkJob<'h> {
     worklist: Worklist<HeapObject>,
-    locals: &'h [Tagged],
-    globals: &'h HandleBlocks,
-    global_cursor: AtomicUsize,
+    roots: StrongWalk<'h>,
     marked_bytes: AtomicUsize,
     /// Evacuation candidates were chosen: record slots pointing into them.
     compacting: bool,
@@ -116,15 +109,9 @@ impl Marker<'_> {
     }
 
     fn run(mut self, job: &MarkJob<'_>, id: usize) {
-        if id == 0 {
-            for &h in job.locals {
-                self.mark(h);
-            }
-        }
-        job.globals.visit_claimed(&job.global_cursor, |slot| {
-            // Relaxed: inside the pause the table does not change; the job's
-            // spawn published it to the workers.
-            self.mark(Tagged(slot.load(Ordering::Relaxed)));
+        job.roots.visit(id, |h| {
+            self.mark(h);
+            h
         });
         loop {
             while let Some(obj) = self.local.pop() {
@@ -142,30 +129,26 @@ impl Marker<'_> {
 }
 
 /// Marks everything reachable from the roots, in parallel on the shared
-/// pool inside the pause. Returns the marked bytes.
-pub(crate) fn mark_full(heap: &mut Heap) -> usize {
+/// pool inside the pause (`compacting`: evacuation candidates were chosen).
+/// Returns the marked bytes.
+pub(crate) fn mark_full(heap: &mut Heap, compacting: bool) -> usize {
     reset_live_bytes(heap);
-    mark_parallel(heap, Vec::new())
+    mark_parallel(heap, Vec::new(), compacting)
 }
 
 /// Marks, in parallel inside the pause, everything reachable from the roots
 /// and from the grey objects in `seed` (already marked). Live bytes add to
 /// what the pages hold.
-fn mark_parallel(heap: &mut Heap, seed: Vec<HeapObject>) -> usize {
+fn mark_parallel(heap: &mut Heap, seed: Vec<HeapObject>, compacting: bool) -> usize {
     let tasks = task_count(heap.size_of_objects(), heap.gc_worker_cap());
-    let table = heap.globals.inner.borrow();
-    let job = MarkJob {
-        worklist: Worklist::new(tasks),
-        locals: &heap.handles,
-        globals: &table.blocks,
-        global_cursor: AtomicUsize::new(0),
-        marked_bytes: AtomicUsize::new(0),
-        compacting: !heap.candidates.is_empty(),
-    };
+    let Heap { roots, platform, spans, .. } = heap;
+    let mut strong = roots.strong();
+    let job =
+        MarkJob { worklist: Worklist::new(tasks), roots: strong.walk(), marked_bytes: AtomicUsize::new(0), compacting };
     for chunk in seed.chunks(crate::worklist::SEGMENT_SIZE) {
         job.worklist.inject(chunk.to_vec());
     }
-    heap.platform.run_job(tasks, Phase::Mark, &heap.spans, &|id| {
+    platform.run_job(tasks, Phase::Mark, spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
             Marker { local, live: LiveBytes::new(), marked_bytes: 0 }.run(&job, id);
         }
@@ -344,7 +327,7 @@ fn scan_fields(
         let v = obj.field_acquire(i);
         if compacting && v.is_heap_object() {
             // SAFETY: a field of a live object points to a live object.
-            compactor::record_slot(host, unsafe { Page::of(v.address()) }.flags(), obj.slot(i));
+            host.record_old_to_old(unsafe { Page::of(v.address()) }.flags(), obj.slot(i));
         }
         if let Some(child) = try_grey(v) {
             push(child);
@@ -359,30 +342,14 @@ fn blacken_into(worklist: &mut Vec<HeapObject>, live: &mut LiveBytes, compacting
 }
 
 fn shade_roots(heap: &Heap, worklist: &mut Vec<HeapObject>) {
-    for &h in &heap.handles {
-        shade(worklist, h);
-    }
-    let table = heap.globals.inner.borrow();
-    for i in 0..table.blocks.capacity() {
-        // Relaxed: the isolate's thread owns the table outside GC jobs.
-        shade(worklist, Tagged(table.blocks.slot(i).load(Ordering::Relaxed)));
-    }
-}
-
-/// Every page the barrier and marking flags apply to (all but read-only).
-fn all_pages(heap: &Heap) -> Vec<Page> {
-    let mut pages: Vec<Page> = heap.old_gen_pages().collect();
-    pages.extend(&heap.new_space.to_pages);
-    pages.extend(&heap.new_space.from_pages);
-    pages.extend(&heap.new_lo_space.pages);
-    pages
+    heap.roots.for_each(RootSet::STRONG, |_, h| shade(worklist, h));
 }
 
 /// Zeroes every page's live-byte counter before a marking cycle (young
 /// pages too: a young large object's page becomes old by a flag flip and
 /// keeps its counter).
 fn reset_live_bytes(heap: &Heap) {
-    for p in all_pages(heap) {
+    for p in heap.all_pages() {
         p.set_live_bytes(0);
         p.reset_scan();
     }
@@ -391,7 +358,7 @@ fn reset_live_bytes(heap: &Heap) {
 /// Turns the marking flags on every page (and on pages yet to be allocated)
 /// on or off; off restores each page's generational barrier flags.
 fn set_marking_flags(heap: &mut Heap, on: bool) {
-    for p in all_pages(heap) {
+    for p in heap.all_pages() {
         if on {
             p.set_flags(flags::MARKING_FLAGS);
         } else {
@@ -410,12 +377,11 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
 }
 
 /// The start pause: greys the roots, turns the barrier and black allocation
-/// on, posts background workers. The caller retired the old-space
-/// allocation areas (objects allocated from now on are marked one by one).
-pub(crate) fn start_incremental(heap: &mut Heap) {
-    debug_assert!(heap.marking.is_none() && heap.barrier_worklist.is_empty());
-    debug_assert!(heap.sweeping.is_none(), "marking starts on a swept heap");
-    compactor::select_candidates(heap, false);
+/// on, posts background workers (`compacting`: evacuation candidates were
+/// chosen, so slots into them are recorded). The caller finished sweeping
+/// and retired the old-space allocation areas (objects allocated from now
+/// on are marked one by one).
+pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool) -> IncrementalMarking {
     reset_live_bytes(heap);
     set_marking_flags(heap, true);
     let mut roots = Vec::with_capacity(1024);
@@ -424,23 +390,22 @@ pub(crate) fn start_incremental(heap: &mut Heap) {
         pool: GreyPool::new(),
         gate: WorkerGate::new(),
         max_workers: heap.gc_worker_cap(),
-        compacting: !heap.candidates.is_empty(),
-        spans: SpanRecorder::new(heap.tracer.origin()),
+        compacting,
+        spans: SpanRecorder::new(heap.spans.origin()),
     });
     for chunk in roots.chunks(crate::worklist::SEGMENT_SIZE) {
         shared.pool.push(chunk.to_vec());
     }
     post_workers(&shared, &heap.platform);
-    heap.marking = Some(IncrementalMarking { shared, allocated_at_last_step: heap.size_of_objects() });
+    IncrementalMarking { shared, allocated_at_last_step: heap.size_of_objects() }
 }
 
 /// One budgeted step on the mutator's thread: flushes the barrier worklist,
 /// posts workers if there is work, and marks a share itself. Returns `true`
 /// when no grey object is left (the cycle can be finalized).
-pub(crate) fn step(heap: &mut Heap) -> bool {
-    let Some(mut m) = heap.marking.take() else { return true };
-    if !heap.barrier_worklist.is_empty() {
-        m.shared.pool.push(std::mem::take(&mut heap.barrier_worklist));
+pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist: &mut Vec<HeapObject>) -> bool {
+    if !barrier_worklist.is_empty() {
+        m.shared.pool.push(std::mem::take(barrier_worklist));
     }
     post_workers(&m.shared, &heap.platform);
     let size = heap.size_of_objects();
@@ -471,24 +436,26 @@ pub(crate) fn step(heap: &mut Heap) -> bool {
     }
     live.flush();
     m.allocated_at_last_step = size;
-    let finished = m.shared.pool.is_done();
-    heap.marking = Some(m);
-    finished
+    m.shared.pool.is_done()
 }
 
-/// Stops the background workers for a pause of this isolate (a scavenge);
-/// [`resume_workers`] lets them go on.
-pub(crate) fn pause_workers(heap: &Heap) {
-    if let Some(m) = &heap.marking {
-        m.shared.gate.close();
+impl IncrementalMarking {
+    /// Stops the background workers for a pause of this isolate (a
+    /// scavenge); [`IncrementalMarking::resume`] lets them go on.
+    pub(crate) fn pause(&self) {
+        self.shared.gate.close();
     }
-}
 
-/// After a pause: lets the workers go on, posting new ones if there is work.
-pub(crate) fn resume_workers(heap: &Heap) {
-    if let Some(m) = &heap.marking {
-        m.shared.gate.open();
-        post_workers(&m.shared, &heap.platform);
+    /// After a pause: lets the workers go on, posting new ones if there is
+    /// work.
+    pub(crate) fn resume(&self, platform: &Platform) {
+        self.shared.gate.open();
+        post_workers(&self.shared, platform);
+    }
+
+    /// Were evacuation candidates chosen for this cycle?
+    pub(crate) fn is_compacting(&self) -> bool {
+        self.shared.compacting
     }
 }
 
@@ -496,28 +463,29 @@ pub(crate) fn resume_workers(heap: &Heap) {
 /// (they changed without a barrier), flushes the barrier worklist, and drains
 /// to a fixed point in parallel; then turns the barrier off. Returns the
 /// bytes marked in the pause.
-pub(crate) fn finish_incremental(heap: &mut Heap) -> usize {
-    let m = heap.marking.take().expect("a marking cycle in progress");
+pub(crate) fn finish_incremental(
+    heap: &mut Heap,
+    m: IncrementalMarking,
+    barrier_worklist: &mut Vec<HeapObject>,
+) -> usize {
     m.shared.gate.close();
     heap.spans.absorb(&m.shared.spans);
     let mut seed = m.shared.pool.drain();
-    seed.append(&mut heap.barrier_worklist);
-    let marked = mark_parallel(heap, seed);
+    seed.append(barrier_worklist);
+    let marked = mark_parallel(heap, seed, m.shared.compacting);
     set_marking_flags(heap, false);
     marked
 }
 
 /// Abandons a marking cycle (an explicit or last-resort full GC runs an
 /// atomic one instead): workers stopped, barrier off, worklists dropped,
-/// marks cleared.
-pub(crate) fn abort_incremental(heap: &mut Heap) {
-    if let Some(m) = heap.marking.take() {
-        m.shared.gate.close();
-    }
-    heap.barrier_worklist.clear();
+/// marks cleared. (The driver drops the cycle's evacuation candidates.)
+pub(crate) fn abort_incremental(heap: &mut Heap, m: IncrementalMarking, barrier_worklist: &mut Vec<HeapObject>) {
+    m.shared.gate.close();
+    drop(m);
+    barrier_worklist.clear();
     set_marking_flags(heap, false);
-    compactor::drop_candidates(heap);
-    for p in all_pages(heap) {
+    for p in heap.all_pages() {
         p.header().marks.clear_all();
         // The atomic marking that follows marks these pages' objects one
         // by one; they are swept like any other page.
@@ -529,11 +497,10 @@ pub(crate) fn abort_incremental(heap: &mut Heap) {
 /// entries that moved or died go, and every object the scavenge copied or
 /// promoted is greyed (its mark bit did not move with it).
 pub(crate) fn after_scavenge(
-    marking: &mut Option<IncrementalMarking>,
+    m: &mut IncrementalMarking,
     barrier_worklist: &mut Vec<HeapObject>,
     copies: Vec<HeapObject>,
 ) {
-    let Some(m) = marking.as_mut() else { return };
     // Entries in from-space are dropped: a survivor's copy is in `copies`
     // (and greyed below), a dead one needs nothing. Dead young large objects
     // go; everything else stays where it is.
@@ -569,10 +536,18 @@ impl Drop for IncrementalMarking {
 
 /// Clears weak handles and string-table entries whose targets are white.
 pub(crate) fn clear_dead_weak_references(heap: &mut Heap) {
-    let table = heap.weaks.inner.borrow();
-    for i in 0..table.blocks.capacity() {
-        clear_weak_slot(table.blocks.slot(i), |addr| is_live(Tagged::from_address(addr)));
+    heap.roots.clear_dead(is_live);
+}
+
+/// Black allocation: an old-generation object allocated while marking is
+/// born marked (the marker never needs to visit it; every pointer later
+/// stored into it goes through the barrier). Objects on pages allocated
+/// black need no mark bit.
+pub(crate) fn allocate_black(addr: usize, size: usize) {
+    // SAFETY: `addr` was just allocated in a live page of this heap.
+    let page = unsafe { Page::of(addr) };
+    if !page.has(flags::BLACK_ALLOCATED) {
+        page.header().marks.set(page.mark_index(addr));
     }
-    drop(table);
-    heap.string_table.retain(is_live);
+    page.add_live_bytes(size);
 }

@@ -20,23 +20,35 @@
 //! 5. copied objects are scanned from the worklist; promoted ones record the
 //!    slots still pointing into new space in their page's OLD_TO_NEW set;
 //!    young large objects are promoted by flipping their page;
-//! 6. the main thread clears weak handles to dead young objects, flips
-//!    surviving young large pages to old large-object space, and sets the age
-//!    mark.
+//! 6. the main thread clears weak handles to dead young objects, hands the
+//!    copies to a marking cycle in progress, flips surviving young large
+//!    pages to old large-object space, and sets the age mark.
+//!
+//! [`scavenge`] runs these as named steps. The scavenger imports one other
+//! phase, for one hand-off: during a marking cycle it gives marking the
+//! objects it copied or promoted ([`marking::after_scavenge`]), whose mark
+//! bits did not move with them. What it needs of compaction (where a pointer
+//! into an evacuated page goes) and of sweeping (which remembered slots of a
+//! page pending sweep are stale) are forwarding and page facts
+//! ([`crate::evacuation`], [`crate::heap::live_objects`]).
 
-use crate::evacuation::{forward_exclusive, forwarding_target, load_map_word, try_forward, RawMemory};
-use crate::handles::{HandleBlocks, CLEARED};
+use crate::evacuation::{
+    forward_exclusive, forwarded_if_evacuated, forwarding_target, load_map_word, try_forward, RawMemory,
+};
+use crate::handles::CLEARED;
+use crate::heap::live_objects::slot_in_live_object;
 use crate::heap::new_space::NewSpace;
 use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, WORD};
+use crate::marking::{self, IncrementalMarking};
 use crate::object::{HeapObject, MapRef};
+use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
-use crate::{compactor, marking, sweeper};
 use parking_lot::Mutex;
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
@@ -84,9 +96,7 @@ struct Job<'h> {
     new_space: Mutex<&'h mut NewSpace>,
     old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
     fillers: FillerMaps,
-    locals: Mutex<Option<&'h mut Vec<Tagged>>>,
-    globals: &'h HandleBlocks,
-    global_cursor: AtomicUsize,
+    roots: StrongWalk<'h>,
     old_pages: Vec<Page>,
     page_cursor: AtomicUsize,
     stats: Mutex<ScavengeStats>,
@@ -129,7 +139,7 @@ impl<'j, 'h> Task<'j, 'h> {
             if self.job.after_marking {
                 // The major GC's scavenge: a pointer into a page compaction
                 // just evacuated goes to the object's new place.
-                return compactor::forwarded_if_evacuated(v, f);
+                return forwarded_if_evacuated(v, f);
             }
             v
         }
@@ -167,7 +177,7 @@ impl<'j, 'h> Task<'j, 'h> {
                 if promoted {
                     self.stats.promoted += size;
                     if self.job.after_marking {
-                        sweeper::account_promoted(to, size);
+                        account_promoted(to, size);
                     }
                 } else {
                     self.stats.survived += size;
@@ -243,23 +253,10 @@ impl<'j, 'h> Task<'j, 'h> {
 
     fn run(mut self, id: usize) {
         let job = self.job;
-        // Local handles: task 0, the isolate's own thread, which the
-        // worklist counts as joined from the start.
-        if id == 0 {
-            let handles = job.locals.lock().take().expect("task 0 runs once");
-            for h in handles.iter_mut() {
-                *h = self.evacuate(*h);
-            }
-        }
-        job.globals.visit_claimed(&job.global_cursor, |slot| {
-            // Relaxed: each block is visited by the one task that claimed it;
-            // the job's join orders the store for the main thread.
-            let v = Tagged(slot.load(Ordering::Relaxed));
-            let nv = self.evacuate(v);
-            if nv != v {
-                slot.store(nv.0, Ordering::Relaxed);
-            }
-        });
+        // The strong roots: the locals on task 0, the isolate's own thread
+        // (which the worklist counts as joined from the start), global-handle
+        // blocks claimed by every task.
+        job.roots.visit(id, |h| self.evacuate(h));
         // The remembered set, page by page.
         loop {
             // Relaxed: hands out page indices only.
@@ -268,9 +265,9 @@ impl<'j, 'h> Task<'j, 'h> {
             // A page still waiting for its sweeper (paused during the
             // scavenge) may hold stale slots of dead objects: only slots
             // inside marked objects count, the others go.
-            let pending = sweeper::is_pending(page);
+            let pending = page.is_pending_sweep();
             page.header().old_to_new.iterate(|slot| {
-                if pending && !sweeper::slot_in_live_object(page, page.slot_address(slot)) {
+                if pending && !slot_in_live_object(page, page.slot_address(slot)) {
                     return SlotCallbackResult::Remove;
                 }
                 // A slot is treated as a one-word "object" for field access.
@@ -318,44 +315,74 @@ fn is_in_to_space(v: Tagged) -> bool {
     v.is_heap_object() && unsafe { HeapObject::from_tagged(v) }.page().has(flags::TO_SPACE)
 }
 
-/// Runs one scavenge of `heap`'s young generation; `after_marking` for the
-/// major GC's, which runs between marking and sweeping.
-pub(crate) fn scavenge(heap: &mut Heap, after_marking: bool) -> ScavengeStats {
+/// An object the major GC's scavenge promoted to `addr`: on a page pending
+/// sweep it gets a mark bit (the sweeper keeps it), and every page counts
+/// its bytes live (the spaces' accounting is rebuilt from live bytes when
+/// sweeping starts).
+#[inline]
+fn account_promoted(addr: usize, size: usize) {
+    // SAFETY: `addr` is an object the scavenge just promoted into a live page.
+    let page = unsafe { Page::of(addr) };
+    if page.is_pending_sweep() {
+        page.header().marks.set(page.mark_index(addr));
+    }
+    page.add_live_bytes(size);
+}
+
+/// The GC around a scavenge.
+pub(crate) enum ScavengeContext<'a> {
+    /// A minor GC with no marking cycle in progress.
+    Plain,
+    /// A minor GC during a marking cycle: the copies go to marking, whose
+    /// barrier worklist follows the moves.
+    DuringMarking(&'a mut IncrementalMarking, &'a mut Vec<HeapObject>),
+    /// The major GC's scavenge, between marking (and compaction) and
+    /// sweeping: promoted objects are accounted live, pointers into
+    /// evacuated pages are updated.
+    AfterMarking,
+}
+
+/// Runs one scavenge of `heap`'s young generation.
+pub(crate) fn scavenge(heap: &mut Heap, context: ScavengeContext<'_>) -> ScavengeStats {
     heap.new_space.flip(&mut heap.pool).expect("isogc: the system is out of memory for new space");
+    let (marking, after_marking) = match context {
+        ScavengeContext::Plain => (None, false),
+        ScavengeContext::DuringMarking(m, barrier) => (Some((m, barrier)), false),
+        ScavengeContext::AfterMarking => (None, true),
+    };
+    // Marking with evacuation candidates: see `promote_young_large_objects`.
+    let compacting = marking.as_ref().is_some_and(|(m, _)| m.is_compacting());
+    let (stats, copies) = evacuate(heap, marking.is_some(), after_marking);
+    update_weak_handles(heap);
+    // The hand-off to marking, while the dead young large objects' pages
+    // (which marking's worklists may name) are still there.
+    if let Some((m, barrier_worklist)) = marking {
+        marking::after_scavenge(m, barrier_worklist, copies);
+    }
+    promote_young_large_objects(heap, compacting);
+    heap.new_space.set_age_mark_to_top();
+    stats
+}
+
+/// The parallel job: evacuates everything reachable from the roots and the
+/// remembered set. Returns what moved and (while `marking`) the objects
+/// copied or promoted.
+fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeStats, Vec<HeapObject>) {
     let tasks = task_count(heap.new_space.capacity(), heap.config.new_space_per_scavenge_task, heap.gc_worker_cap());
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
     let fillers = heap.old_space.fillers;
-    let platform = heap.platform.clone();
-    let marking_active = heap.marking.is_some();
-    // Marking with evacuation candidates: see the large-object flip below.
-    let compacting = marking_active && !heap.candidates.is_empty();
-    let Heap {
-        new_space,
-        old_space,
-        pool,
-        handles,
-        globals,
-        weaks,
-        new_lo_space,
-        lo_space,
-        spans,
-        marking,
-        barrier_worklist,
-        ..
-    } = heap;
-    let global_table = globals.inner.borrow();
+    let Heap { new_space, old_space, pool, roots, platform, spans, .. } = heap;
+    let mut strong = roots.strong();
     let job = Job {
         exclusive: tasks == 1,
-        marking: marking_active,
+        marking,
         after_marking,
         copies: Mutex::new(Vec::new()),
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),
         old_space: Mutex::new((&mut *old_space, &mut *pool)),
         fillers,
-        locals: Mutex::new(Some(handles)),
-        globals: &global_table.blocks,
-        global_cursor: AtomicUsize::new(0),
+        roots: strong.walk(),
         old_pages,
         page_cursor: AtomicUsize::new(0),
         stats: Mutex::new(ScavengeStats { tasks, ..Default::default() }),
@@ -373,39 +400,35 @@ pub(crate) fn scavenge(heap: &mut Heap, after_marking: bool) -> ScavengeStats {
             .run(id);
         }
     });
-    let stats = job.stats.into_inner();
-    let copies = job.copies.into_inner();
-    drop(global_table);
+    (job.stats.into_inner(), job.copies.into_inner())
+}
 
-    // Weak handles: follow forwarding, clear the dead.
-    {
-        let table = weaks.inner.borrow();
-        let cursor = AtomicUsize::new(0);
-        table.blocks.visit_claimed(&cursor, |slot| {
-            // Relaxed: after the job's join only this thread touches the table.
-            let v = Tagged(slot.load(Ordering::Relaxed));
-            if !v.is_heap_object() {
-                return;
-            }
-            // SAFETY: weak slots hold live or dead-but-unfreed young objects
-            // (from-space is still intact) or live old objects.
-            let obj = unsafe { HeapObject::from_tagged(v) };
-            let page = obj.page();
-            let nv = if page.has(flags::FROM_SPACE) {
-                obj.forwarding_address().map_or(CLEARED, Tagged::from_address)
-            } else if page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED) {
-                CLEARED
-            } else {
-                v
-            };
-            slot.store(nv.0, Ordering::Relaxed);
-        });
-    }
+/// Weak handles follow their targets' moves; those of dead young objects
+/// are cleared (from-space is still intact, so a dead object's map word is
+/// still readable).
+fn update_weak_handles(heap: &mut Heap) {
+    heap.roots.update(RootSet::WEAKS, |_, v| {
+        if !v.is_heap_object() {
+            return v;
+        }
+        // SAFETY: weak slots hold live or dead-but-unfreed young objects
+        // (from-space is still intact) or live old objects.
+        let obj = unsafe { HeapObject::from_tagged(v) };
+        let page = obj.page();
+        if page.has(flags::FROM_SPACE) {
+            obj.forwarding_address().map_or(CLEARED, Tagged::from_address)
+        } else if page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED) {
+            CLEARED
+        } else {
+            v
+        }
+    });
+}
 
-    // Marking in progress: its worklists follow the moves; copies turn grey.
-    marking::after_scavenge(marking, barrier_worklist, copies);
-
-    // Young large objects: survivors become old by a flag flip, the rest go.
+/// Young large objects: survivors become old by a flag flip, the rest go
+/// back to the page pool.
+fn promote_young_large_objects(heap: &mut Heap, compacting: bool) {
+    let Heap { new_lo_space, lo_space, pool, .. } = heap;
     for page in new_lo_space.pages.clone() {
         let size = new_lo_space.take(page);
         if page.has(flags::LARGE_SURVIVED) {
@@ -420,14 +443,30 @@ pub(crate) fn scavenge(heap: &mut Heap, after_marking: bool) -> ScavengeStats {
                 // it was young, its slots were not recorded (young hosts are
                 // updated object by object) and nothing scans it again. Its
                 // page is old now and updated by recorded slots only.
-                compactor::record_promoted_large_object(page);
+                record_old_to_old_slots(page);
             }
         } else {
             pool.release(page);
         }
     }
-    new_space.set_age_mark_to_top();
-    stats
+}
+
+/// Records the slots of the object on large page `page`, just promoted by
+/// a page flip while marking runs with candidates, that point into a
+/// candidate. (V8's scavenger records the slots of promoted objects that
+/// are already marked while compacting; copied objects here get a fresh
+/// mark bit and are scanned again as old, a flipped page keeps its bit.)
+fn record_old_to_old_slots(page: Page) {
+    // SAFETY: a large page holds one object at its start, live: it survived
+    // the scavenge that promoted it.
+    let o = unsafe { HeapObject::from_address(page.area_start()) };
+    for i in o.tagged_range(MapRef(o.map())) {
+        let v = o.field(i);
+        if v.is_heap_object() {
+            // SAFETY: a field of a live object points to a live object.
+            page.record_old_to_old(unsafe { Page::of(v.address()) }.flags(), o.slot(i));
+        }
+    }
 }
 
 #[cfg(test)]

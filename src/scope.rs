@@ -8,13 +8,14 @@
 //! variants return `None` for a bad index) and never touches the heap.
 
 use crate::barrier::write_barrier;
+use crate::collector::GcRequest;
 use crate::error::AllocError;
 use crate::handles::{Global, Local, Value, Weak, CLEARED};
+use crate::heap::page::flags;
 use crate::heap::read_only::OddballKind;
 use crate::heap::{Space, MAX_OBJECT_BYTES, WORD};
 use crate::isolate::Isolate;
 use crate::object::{offsets, sizes, string_hash, HeapObject, InstanceType, MapRef};
-use crate::tracer::GcKind;
 use crate::value::{Smi, Tagged};
 
 mod private {
@@ -143,7 +144,7 @@ pub struct HandleScope<'s> {
 
 impl Drop for HandleScope<'_> {
     fn drop(&mut self) {
-        self.isolate.heap.handles.truncate(self.base);
+        self.isolate.heap.roots.locals.truncate(self.base);
     }
 }
 
@@ -179,13 +180,14 @@ impl<'s> HandleScope<'s> {
     /// Opens a scope on an isolate or on an enclosing scope.
     pub fn new<P: ScopeParent + ?Sized>(parent: &'s mut P) -> HandleScope<'s> {
         let isolate = parent.isolate_mut();
-        let base = isolate.heap.handles.len();
+        isolate.gc.check_usable(isolate.heap.id);
+        let base = isolate.heap.roots.locals.len();
         HandleScope { isolate, base }
     }
 
     #[inline(always)]
     fn push<T>(&mut self, t: Tagged) -> Local<'s, T> {
-        let handles = &mut self.isolate.heap.handles;
+        let handles = &mut self.isolate.heap.roots.locals;
         let index = handles.len();
         handles.push(t);
         Local::new(index as u32, self.isolate.heap.id)
@@ -198,7 +200,7 @@ impl<'s> HandleScope<'s> {
         if l.isolate != heap.id {
             wrong_isolate("Local", l.isolate, heap.id);
         }
-        heap.handles[l.index as usize]
+        heap.roots.locals[l.index as usize]
     }
 
     #[inline(always)]
@@ -272,11 +274,10 @@ impl<'s> HandleScope<'s> {
     pub fn new_fixed_array(&mut self, len: usize) -> Result<Local<'s, FixedArray>, AllocError> {
         let size =
             Self::check_size("FixedArray", len, sizes::fixed_array(len), offsets::ARRAY_HEADER_WORDS * WORD, WORD)?;
-        let heap = &mut self.isolate.heap;
-        let o = heap.allocate(size, Space::Young)?;
-        o.set_word(offsets::MAP, heap.roots.fixed_array_map);
+        let o = self.isolate.allocate(size, Space::Young)?;
+        o.set_word(offsets::MAP, self.isolate.heap.ro_roots.fixed_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
-        let undefined = heap.roots.undefined().0;
+        let undefined = self.isolate.heap.ro_roots.undefined().0;
         for i in 0..len {
             o.set_word(offsets::ARRAY_HEADER_WORDS + i, undefined);
         }
@@ -286,9 +287,8 @@ impl<'s> HandleScope<'s> {
     /// A byte array of `len` zero bytes.
     pub fn new_byte_array(&mut self, len: usize) -> Result<Local<'s, ByteArray>, AllocError> {
         let size = Self::check_size("ByteArray", len, sizes::byte_array(len), offsets::ARRAY_HEADER_WORDS * WORD, 1)?;
-        let heap = &mut self.isolate.heap;
-        let o = heap.allocate(size, Space::Young)?;
-        o.set_word(offsets::MAP, heap.roots.byte_array_map);
+        let o = self.isolate.allocate(size, Space::Young)?;
+        o.set_word(offsets::MAP, self.isolate.heap.ro_roots.byte_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
         for i in offsets::ARRAY_HEADER_WORDS..size / WORD {
             o.set_word(i, 0);
@@ -304,9 +304,12 @@ impl<'s> HandleScope<'s> {
         internalized: bool,
     ) -> Result<HeapObject, AllocError> {
         let size = Self::check_size("String", s.len(), sizes::string(s.len()), offsets::STRING_HEADER_WORDS * WORD, 1)?;
-        let heap = &mut self.isolate.heap;
-        let o = heap.allocate(size, space)?;
-        let map = if internalized { heap.roots.internalized_string_map } else { heap.roots.string_map };
+        let o = self.isolate.allocate(size, space)?;
+        let map = if internalized {
+            self.isolate.heap.ro_roots.internalized_string_map
+        } else {
+            self.isolate.heap.ro_roots.string_map
+        };
         // Zero the last word first (padding after the bytes); for the empty
         // string the last word is the hash, written next.
         o.set_word(size / WORD - 1, 0);
@@ -327,19 +330,18 @@ impl<'s> HandleScope<'s> {
     /// contents, for as long as any reference to it lives.
     pub fn intern(&mut self, s: &str) -> Result<Local<'s, HeapString>, AllocError> {
         let hash = string_hash(s.as_bytes());
-        if let Some(t) = self.isolate.heap.string_table.lookup(hash, s.as_bytes()) {
+        if let Some(t) = self.isolate.heap.roots.string_table.lookup(hash, s.as_bytes()) {
             return Ok(self.push(t));
         }
         let o = self.allocate_string(s, hash, Space::Old, true)?;
-        self.isolate.heap.string_table.insert(hash, o.tagged());
+        self.isolate.heap.roots.string_table.insert(hash, o.tagged());
         Ok(self.push(o.tagged()))
     }
 
     /// A heap number.
     pub fn new_number(&mut self, v: f64) -> Result<Local<'s, HeapNumber>, AllocError> {
-        let heap = &mut self.isolate.heap;
-        let o = heap.allocate(2 * WORD, Space::Young)?;
-        o.set_word(offsets::MAP, heap.roots.heap_number_map);
+        let o = self.isolate.allocate(2 * WORD, Space::Young)?;
+        o.set_word(offsets::MAP, self.isolate.heap.ro_roots.heap_number_map);
         o.set_word(offsets::NUMBER_VALUE, v.to_bits() as usize);
         Ok(self.push(o.tagged()))
     }
@@ -367,16 +369,15 @@ impl<'s> HandleScope<'s> {
             }
         };
         let name = self.intern(&layout.name)?;
-        let heap = &mut self.isolate.heap;
-        let m = heap.allocate(offsets::MAP_WORDS * WORD, Space::Map)?;
-        m.set_word(offsets::MAP, heap.roots.meta_map);
+        let m = self.isolate.allocate(offsets::MAP_WORDS * WORD, Space::Map)?;
+        m.set_word(offsets::MAP, self.isolate.heap.ro_roots.meta_map);
         m.set_word(offsets::MAP_TYPE, Tagged::from_smi(InstanceType::Object as i64).0);
         m.set_word(offsets::MAP_INSTANCE_SIZE, Tagged::from_smi(size as i64).0);
         m.set_word(offsets::MAP_TAGGED_FIELDS, Tagged::from_smi(layout.tagged_fields as i64).0);
         m.set_word(offsets::MAP_RAW_BYTES, Tagged::from_smi(layout.raw_bytes as i64).0);
         let name = self.resolve(name);
         m.set_field_release(offsets::MAP_NAME, name);
-        write_barrier(&mut self.isolate.heap.barrier_worklist, m, offsets::MAP_NAME, name);
+        write_barrier(&mut self.isolate.gc.barrier_worklist, m, offsets::MAP_NAME, name);
         Ok(self.push(m.tagged()))
     }
 
@@ -388,13 +389,11 @@ impl<'s> HandleScope<'s> {
             wrong_kind("a map made by new_map", layout.instance_type());
         }
         let (size, fields) = (layout.instance_size(), layout.tagged_fields());
-        let heap = &mut self.isolate.heap;
-        let o = heap.allocate(size, Space::Young)?;
+        let o = self.isolate.allocate(size, Space::Young)?;
         // Maps never move, but read it again after the allocation anyway.
         let m = self.object(map);
-        let heap = &mut self.isolate.heap;
         o.set_word(offsets::MAP, m.address());
-        let undefined = heap.roots.undefined().0;
+        let undefined = self.isolate.heap.ro_roots.undefined().0;
         for i in 1..=fields {
             o.set_word(i, undefined);
         }
@@ -459,7 +458,7 @@ impl<'s> HandleScope<'s> {
         let (o, ty) = self.typed(obj);
         let w = Self::field_word(o, ty, index).ok()?;
         o.set_field_release(w, v);
-        write_barrier(&mut self.isolate.heap.barrier_worklist, o, w, v);
+        write_barrier(&mut self.isolate.gc.barrier_worklist, o, w, v);
         Some(())
     }
 
@@ -578,7 +577,7 @@ impl<'s> HandleScope<'s> {
     }
 
     fn is_oddball<T>(&self, v: Local<'_, T>, k: OddballKind) -> bool {
-        self.resolve(v) == self.isolate.heap.roots.oddball(k)
+        self.resolve(v) == self.isolate.heap.ro_roots.oddball(k)
     }
     /// Is `v` `undefined`?
     pub fn is_undefined<T>(&self, v: Local<'_, T>) -> bool {
@@ -651,7 +650,7 @@ impl<'s> HandleScope<'s> {
     /// A global handle to `v`'s value.
     pub fn global<T>(&mut self, v: Local<'_, T>) -> Global<T> {
         let t = self.resolve(v);
-        let table = self.isolate.heap.globals.clone();
+        let table = self.isolate.heap.roots.globals.clone();
         let index = table.create(t);
         Global::from_table(table, index)
     }
@@ -669,7 +668,7 @@ impl<'s> HandleScope<'s> {
     /// A weak handle to `v`'s value.
     pub fn weak<T>(&mut self, v: Local<'_, T>) -> Weak<T> {
         let t = self.resolve(v);
-        let table = self.isolate.heap.weaks.clone();
+        let table = self.isolate.heap.roots.weaks.clone();
         let index = table.create(t);
         Weak::from_table(table, index)
     }
@@ -686,9 +685,10 @@ impl<'s> HandleScope<'s> {
 
     // ----- GC ---------------------------------------------------------------
 
-    /// Runs a GC now (see [`Isolate::collect_garbage`]).
-    pub fn collect_garbage(&mut self, kind: GcKind) {
-        self.isolate.collect_garbage(kind);
+    /// Runs the collection `request` asks for now (see
+    /// [`Isolate::collect_garbage`]).
+    pub fn collect_garbage(&mut self, request: GcRequest) {
+        self.isolate.collect_garbage(request);
     }
 
     /// Pins `v`'s object where it is, for a runtime that hands its address
@@ -708,14 +708,14 @@ impl<'s> HandleScope<'s> {
             return false;
         }
         // Large and read-only objects never move: nothing to flag.
-        if !page.has(crate::heap::page::flags::LARGE | crate::heap::page::flags::READ_ONLY) {
-            page.set_flags(crate::heap::page::flags::NEVER_EVACUATE);
+        if !page.has(flags::LARGE | flags::READ_ONLY) {
+            page.set_flags(flags::NEVER_EVACUATE);
         }
         true
     }
 
     /// Number of local handles this scope holds.
     pub fn handle_count(&self) -> usize {
-        self.isolate.heap.handles.len() - self.base
+        self.isolate.heap.roots.locals.len() - self.base
     }
 }

@@ -51,10 +51,10 @@ impl StringTable {
 
     /// Replaces every entry by `f(entry)` (compaction moved it; the hash,
     /// computed from the contents, stays).
-    pub(crate) fn update(&mut self, mut f: impl FnMut(Tagged) -> Tagged) {
-        for v in self.by_hash.values_mut() {
+    pub(crate) fn update(&mut self, mut f: impl FnMut(u64, Tagged) -> Tagged) {
+        for (&hash, v) in self.by_hash.iter_mut() {
             for t in v.iter_mut() {
-                *t = f(*t);
+                *t = f(hash, *t);
             }
         }
     }

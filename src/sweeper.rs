@@ -31,15 +31,21 @@
 //!
 //! While pages wait, a scavenge may run (the sweepers paused): the slots it
 //! finds in a pending page's OLD_TO_NEW set count only if they lie inside a
-//! marked object ([`slot_in_live_object`]); the others are stale slots of dead
-//! objects, which it drops. Heap iteration walks a pending page's marked
-//! objects only.
+//! marked object; the others are stale slots of dead objects, which it drops.
+//! Heap iteration walks a pending page's marked objects only. Both are page
+//! facts ([`crate::heap::live_objects`], [`Page::is_pending_sweep`]), so
+//! neither the scavenger nor the heap imports this module.
+//!
+//! The sweeping in progress is a [`Sweeping`], owned by the GC driver, which
+//! calls [`prepare`], [`start`] and [`finish`] in its pauses and the lazy
+//! steps ([`Sweeping::harvest`], [`Sweeping::sweep_one_page`]) on the
+//! allocation path.
 
 use crate::config::GcMode;
 use crate::gate::WorkerGate;
 use crate::heap::free_list::SortedBlocks;
 use crate::heap::old_space::{FillerMaps, OldSpace};
-use crate::heap::page::{flags, Page, PagePool};
+use crate::heap::page::{flags, Page, PagePool, SpaceId, SweptFree};
 use crate::heap::sweep_state::{sweep_runs, SweepState};
 use crate::heap::{Heap, WORD};
 use crate::object::HeapObject;
@@ -51,15 +57,6 @@ use std::time::Instant;
 /// Most background sweeper tasks per isolate (V8 caps its concurrent
 /// sweeper tasks too: sweeping is memory-bound).
 pub(crate) const MAX_SWEEPER_TASKS: usize = 4;
-
-/// What sweeping one page found: its free blocks (each already a filler;
-/// runs too small to list are left as fillers), sorted into the free list's
-/// size classes by the sweeper, and its live bytes.
-#[derive(Debug, Default)]
-pub(crate) struct SweptFree {
-    pub(crate) blocks: SortedBlocks,
-    pub(crate) live: usize,
-}
 
 /// Sweeps one page. Only the thread that claimed it may call this.
 pub(crate) fn sweep_page(page: Page, fillers: FillerMaps) -> SweptFree {
@@ -157,7 +154,7 @@ impl Drop for Sweeping {
 
 /// Index of a paged space's queue.
 fn queue_of(space: &OldSpace) -> usize {
-    usize::from(space.id == crate::heap::page::SpaceId::Map)
+    usize::from(space.id == SpaceId::Map)
 }
 
 /// Posts background sweepers while pages are left, up to the cap.
@@ -193,9 +190,8 @@ fn background_sweeper(shared: &SweeperShared) {
 /// the pages marking found empty, ends black allocation, and queues every
 /// other old and map page as pending. The free list keeps its blocks (free
 /// fillers, unmarked) so the scavenge can promote into them; the scavenge
-/// marks what it promotes onto pending pages ([`account_promoted`]).
-pub(crate) fn prepare(heap: &mut Heap) {
-    debug_assert!(heap.sweeping.is_none(), "sweeping starts after the previous one finished");
+/// marks what it promotes onto pending pages (`scavenger::account_promoted`).
+pub(crate) fn prepare(heap: &mut Heap) -> Option<Sweeping> {
     let workers = heap.gc_worker_cap();
     let Heap { old_space, map_space, pool, lo_space, new_lo_space, new_space, .. } = heap;
     let queues = [queue_space(old_space, pool), queue_space(map_space, pool)];
@@ -216,7 +212,7 @@ pub(crate) fn prepare(heap: &mut Heap) {
     }
     pool.trim(pool_keep(new_space.capacity_pages));
     if queues.iter().all(|q| q.pages.is_empty()) {
-        return;
+        return None;
     }
     let shared = Arc::new(SweeperShared {
         queues,
@@ -224,24 +220,11 @@ pub(crate) fn prepare(heap: &mut Heap) {
         fillers: heap.old_space.fillers,
         max_workers: workers.min(MAX_SWEEPER_TASKS),
         workers: AtomicUsize::new(0),
-        spans: SpanRecorder::new(heap.tracer.origin()),
+        spans: SpanRecorder::new(heap.spans.origin()),
     });
-    // The gate stays closed until the pause ends (`resume_workers`).
+    // The gate stays closed until the pause ends (`Sweeping::resume`).
     shared.gate.close();
-    heap.sweeping = Some(Sweeping { shared, harvested: [0, 0] });
-}
-
-/// An object the major GC's scavenge promoted to `addr`: on a pending page it
-/// gets a mark bit (the sweeper keeps it), and every page counts its bytes
-/// live (the space's accounting is rebuilt from live bytes in [`start`]).
-#[inline]
-pub(crate) fn account_promoted(addr: usize, size: usize) {
-    // SAFETY: `addr` is an object the scavenge just promoted into a live page.
-    let page = unsafe { Page::of(addr) };
-    if is_pending(page) {
-        page.header().marks.set(page.mark_index(addr));
-    }
-    page.add_live_bytes(size);
+    Some(Sweeping { shared, harvested: [0, 0] })
 }
 
 /// Starts sweeping, after the major GC's scavenge: drops free-list blocks on
@@ -249,13 +232,13 @@ pub(crate) fn account_promoted(addr: usize, size: usize) {
 /// allocated bytes to its pages' live bytes. Stop-the-world mode sweeps
 /// everything right here; concurrent mode posts the sweepers when the pause
 /// ends.
-pub(crate) fn start(heap: &mut Heap) {
+pub(crate) fn start(heap: &mut Heap, sweeping: &mut Option<Sweeping>) {
     for space in [&mut heap.old_space, &mut heap.map_space] {
-        space.unlist_pages(is_pending);
+        space.unlist_pages(|p| p.is_pending_sweep());
         space.allocated = space.pages.iter().map(|p| p.live_bytes()).sum();
     }
     if heap.config.mode == GcMode::StopTheWorld {
-        finish(heap);
+        finish(heap, sweeping);
     }
 }
 
@@ -287,55 +270,71 @@ fn queue_space(space: &mut OldSpace, pool: &mut PagePool) -> Queue {
     Queue { pages: queue, cursor: AtomicUsize::new(0) }
 }
 
-/// Takes the free blocks of every page of `space` that a sweeper finished.
-/// Returns `true` if it found any.
-pub(crate) fn harvest(sweeping: &mut Sweeping, space: &mut OldSpace) -> bool {
-    let q = queue_of(space);
-    let queue = &sweeping.shared.queues[q];
-    let (mut found, mut prefix) = (false, true);
-    for i in sweeping.harvested[q]..queue.claimed_so_far() {
-        let page = queue.pages[i];
-        let slot = &page.header().sweep;
-        if let Some(swept) = slot.take() {
-            debug_assert!(swept.live > 0, "marking found live bytes on every queued page");
-            space.link_free_blocks(page, swept.blocks);
-            found = true;
+impl Sweeping {
+    /// Takes the free blocks of every page of `space` that a sweeper finished.
+    /// Returns `true` if it found any.
+    pub(crate) fn harvest(&mut self, space: &mut OldSpace) -> bool {
+        let q = queue_of(space);
+        let queue = &self.shared.queues[q];
+        let (mut found, mut prefix) = (false, true);
+        for i in self.harvested[q]..queue.claimed_so_far() {
+            let page = queue.pages[i];
+            let slot = &page.header().sweep;
+            if let Some(swept) = slot.take() {
+                debug_assert!(swept.live > 0, "marking found live bytes on every queued page");
+                space.link_free_blocks(page, swept.blocks);
+                found = true;
+            }
+            prefix &= slot.state() == SweepState::Idle;
+            if prefix {
+                self.harvested[q] = i + 1;
+            }
         }
-        prefix &= slot.state() == SweepState::Idle;
-        if prefix {
-            sweeping.harvested[q] = i + 1;
-        }
+        found
     }
-    found
-}
 
-/// The allocating thread sweeps one page of `space` itself. `false` if no
-/// page was left to claim.
-pub(crate) fn sweep_one_page(sweeping: &mut Sweeping, space: &mut OldSpace) -> bool {
-    let shared = &sweeping.shared;
-    let Some(page) = shared.queues[queue_of(space)].claim_next() else { return false };
-    page.header().sweep.publish(sweep_page(page, shared.fillers));
-    harvest(sweeping, space);
-    true
-}
+    /// The allocating thread sweeps one page of `space` itself. `false` if no
+    /// page was left to claim.
+    pub(crate) fn sweep_one_page(&mut self, space: &mut OldSpace) -> bool {
+        let shared = &self.shared;
+        let Some(page) = shared.queues[queue_of(space)].claim_next() else { return false };
+        page.header().sweep.publish(sweep_page(page, shared.fillers));
+        self.harvest(space);
+        true
+    }
 
-/// Pages whose result the owner has not taken yet.
-pub(crate) fn pages_left(sweeping: &Sweeping) -> usize {
-    let untaken =
-        |(q, h): (&Queue, usize)| q.pages[h..].iter().filter(|p| p.header().sweep.state() != SweepState::Idle).count();
-    sweeping.shared.queues.iter().zip(sweeping.harvested).map(untaken).sum()
-}
+    /// Pages whose result the owner has not taken yet.
+    pub(crate) fn pages_left(&self) -> usize {
+        let untaken = |(q, h): (&Queue, usize)| {
+            q.pages[h..].iter().filter(|p| p.header().sweep.state() != SweepState::Idle).count()
+        };
+        self.shared.queues.iter().zip(self.harvested).map(untaken).sum()
+    }
 
-/// Is every page swept and taken?
-pub(crate) fn is_complete(sweeping: &Sweeping) -> bool {
-    sweeping.shared.queues.iter().zip(sweeping.harvested).all(|(q, h)| h == q.pages.len())
+    /// Is every page swept and taken?
+    pub(crate) fn is_complete(&self) -> bool {
+        self.shared.queues.iter().zip(self.harvested).all(|(q, h)| h == q.pages.len())
+    }
+
+    /// Stops the background sweepers (each finishes the page it holds) and
+    /// keeps them out until [`Sweeping::resume`].
+    pub(crate) fn pause(&self) {
+        self.shared.gate.close();
+    }
+
+    /// After a pause: lets the sweepers go on, posting new ones if pages
+    /// are left.
+    pub(crate) fn resume(&self, platform: &Platform) {
+        self.shared.gate.open();
+        post_workers(&self.shared, platform);
+    }
 }
 
 /// Finishes all sweeping now: stops the background sweepers (each finishes
 /// the page it holds), sweeps what is left in parallel on the shared pool
 /// with the calling thread helping, and lists every free block.
-pub(crate) fn finish(heap: &mut Heap) {
-    let Some(mut sweeping) = heap.sweeping.take() else { return };
+pub(crate) fn finish(heap: &mut Heap, sweeping: &mut Option<Sweeping>) {
+    let Some(mut sweeping) = sweeping.take() else { return };
     let shared = sweeping.shared.clone();
     shared.gate.close();
     heap.spans.absorb(&shared.spans);
@@ -348,84 +347,29 @@ pub(crate) fn finish(heap: &mut Heap) {
             }
         });
     }
-    harvest(&mut sweeping, &mut heap.old_space);
-    harvest(&mut sweeping, &mut heap.map_space);
-    debug_assert!(is_complete(&sweeping), "every page swept and taken");
+    sweeping.harvest(&mut heap.old_space);
+    sweeping.harvest(&mut heap.map_space);
+    debug_assert!(sweeping.is_complete(), "every page swept and taken");
 }
 
 /// Pauses the background sweepers for a pause of the isolate (they finish
 /// the page they hold) and takes what they finished, so a scavenge promotes
-/// into swept memory.
-pub(crate) fn pause_workers(heap: &mut Heap) {
-    let Some(sweeping) = heap.sweeping.as_mut() else { return };
-    sweeping.shared.gate.close();
-    heap.spans.absorb(&sweeping.shared.spans);
-    harvest(sweeping, &mut heap.old_space);
-    harvest(sweeping, &mut heap.map_space);
-    end_if_complete(heap);
+/// into swept memory; ends the sweeping if nothing is left.
+pub(crate) fn pause_workers(heap: &mut Heap, sweeping: &mut Option<Sweeping>) {
+    let Some(s) = sweeping.as_mut() else { return };
+    s.pause();
+    heap.spans.absorb(&s.shared.spans);
+    s.harvest(&mut heap.old_space);
+    s.harvest(&mut heap.map_space);
+    end_if_complete(heap, sweeping);
 }
 
 /// Ends the sweeping if every page is swept and taken, keeping the
 /// sweepers' spans for the GC event being recorded.
-pub(crate) fn end_if_complete(heap: &mut Heap) {
-    if heap.sweeping.as_ref().is_some_and(is_complete) {
-        finish(heap);
+pub(crate) fn end_if_complete(heap: &mut Heap, sweeping: &mut Option<Sweeping>) {
+    if sweeping.as_ref().is_some_and(Sweeping::is_complete) {
+        finish(heap, sweeping);
     }
-}
-
-/// After a pause: lets the sweepers go on, posting new ones if pages are
-/// left.
-pub(crate) fn resume_workers(heap: &Heap) {
-    if let Some(s) = &heap.sweeping {
-        s.shared.gate.open();
-        post_workers(&s.shared, &heap.platform);
-    }
-}
-
-/// Runs `f` with the background sweepers stopped (for code that reads pages
-/// outside a pause: heap statistics). They go on afterwards.
-pub(crate) fn with_workers_paused<R>(heap: &Heap, f: impl FnOnce() -> R) -> R {
-    let Some(s) = &heap.sweeping else { return f() };
-    s.shared.gate.close();
-    let r = f();
-    resume_workers(heap);
-    r
-}
-
-/// Does a pending page's `slot` lie inside an object marking found live?
-/// Slots of dead objects are stale: their objects' memory is free the moment
-/// the page is swept.
-pub(crate) fn slot_in_live_object(page: Page, slot: usize) -> bool {
-    match page.header().marks.prev_set(page.mark_index(slot)) {
-        Some(i) => {
-            let start = page.address() + i * WORD;
-            // SAFETY: on a page pending sweep (whose sweeper is paused), a set
-            // mark bit marks the start of a live object.
-            start + unsafe { HeapObject::from_address(start) }.size() > slot
-        }
-        None => false,
-    }
-}
-
-/// Calls `f` on every marked object of `page`, in address order. The page's
-/// mark bits must tell its live objects: between marking and sweeping, or
-/// while it is pending sweep with the sweepers paused (its other memory is
-/// garbage whose maps may be gone).
-pub(crate) fn for_each_marked(page: Page, mut f: impl FnMut(HeapObject)) {
-    let marks = &page.header().marks;
-    let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
-    while let Some(j) = marks.next_set(i, end) {
-        // SAFETY: per the contract, a set mark bit marks a live object's
-        // start.
-        let o = unsafe { HeapObject::from_address(page.address() + j * WORD) };
-        i = j + o.size() / WORD;
-        f(o);
-    }
-}
-
-/// Is `page` waiting for its sweep (its mark bits tell the live objects)?
-pub(crate) fn is_pending(page: Page) -> bool {
-    page.header().sweep.state() == SweepState::Pending
 }
 
 /// Pages kept pooled after a GC: enough for new space to flip and grow a bit.

@@ -8,7 +8,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// Which collector ran.
+/// Which collector ran: the kind of a recorded [`GcEvent`]. (What a caller
+/// may ask for is a [`crate::GcRequest`].)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GcKind {
     /// A scavenge of the young generation.
@@ -36,6 +37,7 @@ pub enum GcReason {
     OldGenerationLimit,
     /// Requested through [`crate::Isolate::collect_garbage`].
     Requested,
+
     /// An allocation failed even after a GC: one more full GC before giving up.
     LastResort,
     /// The old generation reached the soft limit: incremental marking starts.
@@ -119,6 +121,11 @@ impl SpanRecorder {
         let thread = rayon::current_thread_index().map_or(0, |i| i + 1);
         let span = GcSpan { phase, thread, task, start: start.duration_since(self.origin), duration: start.elapsed() };
         self.spans.lock().push(span);
+    }
+
+    /// The instant span starts are measured from.
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
     }
 
     /// Moves the spans of `other` into this recorder.

@@ -13,12 +13,11 @@
 //! tri-colour invariant at the end of marking: no marked object points to an
 //! unmarked one.
 
-use crate::handles::CLEARED;
+use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, SpaceId};
 use crate::heap::Heap;
-use crate::marking::is_live;
 use crate::object::{offsets, HeapObject, InstanceType, MapRef};
-use crate::sync::Ordering;
+use crate::roots::{Root, RootSet};
 use crate::value::Tagged;
 use std::collections::HashMap;
 
@@ -29,7 +28,7 @@ fn is_filler(t: InstanceType) -> bool {
 /// Object starts → instance type, plus basic per-object checks.
 fn collect_objects(heap: &Heap) -> Result<HashMap<usize, InstanceType>, String> {
     let mut objects = HashMap::new();
-    let meta = heap.roots.meta_map;
+    let meta = heap.ro_roots.meta_map;
     let mut err = None;
     heap.for_each_object(|o, space| {
         if err.is_some() {
@@ -81,8 +80,9 @@ fn check_pointer(objects: &HashMap<usize, InstanceType>, v: Tagged, what: &dyn F
     }
 }
 
-/// Runs every check; returns the first violation found.
-pub(crate) fn verify(heap: &Heap) -> Result<(), String> {
+/// Runs every check; returns the first violation found. `marking`: a
+/// marking cycle is in progress (a scavenge may run in the middle of one).
+pub(crate) fn verify(heap: &Heap, marking: bool) -> Result<(), String> {
     let objects = collect_objects(heap)?;
     // Fields, maps and the remembered set.
     for (&addr, &ty) in &objects {
@@ -118,10 +118,10 @@ pub(crate) fn verify(heap: &Heap) -> Result<(), String> {
     // in progress: a scavenge may run in the middle of one; or the page still
     // waits for its sweeper). No page stays allocated black after marking.
     for page in heap.old_gen_pages() {
-        if heap.marking.is_none() && page.has(flags::BLACK_ALLOCATED) {
+        if !marking && page.has(flags::BLACK_ALLOCATED) {
             return Err(format!("old page {:#x} is still allocated black after marking", page.address()));
         }
-        if heap.marking.is_some() || crate::sweeper::is_pending(page) {
+        if marking || page.is_pending_sweep() {
             continue;
         }
         let n = page.header().marks.count();
@@ -130,29 +130,28 @@ pub(crate) fn verify(heap: &Heap) -> Result<(), String> {
         }
     }
     // Roots.
-    for (i, &h) in heap.handles.iter().enumerate() {
-        check_pointer(&objects, h, &|| format!("local handle #{i}"))?;
+    let mut r = Ok(());
+    heap.roots.for_each(RootSet::ALL, |root, v| {
+        if r.is_ok() {
+            r = check_root(&objects, root, v);
+        }
+    });
+    r?;
+    Ok(())
+}
+
+/// A root is a Smi or a live object; a string-table entry is an
+/// internalized string filed under its hash.
+fn check_root(objects: &HashMap<usize, InstanceType>, root: Root, v: Tagged) -> Result<(), String> {
+    check_pointer(objects, v, &|| root.to_string())?;
+    let Root::String { hash } = root else { return Ok(()) };
+    if objects.get(&v.address()) != Some(&InstanceType::InternalizedString) {
+        return Err(format!("string table entry {:#x} is not an internalized string", v.address()));
     }
-    for (name, table) in [("global", &heap.globals), ("weak", &heap.weaks)] {
-        let t = table.inner.borrow();
-        for i in 0..t.blocks.capacity() {
-            // Relaxed: the verifier runs on the isolate's thread in a pause.
-            let v = Tagged(t.blocks.slot(i).load(Ordering::Relaxed));
-            if v != CLEARED {
-                check_pointer(&objects, v, &|| format!("{name} handle #{i}"))?;
-            }
-        }
-    }
-    for (hash, t) in heap.string_table.iter() {
-        check_pointer(&objects, t, &|| "string table entry".to_string())?;
-        if objects.get(&t.address()) != Some(&InstanceType::InternalizedString) {
-            return Err(format!("string table entry {:#x} is not an internalized string", t.address()));
-        }
-        // SAFETY: a known internalized string.
-        let s = unsafe { HeapObject::from_tagged(t) };
-        if s.word(offsets::STRING_HASH) as u64 != hash {
-            return Err(format!("string table entry {:#x} is filed under the wrong hash", t.address()));
-        }
+    // SAFETY: a known internalized string.
+    let s = unsafe { HeapObject::from_tagged(v) };
+    if s.word(offsets::STRING_HASH) as u64 != hash {
+        return Err(format!("string table entry {:#x} is filed under the wrong hash", v.address()));
     }
     Ok(())
 }

@@ -34,9 +34,9 @@ fn churn(scope: &mut HandleScope<'_>, n: usize, slots: usize) {
 
 /// Minor, Major, Minor.
 fn collect_all(scope: &mut HandleScope<'_>) {
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
+    scope.collect_garbage(GcRequest::Minor);
 }
 
 fn space(stats: &HeapStats, name: &str) -> SpaceStats {
@@ -286,8 +286,8 @@ fn interning_the_empty_string_keeps_its_hash() {
     assert_eq!(scope.length(empty), 0);
     assert!(scope.is_internalized(empty));
     let anonymous = scope.new_map(&ObjectLayout { name: "".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
-    scope.collect_garbage(GcKind::Minor); // the verifier checks every table entry's hash
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor); // the verifier checks every table entry's hash
+    scope.collect_garbage(GcRequest::Major);
     let again = scope.intern("").unwrap();
     assert!(scope.same_value(empty, again));
     assert_eq!(scope.layout(anonymous).unwrap().name, "");
@@ -320,10 +320,10 @@ fn unreferenced_interned_strings_leave_the_string_table_after_a_major_gc() {
     assert_eq!(scope.heap_stats().interned_strings, base + 112);
 
     // Minor GCs never drop table entries (interned strings live in old space).
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     assert_eq!(scope.heap_stats().interned_strings, base + 112);
 
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.heap_stats().interned_strings, base + 11);
     assert!(weak_only.is_cleared());
     for i in 0..10 {
@@ -449,7 +449,7 @@ fn unreferenced_maps_are_collected_with_their_names() {
     let during = scope.heap_stats();
     assert_eq!(space(&during, "map_space").objects, space(&before, "map_space").objects + 20);
     assert_eq!(during.interned_strings, before.interned_strings + 20);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let after = scope.heap_stats();
     assert_eq!(space(&after, "map_space").objects, space(&before, "map_space").objects);
     assert_eq!(after.interned_strings, before.interned_strings);
@@ -486,7 +486,7 @@ fn global_keeps_its_object_alive_across_many_gcs() {
         let mut scope = HandleScope::new(&mut isolate);
         churn(&mut scope, 1500, 30); // several scavenges
         if round % 2 == 1 {
-            scope.collect_garbage(GcKind::Major);
+            scope.collect_garbage(GcRequest::Major);
         }
         let arr = scope.open(&g);
         assert_eq!(scope.length(arr), 50);
@@ -504,11 +504,11 @@ fn global_keeps_its_object_alive_across_many_gcs() {
 
     // The clone alone keeps it alive; dropping both frees it.
     drop(g);
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     assert!(!w.is_cleared());
     drop(g2);
     assert_eq!(isolate.heap_stats().global_handles, global_count);
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     assert!(w.is_cleared());
 }
 
@@ -532,11 +532,11 @@ fn weak_is_cleared_when_a_young_target_dies_in_a_minor_gc() {
     let mut isolate = new_isolate(&platform);
     let w = weak_to_garbage(&mut isolate, 1, 4);
     assert!(!w.is_cleared());
-    isolate.collect_garbage(GcKind::Minor);
+    isolate.collect_garbage(GcRequest::Minor);
     assert!(w.is_cleared());
     let mut scope = HandleScope::new(&mut isolate);
     assert!(scope.open_weak(&w).is_none());
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert!(scope.open_weak(&w).is_none(), "a cleared weak handle came back");
 }
 
@@ -546,7 +546,7 @@ fn weak_is_cleared_when_a_young_large_target_dies_in_a_minor_gc() {
     let mut isolate = new_isolate(&platform);
     let w = weak_to_garbage(&mut isolate, 2, 40_000);
     assert_eq!(space(&isolate.heap_stats(), "new_large_object_space").objects, 1);
-    isolate.collect_garbage(GcKind::Minor);
+    isolate.collect_garbage(GcRequest::Minor);
     assert!(w.is_cleared());
     let stats = isolate.heap_stats();
     assert_eq!(space(&stats, "new_large_object_space").objects, 0);
@@ -558,7 +558,7 @@ fn weak_is_cleared_when_a_young_target_dies_in_a_major_gc() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = new_isolate(&platform);
     let w = weak_to_garbage(&mut isolate, 3, 4);
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     assert!(w.is_cleared());
 }
 
@@ -572,20 +572,20 @@ fn weak_to_an_old_target_survives_minor_gcs_and_is_cleared_by_a_major_gc() {
         scope.set(arr, 0, Smi::from(4));
         let w = scope.weak(arr);
         // Two scavenges promote it.
-        scope.collect_garbage(GcKind::Minor);
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         assert_eq!(space(&scope.heap_stats(), "new_space").objects, 0);
         w
     };
     // Dead now, but old: a scavenge does not look at it.
-    isolate.collect_garbage(GcKind::Minor);
+    isolate.collect_garbage(GcRequest::Minor);
     assert!(!w.is_cleared());
     {
         let mut scope = HandleScope::new(&mut isolate);
         let a = scope.open_weak(&w).unwrap();
         assert_eq!(scope.get_smi(a, 0), Some(4));
     }
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     assert!(w.is_cleared());
 }
 
@@ -605,7 +605,7 @@ fn weak_is_not_cleared_while_a_global_or_local_holds_the_target() {
     scope.set(local, 0, Smi::from(20));
     let wl = scope.weak(local);
     assert_eq!(scope.heap_stats().weak_handles, weak_count + 2);
-    for kind in [GcKind::Minor, GcKind::Major, GcKind::Minor, GcKind::Minor, GcKind::Major] {
+    for kind in [GcRequest::Minor, GcRequest::Major, GcRequest::Minor, GcRequest::Minor, GcRequest::Major] {
         churn(&mut scope, 100, 20);
         scope.collect_garbage(kind);
         assert!(!wg.is_cleared() && !wl.is_cleared(), "cleared by a {kind:?} GC");
@@ -635,7 +635,7 @@ fn weak_follows_a_target_moved_by_a_scavenge() {
     let w = scope.weak(o);
     // First scavenge copies it within new space, the second promotes it.
     for gc in 0..3 {
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         let back = scope.open_weak(&w).unwrap_or_else(|| panic!("cleared after scavenge {gc}"));
         assert!(scope.same_value(back, o));
         assert_eq!(scope.get_smi(back, 0), Some(99));
@@ -737,7 +737,7 @@ fn large_arrays_are_promoted_by_a_scavenge_and_keep_young_children_alive() {
     let unset = scope.get(big, 1);
     assert!(scope.is_undefined(unset));
 
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     let stats = scope.heap_stats();
     assert_eq!(space(&stats, "new_large_object_space").objects, 0);
     assert_eq!(space(&stats, "large_object_space").objects, space(&before, "large_object_space").objects + 1);
@@ -755,7 +755,7 @@ fn large_arrays_are_promoted_by_a_scavenge_and_keep_young_children_alive() {
     }
     for round in 0..4 {
         churn(&mut scope, 1000, 30);
-        scope.collect_garbage(if round == 2 { GcKind::Major } else { GcKind::Minor });
+        scope.collect_garbage(if round == 2 { GcRequest::Major } else { GcRequest::Minor });
         for i in (0..N).step_by(7) {
             if (i % 1000 == 3) || (i % 1000 == 4) || (i % 5000 == 5) {
                 continue;
@@ -799,13 +799,13 @@ fn objects_surviving_two_scavenges_are_promoted_intact() {
     assert!(space(&s0, "new_space").objects > N);
     let old0 = space(&s0, "old_space").used;
 
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     let s1 = scope.heap_stats();
     assert_eq!(space(&s1, "new_space").objects, N + 1, "first scavenge should keep them young");
     let first = scope.gc_events().last().unwrap().clone();
     assert!(first.survived_bytes >= N * 24, "{first:?}");
 
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     let s2 = scope.heap_stats();
     assert_eq!(space(&s2, "new_space").objects, 0, "second scavenge should promote them");
     let old2 = space(&s2, "old_space").used;
@@ -838,7 +838,7 @@ fn objects_surviving_two_scavenges_are_promoted_intact() {
     }
     for _ in 0..3 {
         churn(&mut scope, 1500, 30);
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         let mut inner = HandleScope::new(&mut scope);
         for i in (0..N).step_by(10) {
             let o = inner.get(holder, i);
@@ -943,8 +943,8 @@ fn gc_events_record_kind_reason_phases_and_bytes() {
             inner.new_fixed_array(1000).unwrap(); // 160 KB of garbage
         }
     }
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
     let events = scope.gc_events();
     assert_eq!(events.len(), 2);
     let (minor, major) = (&events[0], &events[1]);
@@ -1017,7 +1017,7 @@ fn heap_stats_are_consistent_and_count_new_objects() {
     assert_eq!(ro, space(&s1, "read_only_space"));
 
     churn(&mut scope, 2000, 20);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     scope.new_map(&ObjectLayout { name: "M".into(), tagged_fields: 0, raw_bytes: 0 }).unwrap();
     scope.new_fixed_array(40_000).unwrap();
     for stats in [s0, s1, scope.heap_stats()] {
@@ -1084,7 +1084,7 @@ fn build_and_check_list(platform: &Platform, thread: i64, barrier: &Barrier) {
         inner.set(head, 0, n);
         inner.new_fixed_array(12).unwrap(); // garbage
         if i % 1500 == 1499 {
-            inner.collect_garbage(GcKind::Major);
+            inner.collect_garbage(GcRequest::Major);
         }
     }
     let (minor, major) = scope.gc_counts();
@@ -1140,8 +1140,8 @@ fn gc_events_carry_per_thread_spans_and_memory_usage_tracks_the_peak() {
             let a = scope.new_fixed_array(2000).unwrap();
             scope.set(keep, i, a);
         }
-        scope.collect_garbage(GcKind::Minor);
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Minor);
+        scope.collect_garbage(GcRequest::Major);
     }
     let after = isolate.memory_usage();
     assert!(after.peak_committed >= before.committed && after.peak_committed >= after.committed);

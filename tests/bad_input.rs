@@ -138,14 +138,14 @@ fn allocation_past_max_old_space_size_returns_out_of_memory_and_the_heap_recover
             scope.set(a, 0, Smi::from(i));
             scope.set(keep, i as usize, a);
         }
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Major);
         for i in 0..200 {
             let a = scope.get(keep, i as usize);
             let a = scope.cast::<FixedArray, _>(a).unwrap();
             assert_eq!(scope.get_smi(a, 0), Some(i as i64));
         }
     }
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     let stats = isolate.heap_stats();
     let old = old_generation_committed(&stats);
     assert!(old < 4 * MB, "old generation still at {old} bytes after dropping everything");
@@ -189,12 +189,12 @@ fn near_heap_limit_callback_raises_the_limit_once_and_allocation_continues() {
     // Without the callback the raised limit stays.
     isolate.remove_near_heap_limit_callback();
     drop(root);
-    isolate.collect_garbage(GcKind::Major);
+    isolate.collect_garbage(GcRequest::Major);
     assert_eq!(isolate.heap_stats().max_old_generation, 8 * MB);
     let mut scope = HandleScope::new(&mut isolate);
     let a = scope.new_fixed_array(CHAIN_SLOTS).unwrap();
     scope.set(a, 7, Smi::from(7));
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     assert_eq!(scope.get_smi(a, 7), Some(7));
     assert_eq!(calls.borrow().len(), 2);
 }
@@ -258,7 +258,7 @@ fn large_objects_past_max_old_space_size_return_out_of_memory_and_the_heap_recov
     for i in 1..n {
         scope.set(holder, i, Smi::from(0));
     }
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let stats = scope.heap_stats();
     assert!(old_generation_committed(&stats) < 2 * MB, "{stats:#?}");
     for i in 1..n {
@@ -267,8 +267,8 @@ fn large_objects_past_max_old_space_size_return_out_of_memory_and_the_heap_recov
         inner.set(a, 0, Smi::from(i as i32));
         inner.set(holder, i, a);
     }
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
     let first = scope.get(holder, 0);
     let first = scope.cast::<FixedArray, _>(first).unwrap();
     assert_eq!(scope.get_smi(first, SLOTS - 1), Some(0));
@@ -312,11 +312,11 @@ fn interning_past_max_old_space_size_returns_out_of_memory() {
     for i in 0..n {
         scope.set(holder, i, Smi::from(0));
     }
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.heap_stats().interned_strings, 0);
     let s = scope.intern("fits again").unwrap();
     let m = scope.new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.to_rust_string(s), "fits again");
     assert_eq!(scope.layout(m).unwrap().name, "Late");
 }
@@ -343,7 +343,7 @@ fn globals_and_weaks_outliving_their_isolate_drop_cleanly() {
     drop(g);
     drop(g2);
     drop(w);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
 }
 
 // ----- 2. Absurd lengths ------------------------------------------------------
@@ -391,14 +391,14 @@ fn absurd_lengths_return_invalid_length_and_the_isolate_keeps_working() {
 
     // No handle was pushed by a failed allocation, and the heap is intact.
     assert_eq!(scope.handle_count(), handles);
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
     let a = scope.new_fixed_array(10).unwrap();
     scope.set(a, 9, Smi::from(9));
     scope.set(keep, 1, a);
     let b = scope.new_byte_array(5).unwrap();
     scope.write_bytes(b, 0, b"hello");
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     assert_eq!(scope.get_smi(keep, 0), Some(42));
     let a = scope.get(keep, 1);
     let a = scope.cast::<FixedArray, _>(a).unwrap();
@@ -437,8 +437,8 @@ fn huge_but_representable_requests_return_out_of_memory_without_aborting() {
     assert!(matches!(scope.new_object(big_raw), Err(AllocError::OutOfMemory { .. })));
     assert_eq!(scope.handle_count(), handles);
     let s = scope.new_string("still alive").unwrap();
-    scope.collect_garbage(GcKind::Major);
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Major);
+    scope.collect_garbage(GcRequest::Minor);
     assert_eq!(scope.to_rust_string(s), "still alive");
     assert_eq!(scope.get_smi(keep, 0), Some(5));
 }
@@ -549,7 +549,7 @@ fn boundary_heap_configs_are_accepted() {
         let mut scope = HandleScope::new(&mut isolate);
         let a = scope.new_fixed_array(4).unwrap();
         scope.set(a, 3, Smi::from(3));
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Major);
         assert_eq!(scope.get_smi(a, 3), Some(3));
     }
 }
@@ -642,9 +642,9 @@ fn cross_isolate_misuse(platform: &Platform, tag: i32) {
                 scope.set(arr, 3, junk);
             }
         }
-        scope.collect_garbage(GcKind::Minor);
-        scope.collect_garbage(GcKind::Major);
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
+        scope.collect_garbage(GcRequest::Major);
+        scope.collect_garbage(GcRequest::Minor);
         assert_eq!(scope.get_smi(arr, 0), Some(sign * tag as i64));
         let s = scope.get(arr, 1);
         let s = scope.cast::<HeapString, _>(s).unwrap();
@@ -720,8 +720,8 @@ fn fixed_array_index_out_of_range_panics_and_try_variants_store_nothing() {
     assert_eq!(scope.to_smi(v), Some(12));
 
     // Unchanged, and so is its neighbour; the verifier agrees.
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.length(arr), 3);
     assert_eq!(scope.length(next), 2);
     for i in 0..3 {
@@ -759,8 +759,8 @@ fn object_field_index_out_of_range_panics_and_try_variants_store_nothing() {
     assert!(scope.try_set(nf, 0, s).is_none());
     assert_eq!(scope.field_count(nf), 0);
 
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.get_smi(o, 0), Some(1));
     assert_eq!(scope.get_smi(o, 1), Some(2));
     let mut raw = [0u8; 16];
@@ -803,8 +803,8 @@ fn byte_ranges_out_of_bounds_panic_and_change_nothing() {
     assert_eq!(scope.raw_len(o), 12);
     assert_eq!(scope.raw_len(p), 0);
 
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
     let mut out = [0u8; 5];
     scope.read_bytes(b, 0, &mut out);
     assert_eq!(&out, b"abcde");
@@ -913,6 +913,6 @@ fn new_object_with_a_built_in_map_panics_and_builtin_maps_have_no_layout() {
     assert_eq!(scope.handle_count(), handles);
     let smi = scope.smi(Smi::from(1));
     assert!(scope.map_of(smi).is_none());
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.length(arr), 2);
 }

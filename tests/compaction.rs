@@ -61,7 +61,7 @@ fn last_event(scope: &HandleScope<'_>) -> GcEvent {
 
 /// A major GC now; its event.
 fn major(scope: &mut HandleScope<'_>) -> GcEvent {
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let e = last_event(scope);
     assert_eq!(e.kind, GcKind::Major);
     e
@@ -69,8 +69,8 @@ fn major(scope: &mut HandleScope<'_>) -> GcEvent {
 
 /// Two scavenges: everything young and alive is old afterwards.
 fn promote_all(scope: &mut HandleScope<'_>) {
-    scope.collect_garbage(GcKind::Minor);
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     let young = scope.heap_stats().space("new_space").unwrap().used;
     assert_eq!(young, 0, "two scavenges left {young} bytes young");
 }
@@ -381,7 +381,7 @@ fn fragmentation_workload_is_compacted(mode: GcMode) {
     );
     // The copies stay live through the next GCs (their pages are swept with
     // them marked).
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     major(&mut scope);
     r.check(&mut scope, &locals, &format!("{mode:?}: after the GCs that followed the compaction"));
 }
@@ -659,9 +659,9 @@ fn pin_refuses_smis_and_young_objects() {
     assert!(scope.pin(map), "a map (map space) is old");
     let s = scope.intern("pinned").unwrap();
     assert!(scope.pin(s), "an interned string is old");
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     assert!(!scope.pin(young), "an object that survived one scavenge is still young");
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     assert!(scope.pin(young), "a promoted object can be pinned");
     assert!(scope.pin(young_large), "a promoted large object can be pinned");
 }
@@ -877,7 +877,7 @@ fn evacuation_aborts_at_the_hard_limit() {
     );
     assert_eq!(e.evacuated_pages + e.aborted_pages, pages - 1, "{:?}", compaction(&e));
     r.check(&mut scope, &locals, "after a partly aborted compaction");
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     r.check(&mut scope, &locals, "after a scavenge that followed");
 
     // Room again: compaction completes.
@@ -977,7 +977,7 @@ fn relinking_program(mode: GcMode) -> Vec<Vec<String>> {
         let e = major(&mut scope);
         assert!(e.evacuated_pages > 0, "{mode:?}: round {round}: {:?}", compaction(&e));
         snapshots.push(snapshot(&r, &mut scope));
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
     }
     snapshots
 }
@@ -1063,7 +1063,7 @@ fn large_object_promoted_during_marking_has_its_fields_updated() {
     }
     let majors = scope.gc_counts().1;
     assert_eq!(majors, 0, "the cycle finished before the scavenge");
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     assert!(scope.pin(large), "the scavenge promoted the large object");
     while scope.gc_counts().1 == majors {
         intern(&mut scope);

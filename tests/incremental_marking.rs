@@ -180,7 +180,7 @@ fn large_arrays_are_marked_slice_by_slice_by_several_markers() {
                 s.set(arr, i, v);
             }
         }
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Major);
         let marked_by =
             |e: &GcEvent| e.spans.iter().filter(|s| s.phase == Phase::Mark && s.task.is_some()).map(|s| s.thread).max();
         let atomic = scope.gc_events().into_iter().rev().find(|e| e.kind == GcKind::Major).unwrap();

@@ -81,7 +81,7 @@ fn one_worker_and_many_workers_agree() {
     for workers in [0, 1, 3] {
         let mut isolate = Isolate::new(&platform, config(4 << 20, workers)).unwrap();
         run_trees(&mut isolate, 24);
-        isolate.collect_garbage(GcKind::Major);
+        isolate.collect_garbage(GcRequest::Major);
     }
 }
 

@@ -209,7 +209,7 @@ enum Op {
     Pin {
         target: usize,
     },
-    Gc(GcKind),
+    Gc(GcRequest),
     /// `count` fixed arrays of `len` slots, slot 0 of each pointing at a
     /// reachable node (`link`); all garbage when the op ends. With `keep`
     /// they stay rooted until then (and are promoted by the scavenges they
@@ -303,8 +303,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (0..MAX_WEAKS).prop_map(|index| Op::DropWeak { index }),
         4 => pick().prop_map(|target| Op::ReadBack { target }),
         1 => pick().prop_map(|target| Op::Pin { target }),
-        3 => Just(Op::Gc(GcKind::Minor)),
-        2 => Just(Op::Gc(GcKind::Major)),
+        3 => Just(Op::Gc(GcRequest::Minor)),
+        2 => Just(Op::Gc(GcRequest::Major)),
         6 => (1usize..1500, 0usize..64, pick(), any::<bool>())
             .prop_map(|(count, len, link, keep)| Op::Burst { count, len, link, keep }),
         3 => (1usize..400, 24usize..1200, 1usize..64, dest_strategy())
@@ -535,7 +535,7 @@ impl Run {
     /// programs a scavenge leaves them pending (it sweeps nothing), and a
     /// major GC leaves pages pending (at least the page of the program's
     /// maps, which are always live), since it does not sweep in the pause.
-    fn after_explicit_gc(&mut self, scope: &HandleScope<'_>, kind: GcKind, before: usize, why: &str) -> Res {
+    fn after_explicit_gc(&mut self, scope: &HandleScope<'_>, kind: GcRequest, before: usize, why: &str) -> Res {
         if self.mode == GcMode::StopTheWorld {
             prop_assert_eq!(before, 0, "{}: pages pending in stop-the-world mode", why);
             return Ok(());
@@ -545,7 +545,7 @@ impl Run {
         }
         let after = scope.heap_stats().pages_pending_sweep;
         match kind {
-            GcKind::Minor => {
+            GcRequest::Minor => {
                 prop_assert_eq!(after, before, "{}: a scavenge changed the pending pages", why);
                 self.minor_while_pending += u64::from(before > 0);
             }
@@ -1299,7 +1299,7 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> 
         }
         for _ in 0..2 {
             let reach = run.reach(&frames);
-            scope.collect_garbage(GcKind::Major);
+            scope.collect_garbage(GcRequest::Major);
             let why = if drop_globals { "after dropping the globals and a major GC" } else { "after a final major GC" };
             run.after_op(&mut scope, &frames, &reach, false, why)?;
         }
@@ -1486,7 +1486,7 @@ fn interning_the_empty_string_keeps_its_hash() {
     let mut isolate = Isolate::new(&platform, HeapConfig { verify_heap: true, ..HeapConfig::default() }).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let s = scope.intern("").unwrap();
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     let again = scope.intern("").unwrap();
     assert!(scope.same_value(s, again));
 }

@@ -27,7 +27,7 @@ fn linked_list_survives_scavenges_and_major_gcs() {
         // garbage
         let _ = inner.new_fixed_array(10).unwrap();
         if i % 5000 == 4999 {
-            inner.collect_garbage(GcKind::Major);
+            inner.collect_garbage(GcRequest::Major);
         }
     }
     let (minor, major) = scope.gc_counts();

@@ -145,7 +145,7 @@ fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
     let mut scope = HandleScope::new(&mut isolate);
     // The first scavenge commits the second semi-space; from then on the
     // committed bytes change only with old space.
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 300, |_| true);
     let mut b = Strings::new("b", SMALL);
@@ -155,7 +155,7 @@ fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
     let before = scope.heap_stats();
     let peak = scope.memory_usage().peak_committed;
     drop(b);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let after = scope.heap_stats();
     let old = |s: &HeapStats| s.space("old_space").unwrap().committed;
     let released = (old(&before) - old(&after)) / PAGE_SIZE;
@@ -190,7 +190,7 @@ fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
     for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
         s.check(&mut scope, &format!("{name} at the end"));
     }
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
         s.check(&mut scope, &format!("{name} after the last major GC"));
     }
@@ -227,7 +227,7 @@ fn old_space_stays_bounded_over_gc_cycles(mode: GcMode) {
             p.check(&mut scope, &format!("{mode:?}: cycle {cycle}"));
         }
         previous = Some(s);
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Major);
     }
     previous.unwrap().check(&mut scope, "at the end");
     let early = *peaks[..4].iter().max().unwrap();
@@ -271,7 +271,7 @@ fn allocation_sweeps_pending_pages_one_step_at_a_time_before_growing() {
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let pages = old_space(&scope).committed / PAGE_SIZE;
     let pending0 = pending(&scope);
     assert!(pages >= 8, "{pages} old pages");
@@ -299,10 +299,10 @@ fn allocation_sweeps_pending_pages_one_step_at_a_time_before_growing() {
     assert_eq!(lazy, pending0, "one step per pending page");
     // The dead halves of the pages were reused.
     assert_eq!(old_space(&scope).committed, pages * PAGE_SIZE);
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     a.check(&mut scope, "after sweeping and a scavenge");
     b.check(&mut scope, "after sweeping and a scavenge");
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     a.check(&mut scope, "after the next major GC");
     b.check(&mut scope, "after the next major GC");
 }
@@ -326,7 +326,7 @@ fn sweeping_steps_are_recorded_only_when_they_sweep_a_page() {
     }
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let old_pages = old_space(&scope).committed / PAGE_SIZE;
     assert_eq!(pending(&scope), old_pages + 1, "the old pages and the map page wait");
     // Strings too big for the 1 KiB holes: each step sweeps an old page and
@@ -370,7 +370,7 @@ fn allocation_finishes_sweeping_when_the_space_cannot_grow() {
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 5650, |i| if i < 4900 { i % 2 == 0 } else { i % 16 == 0 });
     assert!(scope.gc_events().is_empty(), "no GC during the fill");
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let pending0 = pending(&scope);
     assert!(pending0 >= 22, "{pending0} pages pending");
     // 4 KiB strings fit only the last pages' holes: every step sweeps a
@@ -401,7 +401,7 @@ fn stop_the_world_major_gc_sweeps_every_page_in_the_pause() {
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
     let committed = old_space(&scope).committed;
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(pending(&scope), 0);
     let old = old_space(&scope);
     assert_eq!(old.committed, committed, "every page holds live strings");
@@ -409,7 +409,7 @@ fn stop_the_world_major_gc_sweeps_every_page_in_the_pause() {
     let mut b = Strings::new("b", SMALL);
     b.push_many(&mut scope, 1250, |_| true);
     assert_eq!(old_space(&scope).committed, committed, "b went into the freed memory");
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert_eq!(pending(&scope), 0);
     b.push_many(&mut scope, 500, |i| i % 3 == 0);
     assert!(scope.gc_events().iter().all(|e| e.kind != GcKind::SweepingStep), "no sweeping step");
@@ -433,7 +433,7 @@ fn the_marking_start_pause_finishes_sweeping() {
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2800, |i| i % 4 != 0);
     assert!(scope.gc_events().iter().all(|e| e.kind != GcKind::MarkingStart));
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let pending0 = pending(&scope);
     assert!(pending0 >= 10, "{pending0} pages pending");
     // Strings too big for the 1 KiB holes: every step sweeps a page and the
@@ -464,7 +464,7 @@ fn the_marking_start_pause_finishes_sweeping() {
     );
     a.check(&mut scope, "after the marking start");
     b.check(&mut scope, "after the marking start");
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     a.check(&mut scope, "after the major GC");
     b.check(&mut scope, "after the major GC");
 }
@@ -479,7 +479,7 @@ fn a_requested_major_gc_finishes_pending_sweeping_before_marking() {
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let pending0 = pending(&scope);
     assert!(pending0 >= 8);
     // A few lazy steps, so the sweep is under way.
@@ -487,7 +487,7 @@ fn a_requested_major_gc_finishes_pending_sweeping_before_marking() {
     b.push_many(&mut scope, 300, |i| i % 2 == 0);
     let (lazy, _) = steps(&scope);
     assert!(lazy >= 2 && pending(&scope) == pending0 - lazy, "{lazy} steps");
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let events = scope.gc_events();
     let major = events.iter().rev().find(|e| e.kind == GcKind::Major).unwrap();
     let mark = major.spans.iter().find(|s| s.phase == Phase::Mark && s.task.is_none()).expect("a marking phase");
@@ -527,8 +527,8 @@ fn promoted_arrays(scope: &mut HandleScope<'_>, n: usize, len: usize) -> Vec<Glo
             t.set(h, i % CHUNK, x);
         }
         drop(s);
-        scope.collect_garbage(GcKind::Minor);
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         done += batch;
     }
     holders
@@ -611,9 +611,9 @@ fn a_major_gc_drops_stale_slots_of_dead_old_objects(mode: GcMode) {
     let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let holders = old_to_new_setup(&mut scope);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the major GC"));
-    scope.collect_garbage(GcKind::Minor);
+    scope.collect_garbage(GcRequest::Minor);
     check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the next scavenge"));
 }
 
@@ -638,7 +638,7 @@ fn scavenges_while_pages_wait_for_sweeping_keep_old_to_new_references() {
     let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let holders = old_to_new_setup(&mut scope);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     let pending0 = pending(&scope);
     assert!(pending0 >= 2, "{pending0} pages pending");
     for round in 1..=3i64 {
@@ -648,7 +648,7 @@ fn scavenges_while_pages_wait_for_sweeping_keep_old_to_new_references() {
             let cell = young_cell(&mut s, i as i64 + round * 1_000_000);
             s.set(a, 0, cell);
         }
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         assert_eq!(pending(&scope), pending0, "a scavenge swept pages");
         let when = format!("after scavenge {round} with {pending0} pages pending");
         check_live_arrays(&mut scope, &holders, |i| i + round * 1_000_000, &when);
@@ -668,7 +668,7 @@ fn scavenges_while_pages_wait_for_sweeping_keep_old_to_new_references() {
             let cell = young_cell(&mut s, i as i64 + round * 1_000_000);
             s.set(a, 0, cell);
         }
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
         check_live_arrays(&mut scope, &holders, |i| i + round * 1_000_000, "after the sweep");
     }
     assert!(scope.gc_counts().0 > minors);
@@ -709,7 +709,7 @@ fn objects_allocated_during_marking_survive(finalize: bool) {
     // marking.
     let mut holes = Strings::new("holes", SMALL);
     holes.push_many(&mut scope, 500, |i| i % 2 == 0);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     // Strings that do not fit the holes, up to the soft limit.
     let mut filler = Strings::new("filler", 2000);
     intern_until(&mut scope, &mut filler, marking_started);
@@ -748,7 +748,7 @@ fn objects_allocated_during_marking_survive(finalize: bool) {
     } else {
         // An explicit major GC abandons the cycle for an atomic one.
         assert!(!marking_finalized(&scope.gc_events()));
-        scope.collect_garbage(GcKind::Major);
+        scope.collect_garbage(GcRequest::Major);
     }
     for (s, name) in [(&holes, "holes"), (&filler, "filler"), (&black, "black"), (&big, "big")] {
         s.check(&mut scope, &format!("{name} after the cycle"));
@@ -760,7 +760,7 @@ fn objects_allocated_during_marking_survive(finalize: bool) {
     }
     // The next cycle marks them one by one and sweeps the pages that were
     // black.
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     for (s, name) in [(&holes, "holes"), (&filler, "filler"), (&black, "black"), (&big, "big")] {
         s.check(&mut scope, &format!("{name} after the next cycle"));
     }
@@ -793,13 +793,13 @@ fn background_sweepers_sweep_pending_pages_without_allocation() {
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
-    scope.collect_garbage(GcKind::Major);
+    scope.collect_garbage(GcRequest::Major);
     assert!(pending(&scope) > 0);
     let deadline = Instant::now() + Duration::from_secs(20);
     while pending(&scope) > 0 {
         assert!(Instant::now() < deadline, "the background sweepers did not finish in 20 s");
         std::thread::sleep(Duration::from_millis(5));
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
     }
     assert_eq!(steps(&scope), (0, 0), "the main thread swept");
     let spans: Vec<GcSpan> =

@@ -12,7 +12,7 @@ pub fn chunk_root(isolate: &mut Isolate, chunks: usize, chunk_len: usize) -> Glo
     for c in 0..chunks {
         let chunk = scope.new_fixed_array(chunk_len).unwrap();
         scope.set(root, c, chunk);
-        scope.collect_garbage(GcKind::Minor);
+        scope.collect_garbage(GcRequest::Minor);
     }
     scope.global(root)
 }

@@ -6,6 +6,7 @@
 //! promoted by flipping their page's flags, never by copying.
 
 use super::page::{Page, PagePool, SpaceId, AREA_OFFSET};
+use super::stats::SpaceStats;
 use super::PAGE_SIZE;
 
 /// A list of large-object pages.
@@ -45,6 +46,12 @@ impl LargeObjectSpace {
     pub(crate) fn committed(&self) -> usize {
         debug_assert_eq!(self.committed, self.pages.iter().map(|p| p.header().size).sum::<usize>());
         self.committed
+    }
+
+    /// The space's statistics, given its object count (nothing is
+    /// allocatable without a new chunk).
+    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
+        SpaceStats { name: self.id.name(), used: self.object_bytes, committed: self.committed(), available: 0, objects }
     }
 
     /// Takes `page` out of this space (for a flip to another space).

@@ -1,4 +1,6 @@
-//! The heap: pages and spaces, and the allocation entry points.
+//! The heap: pages and spaces, allocation without GC, and the page-level
+//! facts the collector phases share. It imports no phase: the GC driver
+//! ([`crate::collector`]) sits above it and the phases.
 //!
 //! ```text
 //! new space         two semi-spaces of pages, bump allocation, age mark
@@ -20,6 +22,8 @@ mod heap_impl;
 #[cfg(not(loom))]
 pub(crate) mod large_object_space;
 #[cfg(not(loom))]
+pub(crate) mod live_objects;
+#[cfg(not(loom))]
 pub(crate) mod new_space;
 #[cfg(not(loom))]
 pub(crate) mod old_space;
@@ -28,7 +32,11 @@ pub(crate) mod page;
 #[cfg(not(loom))]
 pub(crate) mod read_only;
 #[cfg(not(loom))]
+mod stats;
+#[cfg(not(loom))]
 pub(crate) use heap_impl::*;
+#[cfg(not(loom))]
+pub use stats::{HeapStats, MemoryUsage, SpaceStats};
 
 /// Bytes in a machine word; objects are word aligned.
 pub const WORD: usize = std::mem::size_of::<usize>();

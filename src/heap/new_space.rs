@@ -13,6 +13,7 @@
 
 use super::old_space::Lab;
 use super::page::{flags, Page, PagePool, SpaceId};
+use super::stats::SpaceStats;
 use super::PAGE_SIZE;
 
 /// The young generation's semi-spaces.
@@ -39,6 +40,17 @@ impl NewSpace {
         }
         let lab = Lab { top: to_pages[0].area_start(), limit: to_pages[0].area_end() };
         Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages, filler_bytes: 0 })
+    }
+
+    /// The space's statistics, given its object count.
+    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
+        SpaceStats {
+            name: SpaceId::New.name(),
+            used: self.used(),
+            committed: self.committed(),
+            available: self.capacity().saturating_sub(self.used()),
+            objects,
+        }
     }
 
     /// Bytes of one semi-space.

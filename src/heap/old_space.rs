@@ -15,6 +15,7 @@
 //! sweeper is not counted as used.
 use super::free_list::{FreeList, SortedBlocks};
 use super::page::{flags, Page, PagePool, SpaceId, AREA_SIZE};
+use super::stats::SpaceStats;
 use super::PAGE_SIZE;
 use crate::object::write_filler;
 
@@ -93,6 +94,17 @@ impl OldSpace {
 
     pub(crate) fn committed(&self) -> usize {
         self.pages.len() * PAGE_SIZE
+    }
+
+    /// The space's statistics, given its object count.
+    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
+        SpaceStats {
+            name: self.id.name(),
+            used: self.used(),
+            committed: self.committed(),
+            available: self.available(),
+            objects,
+        }
     }
 
     /// Bytes of objects (for pages still waiting for the sweeper: of the

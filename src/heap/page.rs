@@ -10,11 +10,11 @@
 //! Pages come from and go back to a per-heap [`PagePool`]: fresh memory costs a
 //! page fault per 4 KiB on first touch, which must not land in GC pauses.
 
+use super::free_list::SortedBlocks;
 use super::mark_bitmap::MarkBitmap;
 use super::remembered_set::SlotSet;
-use super::sweep_state::SweepSlot;
+use super::sweep_state::{SweepSlot, SweepState};
 use super::{PAGE_SIZE, WORD};
-use crate::sweeper::SweptFree;
 use crate::sync::{AtomicUsize, Ordering};
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -73,6 +73,30 @@ pub(crate) enum SpaceId {
     Map,
     Large,
     ReadOnly,
+}
+
+impl SpaceId {
+    /// The space's name, as V8's `getHeapSpaceStatistics()` names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SpaceId::New => "new_space",
+            SpaceId::NewLarge => "new_large_object_space",
+            SpaceId::Old => "old_space",
+            SpaceId::Map => "map_space",
+            SpaceId::Large => "large_object_space",
+            SpaceId::ReadOnly => "read_only_space",
+        }
+    }
+}
+
+/// What sweeping one page found: its free blocks (each already a filler;
+/// runs too small to list are left as fillers), sorted into the free list's
+/// size classes by the sweeper, and its live bytes. The sweeper hands it to
+/// the owner thread through the page's [`SweepSlot`].
+#[derive(Debug, Default)]
+pub(crate) struct SweptFree {
+    pub(crate) blocks: SortedBlocks,
+    pub(crate) live: usize,
 }
 
 /// The header at the start of every page.
@@ -279,6 +303,30 @@ impl Page {
 
     pub(crate) fn is_young(&self) -> bool {
         self.has(flags::YOUNG)
+    }
+
+    /// Is this page waiting for its sweep? Then its mark bits tell its live
+    /// objects, and everything else on it is garbage whose maps may be gone
+    /// (see [`super::live_objects`]).
+    #[inline]
+    pub(crate) fn is_pending_sweep(&self) -> bool {
+        self.header().sweep.state() == SweepState::Pending
+    }
+
+    /// Records, while marking for a compacting GC, that `slot` (of an object
+    /// on this page) points to a page with `value_flags`, if that page is an
+    /// evacuation candidate and this page is updated by recorded slots (old,
+    /// and not a candidate itself): the OLD_TO_OLD remembered set that
+    /// compaction's pointer updating reads. The marker, the write barrier
+    /// and the scavenger (for a young large object it promotes) record
+    /// through here.
+    #[inline(always)]
+    pub(crate) fn record_old_to_old(&self, value_flags: usize, slot: usize) {
+        if value_flags & flags::EVACUATION_CANDIDATE != 0
+            && self.flags() & (flags::YOUNG | flags::EVACUATION_CANDIDATE) == 0
+        {
+            self.header().old_to_old.insert(self.slot_index(slot));
+        }
     }
 }
 

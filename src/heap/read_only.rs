@@ -6,7 +6,9 @@
 //! [`ReadOnlyRoots`]; they are valid for the isolate's whole life.
 
 use super::old_space::Lab;
+use super::page::AREA_SIZE;
 use super::page::{flags, Page, PagePool, SpaceId};
+use super::stats::SpaceStats;
 use super::{PAGE_SIZE, WORD};
 use crate::object::{offsets, HeapObject, InstanceType};
 use crate::value::Tagged;
@@ -60,6 +62,12 @@ pub(crate) struct ReadOnlySpace {
 }
 
 impl ReadOnlySpace {
+    /// The space's statistics, given its object count.
+    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
+        let used = self.top - self.page.area_start();
+        SpaceStats { name: SpaceId::ReadOnly.name(), used, committed: PAGE_SIZE, available: AREA_SIZE - used, objects }
+    }
+
     /// Creates the page and the built-in objects.
     pub(crate) fn create(pool: &mut PagePool) -> Option<(ReadOnlySpace, ReadOnlyRoots)> {
         let page = pool.allocate(PAGE_SIZE, SpaceId::ReadOnly, flags::READ_ONLY | flags::NEVER_EVACUATE)?;

@@ -1,0 +1,529 @@
+//! The GC driver: what to collect when, and the pauses that do it.
+//!
+//! This is the one module above the phases (V8 splits the same work into
+//! `heap.cc`'s `CollectGarbage`, the heap controller and the GC tracer). It
+//! owns the collector's state between pauses, a [`Collector`] beside the
+//! isolate's [`Heap`]: the marking cycle and the sweeping in progress, the
+//! compactor's candidates, the mutator's barrier worklist, the limits, and
+//! the GC history. The phases below it ([`crate::scavenger`],
+//! [`crate::marking`], [`crate::compactor`], [`crate::sweeper`],
+//! [`crate::verifier`]) work on the heap and on what the driver hands them,
+//! and never on each other (one hand-off aside: a scavenge during marking
+//! gives marking its copies).
+//!
+//! - [`GcRequest`]: what a caller may ask for, each one meaningful in both
+//!   modes. The kind of a recorded pause is a [`GcKind`].
+//! - Pauses ([`Collector::collect`] and the marking and sweeping steps) run
+//!   inside a guard: background workers are kept off the heap, allocation
+//!   areas are retired, and a panic inside the pause *poisons* the isolate
+//!   (its heap may be half-collected), so every later use says so instead
+//!   of running on a corrupt heap.
+//! - The allocation slow path ([`allocation`]): V8's order of lazy
+//!   sweeping, growing, and escalating collections, then the near-heap-limit
+//!   callback, then `Err(OutOfMemory)`.
+//! - The safepoint ([`Collector::safepoint`]): starts, steps and finalizes
+//!   concurrent marking, or runs the atomic major GC at the limit.
+//! - Limits and semi-space sizing: [`controller`].
+
+mod allocation;
+mod controller;
+
+use crate::compactor::{CompactionStats, Compactor};
+use crate::config::GcMode;
+use crate::heap::{Heap, HeapStats, RESERVED_HANDLES};
+use crate::marking::{self, IncrementalMarking};
+use crate::object::HeapObject;
+use crate::scavenger::{self, ScavengeContext, ScavengeStats};
+use crate::sweeper::{self, Sweeping};
+use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
+use crate::verifier;
+use controller::Controller;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+/// A collection a caller may ask for
+/// ([`crate::Isolate::collect_garbage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GcRequest {
+    /// A scavenge of the young generation now.
+    Minor,
+    /// A full, atomic, memory-reducing GC now: everything dead is freed,
+    /// floating garbage of a marking cycle in progress included (the cycle is
+    /// abandoned), and fragmented pages are compacted at V8's
+    /// reduce-memory threshold. Sweeping is finished first.
+    Major,
+    /// Starts a concurrent marking cycle now, ahead of the allocation
+    /// schedule (for example before an idle period); the cycle then runs
+    /// and finishes as one started by allocation does. Nothing happens if a
+    /// cycle is already running. In [`GcMode::StopTheWorld`], where marking
+    /// runs inside one pause, this runs that (not memory-reducing) major GC
+    /// now.
+    StartMarking,
+    /// Finishes the marking cycle in progress now: its finalization pause
+    /// (marking finished, weak references cleared, compaction, sweeping
+    /// started). Nothing happens if no cycle runs (as always in
+    /// [`GcMode::StopTheWorld`]).
+    FinishMarking,
+    /// Finishes the sweeping in progress now, in one recorded
+    /// [`GcKind::SweepingStep`] pause (every free block reaches the free
+    /// lists). Nothing happens if no sweeping is left.
+    FinishSweeping,
+}
+
+/// A callback asked when the heap is about to fail an allocation:
+/// `(current_limit, initial_limit) -> new_limit`.
+pub(crate) type NearHeapLimitCallback = Box<dyn FnMut(usize, usize) -> usize>;
+
+/// What a pause collects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Collection {
+    /// A scavenge.
+    Minor,
+    /// A major GC: the finalization of the marking cycle in progress, or, if
+    /// none runs or `reduce_memory`, an atomic one (abandoning the cycle).
+    Major { reduce_memory: bool },
+}
+
+/// Whether the collector may run.
+#[derive(Debug)]
+enum State {
+    Idle,
+    /// A pause is running (GCs do not nest).
+    InPause,
+    /// A pause panicked; the heap may be inconsistent. The message says why.
+    Poisoned(String),
+}
+
+/// The collector's state between pauses, beside one isolate's heap.
+pub(crate) struct Collector {
+    /// The incremental marking cycle in progress, if any.
+    pub(crate) marking: Option<IncrementalMarking>,
+    /// The sweeping of the last major GC, while pages are left to sweep.
+    pub(crate) sweeping: Option<Sweeping>,
+    compactor: Compactor,
+    /// Objects the write barrier shaded (the mutator's marking worklist).
+    pub(crate) barrier_worklist: Vec<HeapObject>,
+    controller: Controller,
+    pub(crate) tracer: Tracer,
+    pub(crate) near_heap_limit_callback: Option<NearHeapLimitCallback>,
+    state: State,
+}
+
+impl Collector {
+    pub(crate) fn new(initial_old_gen_limit: usize) -> Collector {
+        Collector {
+            marking: None,
+            sweeping: None,
+            compactor: Compactor::default(),
+            barrier_worklist: Vec::new(),
+            controller: Controller::new(initial_old_gen_limit),
+            tracer: Tracer::new(),
+            near_heap_limit_callback: None,
+            state: State::Idle,
+        }
+    }
+
+    /// Panics if a GC of this isolate panicked before: its heap may be
+    /// half-collected, and using it could corrupt memory.
+    #[inline]
+    pub(crate) fn check_usable(&self, isolate: u32) {
+        if let State::Poisoned(why) = &self.state {
+            poisoned(isolate, why);
+        }
+    }
+
+    /// Runs what `request` asks for.
+    pub(crate) fn request(&mut self, heap: &mut Heap, request: GcRequest) {
+        self.check_usable(heap.id);
+        let reason = GcReason::Requested;
+        match request {
+            GcRequest::Minor => self.collect_minor(heap, reason),
+            GcRequest::Major => self.collect_major(heap, reason, true),
+            GcRequest::StartMarking if heap.config.mode == GcMode::StopTheWorld => {
+                self.collect_major(heap, reason, false)
+            }
+            GcRequest::StartMarking => {
+                if self.marking.is_none() {
+                    self.start_marking(heap, reason);
+                }
+            }
+            GcRequest::FinishMarking => {
+                if self.marking.is_some() {
+                    self.collect_major(heap, reason, false);
+                }
+            }
+            GcRequest::FinishSweeping => {
+                if self.sweeping.is_some() {
+                    self.sweeping_pause(heap, reason, |gc, heap| {
+                        sweeper::finish(heap, &mut gc.sweeping);
+                        true
+                    });
+                }
+            }
+        }
+    }
+
+    /// A scavenge now.
+    pub(crate) fn collect_minor(&mut self, heap: &mut Heap, reason: GcReason) {
+        self.collect(heap, Collection::Minor, reason);
+    }
+
+    /// A major GC now: the marking cycle in progress is finalized, unless
+    /// `reduce_memory` (then, as with no cycle, an atomic one runs).
+    pub(crate) fn collect_major(&mut self, heap: &mut Heap, reason: GcReason, reduce_memory: bool) {
+        self.collect(heap, Collection::Major { reduce_memory }, reason);
+    }
+
+    /// Runs `f` as a pause of the isolate: nothing nests, background
+    /// markers and sweepers are kept off the heap, and a panic in `f`
+    /// poisons the isolate (and goes on unwinding).
+    fn pause<R>(&mut self, heap: &mut Heap, f: impl FnOnce(&mut Collector, &mut Heap) -> R) -> R {
+        match self.state {
+            State::Idle => {}
+            State::InPause => panic!("isogc: a GC started inside a GC of isolate {}", heap.id),
+            State::Poisoned(ref why) => poisoned(heap.id, why),
+        }
+        self.state = State::InPause;
+        let r = catch_unwind(AssertUnwindSafe(|| f(self, heap)));
+        match r {
+            Ok(r) => {
+                self.state = State::Idle;
+                r
+            }
+            Err(payload) => {
+                let why = panic_message(&*payload);
+                self.state = State::Poisoned(why);
+                // Background workers stay out for good, and no allocation
+                // takes the fast path into a heap that may be inconsistent.
+                self.pause_workers(heap);
+                heap.new_space.lab.limit = heap.new_space.lab.top;
+                resume_unwind(payload)
+            }
+        }
+    }
+
+    /// Keeps background markers and sweepers off the heap (objects move,
+    /// pages go, flags change), taking what the sweepers finished.
+    fn pause_workers(&mut self, heap: &mut Heap) {
+        if let Some(m) = &self.marking {
+            m.pause();
+        }
+        sweeper::pause_workers(heap, &mut self.sweeping);
+    }
+
+    /// Lets the background workers go on after a pause.
+    fn resume_workers(&self, heap: &Heap) {
+        if let Some(m) = &self.marking {
+            m.resume(&heap.platform);
+        }
+        if let Some(s) = &self.sweeping {
+            s.resume(&heap.platform);
+        }
+    }
+
+    /// Runs a GC pause now. All allocation areas are retired first, so every
+    /// page is iterable while the collector runs.
+    fn collect(&mut self, heap: &mut Heap, what: Collection, reason: GcReason) {
+        self.pause(heap, |gc, heap| {
+            let start = Instant::now();
+            gc.pause_workers(heap);
+            heap.make_iterable();
+            #[cfg(test)]
+            tests::maybe_inject_panic();
+            let bytes_before = heap.size_of_objects();
+            let young_before = heap.new_space.used();
+            let mut timer = PhaseTimer::new();
+            let (kind, scavenge) = match what {
+                Collection::Minor => (GcKind::Minor, gc.minor(heap, &mut timer)),
+                Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory)),
+            };
+            gc.controller.resize_new_space(heap, young_before, scavenge.survived);
+            if heap.config.verify_heap {
+                timer.time(Phase::Verify, || {
+                    verify_or_panic(heap, kind, "GC", verifier::verify(heap, gc.marking.is_some()))
+                });
+            }
+            let compaction = gc.compactor.take_stats();
+            gc.record_event(heap, kind, reason, start, timer, bytes_before, scavenge, compaction);
+            gc.resume_workers(heap);
+            heap.unmap_released_pages();
+        })
+    }
+
+    /// The scavenge of a minor GC; during a marking cycle its copies go to
+    /// marking.
+    fn minor(&mut self, heap: &mut Heap, timer: &mut PhaseTimer) -> ScavengeStats {
+        let context = match self.marking.as_mut() {
+            Some(m) => ScavengeContext::DuringMarking(m, &mut self.barrier_worklist),
+            None => ScavengeContext::Plain,
+        };
+        timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context))
+    }
+
+    /// A major GC's phases, in order: marking (finished, or atomic),
+    /// verification, weak clearing, compaction, sweeping prepared, the
+    /// young generation scavenged, evacuated pages released, sweeping
+    /// started, the next limit set.
+    fn major(&mut self, heap: &mut Heap, timer: &mut PhaseTimer, reduce_memory: bool) -> ScavengeStats {
+        let finalize = self.marking.is_some() && !reduce_memory;
+        if !finalize {
+            // An atomic GC abandons a cycle in progress (the caller wants
+            // everything dead gone now, floating garbage included).
+            if let Some(m) = self.marking.take() {
+                marking::abort_incremental(heap, m, &mut self.barrier_worklist);
+                self.compactor.drop_candidates(heap);
+            }
+        }
+        // A cycle's marking starts only after the previous sweeping
+        // finished; an atomic GC finishes it here.
+        debug_assert!(!finalize || self.sweeping.is_none());
+        timer.time(Phase::Sweep, || sweeper::finish(heap, &mut self.sweeping));
+        if !finalize {
+            self.compactor.select_candidates(heap, reduce_memory);
+        }
+        timer.time(Phase::Mark, || match self.marking.take() {
+            Some(m) => marking::finish_incremental(heap, m, &mut self.barrier_worklist),
+            None => marking::mark_full(heap, self.compactor.is_compacting()),
+        });
+        if heap.config.verify_heap {
+            timer.time(Phase::Verify, || {
+                verify_or_panic(heap, GcKind::Major, "marking", verifier::verify_marking(heap))
+            });
+        }
+        timer.time(Phase::Weak, || marking::clear_dead_weak_references(heap));
+        self.compactor.compact(heap, timer);
+        let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
+        let s = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, ScavengeContext::AfterMarking));
+        self.compactor.release_evacuated(heap);
+        timer.time(Phase::Sweep, || sweeper::start(heap, &mut sweeping));
+        self.sweeping = sweeping;
+        self.controller.update_old_gen_limit(heap);
+        s
+    }
+
+    /// Major-GC work due at an allocation safepoint. Stop-the-world mode:
+    /// the atomic major GC once the old generation reaches its limit.
+    /// Concurrent mode: incremental marking starts at the soft limit, advances
+    /// one step per slow-path allocation, and is finalized when no grey object
+    /// is left, or at once when the old generation reaches the limit.
+    pub(crate) fn safepoint(&mut self, heap: &mut Heap) {
+        let old_gen = heap.old_gen_size();
+        if let Some(mut m) = self.marking.take() {
+            let complete = self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |gc, heap, t| {
+                t.time(Phase::Mark, || marking::step(heap, &mut m, &mut gc.barrier_worklist))
+            });
+            self.marking = Some(m);
+            if complete {
+                self.collect_major(heap, GcReason::MarkingComplete, false);
+            } else if self.controller.reached_limit(old_gen) {
+                self.collect_major(heap, GcReason::OldGenerationLimit, false);
+            }
+        } else if heap.config.mode == GcMode::Concurrent && self.controller.reached_soft_limit(old_gen) {
+            self.start_marking(heap, GcReason::SoftLimit);
+        } else if self.controller.reached_limit(old_gen) {
+            self.collect_major(heap, GcReason::OldGenerationLimit, false);
+        }
+    }
+
+    /// The pause that starts a concurrent marking cycle: sweeping finished
+    /// (marking needs every mark bit of the last cycle gone), candidates
+    /// chosen, roots greyed, barrier on.
+    fn start_marking(&mut self, heap: &mut Heap, reason: GcReason) {
+        debug_assert!(self.marking.is_none() && self.barrier_worklist.is_empty());
+        self.timed_pause(heap, GcKind::MarkingStart, reason, |gc, heap, t| {
+            heap.make_iterable();
+            t.time(Phase::Sweep, || sweeper::finish(heap, &mut gc.sweeping));
+            gc.compactor.select_candidates(heap, false);
+            let compacting = gc.compactor.is_compacting();
+            gc.marking = Some(t.time(Phase::Mark, || marking::start_incremental(heap, compacting)));
+        });
+    }
+
+    /// Runs `f` as a recorded pause of `kind` (a marking start or step);
+    /// `f` times its phases. Background workers keep running: marking steps
+    /// work beside them.
+    fn timed_pause<R>(
+        &mut self,
+        heap: &mut Heap,
+        kind: GcKind,
+        reason: GcReason,
+        f: impl FnOnce(&mut Collector, &mut Heap, &mut PhaseTimer) -> R,
+    ) -> R {
+        self.pause(heap, |gc, heap| {
+            let start = Instant::now();
+            let bytes_before = heap.size_of_objects();
+            let mut timer = PhaseTimer::new();
+            let r = f(gc, heap, &mut timer);
+            let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
+            gc.record_event(heap, kind, reason, start, timer, bytes_before, scavenge, compaction);
+            r
+        })
+    }
+
+    /// Sweeping on the allocating thread (or asked for), recorded as a
+    /// [`GcKind::SweepingStep`] pause if `f` swept something.
+    fn sweeping_pause(
+        &mut self,
+        heap: &mut Heap,
+        reason: GcReason,
+        f: impl FnOnce(&mut Collector, &mut Heap) -> bool,
+    ) -> bool {
+        self.pause(heap, |gc, heap| {
+            let start = Instant::now();
+            let bytes_before = heap.size_of_objects();
+            let mut timer = PhaseTimer::new();
+            let swept = timer.time(Phase::Sweep, || f(gc, heap));
+            // Nothing was left to claim: there was no step to record.
+            if swept {
+                let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
+                gc.record_event(heap, GcKind::SweepingStep, reason, start, timer, bytes_before, scavenge, compaction);
+            }
+            swept
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_event(
+        &mut self,
+        heap: &Heap,
+        kind: GcKind,
+        reason: GcReason,
+        start: Instant,
+        timer: PhaseTimer,
+        bytes_before: usize,
+        scavenge: ScavengeStats,
+        compaction: CompactionStats,
+    ) {
+        let pause = start.elapsed();
+        let mut spans: Vec<_> = timer.spans(self.tracer.origin()).collect();
+        spans.extend(heap.spans.take());
+        let event = GcEvent {
+            kind,
+            reason,
+            start: self.tracer.since_origin(start),
+            pause,
+            phases: timer.phases,
+            spans,
+            bytes_before,
+            bytes_after: heap.size_of_objects(),
+            committed_after: heap.committed(),
+            survived_bytes: scavenge.survived,
+            promoted_bytes: scavenge.promoted,
+            scavenge_tasks: scavenge.tasks,
+            semi_space_size: heap.new_space.capacity(),
+            evacuated_pages: compaction.evacuated_pages,
+            evacuated_bytes: compaction.evacuated_bytes,
+            aborted_pages: compaction.aborted_pages,
+        };
+        self.tracer.record(event, heap.config.trace_gc, heap.id);
+    }
+
+    /// Statistics per space, like V8's `getHeapSpaceStatistics()`. The
+    /// background sweepers are paused while the heap is walked.
+    pub(crate) fn stats(&self, heap: &Heap) -> HeapStats {
+        self.check_usable(heap.id);
+        if let Some(s) = &self.sweeping {
+            s.pause();
+        }
+        let spaces = heap.space_stats();
+        if let Some(s) = &self.sweeping {
+            s.resume(&heap.platform);
+        }
+        let roots = &heap.roots;
+        HeapStats {
+            used: spaces.iter().map(|s| s.used).sum(),
+            committed: heap.committed(),
+            pooled: heap.pool.pooled(),
+            spaces,
+            old_generation_limit: self.controller.old_gen_limit(),
+            max_old_generation: heap.hard_limit,
+            local_handles: roots.locals.len() - RESERVED_HANDLES,
+            global_handles: roots.globals.inner.borrow().live,
+            weak_handles: roots.weaks.inner.borrow().live,
+            interned_strings: roots.string_table.len(),
+            minor_gcs: self.tracer.minor_count,
+            major_gcs: self.tracer.major_count,
+            total_pause: self.tracer.total_pause,
+            pages_pending_sweep: self.sweeping.as_ref().map_or(0, Sweeping::pages_left),
+        }
+    }
+}
+
+fn verify_or_panic(heap: &Heap, kind: GcKind, after: &str, r: Result<(), String>) {
+    if let Err(e) = r {
+        panic!("isogc heap verification failed after {after} ({kind:?} GC, isolate {}): {e}", heap.id);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn poisoned(isolate: u32, why: &str) -> ! {
+    panic!(
+        "isogc: isolate {isolate} can no longer be used: a garbage collection panicked ({why}), so its heap may \
+         be half-collected; drop the isolate and create a new one"
+    )
+}
+
+/// The message of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{GcRequest, HandleScope, HeapConfig, Isolate, Platform};
+    use std::cell::Cell;
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    thread_local! {
+        static INJECT_PANIC: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Panics inside the next GC pause of this thread, if a test asked.
+    pub(super) fn maybe_inject_panic() {
+        if INJECT_PANIC.with(|p| p.replace(false)) {
+            panic!("injected by a test");
+        }
+    }
+
+    fn message(p: Box<dyn std::any::Any + Send>) -> String {
+        super::panic_message(&*p)
+    }
+
+    #[test]
+    fn a_panic_inside_a_gc_poisons_the_isolate_instead_of_wedging_it() {
+        let platform = Platform::new(1).unwrap();
+        let mut isolate = Isolate::new(&platform, HeapConfig { verify_heap: true, ..HeapConfig::default() }).unwrap();
+        {
+            let mut s = HandleScope::new(&mut isolate);
+            let a = s.new_fixed_array(8).unwrap();
+            let _keep = s.global(a);
+        }
+        INJECT_PANIC.with(|p| p.set(true));
+        let first = catch_unwind(AssertUnwindSafe(|| isolate.collect_garbage(GcRequest::Minor)));
+        assert_eq!(message(first.unwrap_err()), "injected by a test");
+        // Every later use says why, instead of "nested GC" or worse.
+        let mut expect_poisoned = |what: &str, attempt: &dyn Fn(&mut Isolate)| {
+            let err = catch_unwind(AssertUnwindSafe(|| attempt(&mut isolate))).unwrap_err();
+            let m = message(err);
+            assert!(m.contains("can no longer be used") && m.contains("injected by a test"), "{what}: {m}");
+        };
+        expect_poisoned("collect_garbage", &|i| i.collect_garbage(GcRequest::Major));
+        expect_poisoned("HandleScope::new", &|i| drop(HandleScope::new(i)));
+        expect_poisoned("heap_stats", &|i| drop(i.heap_stats()));
+        // The fast allocation path is closed too: an allocation reaches the
+        // check on the slow path.
+        assert_eq!(isolate.heap.new_space.lab.remaining(), 0);
+        drop(isolate);
+        // Other isolates are unaffected.
+        let mut other = Isolate::new(&platform, HeapConfig::default()).unwrap();
+        other.collect_garbage(GcRequest::Major);
+    }
+}

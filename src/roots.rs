@@ -1,0 +1,232 @@
+//! The roots of one isolate's heap, and the one walk over them.
+//!
+//! A runtime holds heap values only in handles (DESIGN section 4), so the
+//! roots are exactly:
+//!
+//! | kind | where | strength |
+//! |---|---|---|
+//! | local handles | the handle stack of the isolate's scopes (the oddballs at its bottom) | strong |
+//! | global handles | the global [`GlobalTable`] | strong |
+//! | weak handles | the weak [`GlobalTable`] | weak: cleared when the target dies |
+//! | the string table | [`StringTable`] | weak: entries of dead strings go |
+//!
+//! Every phase reaches them through this module and no other: the scavenger
+//! and the marker walk the strong roots in parallel ([`Roots::strong`]:
+//! the isolate's thread takes the locals, every task claims global-handle
+//! blocks), the scavenger and compaction update the weak ones
+//! ([`Roots::update`]), marking clears the dead ones ([`Roots::clear_dead`]),
+//! and the verifier reads them all ([`Roots::for_each`]). A new kind of root
+//! is one more row here.
+
+use crate::handles::{clear_weak_slot, GlobalTable, GlobalTableInner, HandleBlocks, CLEARED};
+use crate::string_table::StringTable;
+use crate::sync::{AtomicUsize, Ordering};
+use crate::value::Tagged;
+use parking_lot::Mutex;
+use std::cell::Ref;
+use std::rc::Rc;
+
+/// Which root a walk is at (for messages, and for the string table's hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Root {
+    /// Local handle `i` (an index into the handle stack).
+    Local(usize),
+    /// Global handle slot `i`.
+    Global(usize),
+    /// Weak handle slot `i`.
+    Weak(usize),
+    /// A string-table entry, filed under `hash`.
+    String { hash: u64 },
+}
+
+impl std::fmt::Display for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Root::Local(i) => write!(f, "local handle #{i}"),
+            Root::Global(i) => write!(f, "global handle #{i}"),
+            Root::Weak(i) => write!(f, "weak handle #{i}"),
+            Root::String { .. } => write!(f, "string table entry"),
+        }
+    }
+}
+
+/// The kinds of roots one walk visits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RootSet(u8);
+
+impl RootSet {
+    /// The local handles.
+    pub(crate) const LOCALS: RootSet = RootSet(1);
+    /// The global handles.
+    pub(crate) const GLOBALS: RootSet = RootSet(2);
+    /// The weak handles.
+    pub(crate) const WEAKS: RootSet = RootSet(4);
+    /// The string table.
+    pub(crate) const STRINGS: RootSet = RootSet(8);
+    /// What keeps objects alive: local and global handles.
+    pub(crate) const STRONG: RootSet = RootSet(1 | 2);
+    /// What holds objects without keeping them alive.
+    pub(crate) const WEAK: RootSet = RootSet(4 | 8);
+    /// Every root.
+    pub(crate) const ALL: RootSet = RootSet(15);
+
+    fn has(self, kind: RootSet) -> bool {
+        self.0 & kind.0 != 0
+    }
+}
+
+/// The roots of one heap.
+pub(crate) struct Roots {
+    /// The local handle stack (scopes push and pop; the oddballs are
+    /// reserved at its bottom).
+    pub(crate) locals: Vec<Tagged>,
+    pub(crate) globals: Rc<GlobalTable>,
+    pub(crate) weaks: Rc<GlobalTable>,
+    pub(crate) string_table: StringTable,
+}
+
+impl Roots {
+    /// Empty roots of isolate `id`, the handle stack starting with `reserved`.
+    pub(crate) fn new(id: u32, reserved: impl IntoIterator<Item = Tagged>) -> Roots {
+        let mut locals = Vec::with_capacity(1024);
+        locals.extend(reserved);
+        Roots { locals, globals: GlobalTable::new(id), weaks: GlobalTable::new(id), string_table: StringTable::new() }
+    }
+
+    /// Calls `f` on every root of `set`, in a fixed order: locals, globals,
+    /// weak handles, string table. Cleared weak handles are skipped. Runs
+    /// on the isolate's thread.
+    pub(crate) fn for_each(&self, set: RootSet, mut f: impl FnMut(Root, Tagged)) {
+        if set.has(RootSet::LOCALS) {
+            for (i, &h) in self.locals.iter().enumerate() {
+                f(Root::Local(i), h);
+            }
+        }
+        for (kind, table, root) in self.tables(set) {
+            let t = table.inner.borrow();
+            for i in 0..t.blocks.capacity() {
+                // Relaxed: the isolate's thread owns the tables outside GC
+                // jobs, and a job's join orders its workers' stores before.
+                let v = Tagged(t.blocks.slot(i).load(Ordering::Relaxed));
+                if !(kind == RootSet::WEAKS && v == CLEARED) {
+                    f(root(i), v);
+                }
+            }
+        }
+        if set.has(RootSet::STRINGS) {
+            for (hash, t) in self.string_table.iter() {
+                f(Root::String { hash }, t);
+            }
+        }
+    }
+
+    /// Calls `f` on every root of `set` (in [`Roots::for_each`]'s order) and
+    /// stores what it returns: the same value leaves the root alone;
+    /// [`CLEARED`] clears a weak handle or drops a string-table entry.
+    /// Runs on the isolate's thread, inside a pause.
+    pub(crate) fn update(&mut self, set: RootSet, mut f: impl FnMut(Root, Tagged) -> Tagged) {
+        if set.has(RootSet::LOCALS) {
+            for (i, h) in self.locals.iter_mut().enumerate() {
+                *h = f(Root::Local(i), *h);
+            }
+        }
+        for (kind, table, root) in self.tables(set) {
+            let t = table.inner.borrow();
+            for i in 0..t.blocks.capacity() {
+                let slot = t.blocks.slot(i);
+                // Relaxed: see `for_each`.
+                let v = Tagged(slot.load(Ordering::Relaxed));
+                if kind == RootSet::WEAKS && v == CLEARED {
+                    continue;
+                }
+                let nv = f(root(i), v);
+                if nv != v {
+                    // Relaxed: as above.
+                    slot.store(nv.0, Ordering::Relaxed);
+                }
+            }
+        }
+        if set.has(RootSet::STRINGS) {
+            // Entries keep their hash (computed from the contents) when their
+            // string moves.
+            self.string_table.update(|hash, t| f(Root::String { hash }, t));
+            self.string_table.retain(|t| t != CLEARED);
+        }
+    }
+
+    /// Weak clearing once marking is complete: weak handles and string-table
+    /// entries whose target `is_live` rejects are cleared (the one clearing
+    /// rule, [`clear_weak_slot`], that `loom-tests/tests/weak_read.rs`
+    /// checks against a racing read).
+    pub(crate) fn clear_dead(&mut self, is_live: impl Fn(Tagged) -> bool) {
+        let table = self.weaks.inner.borrow();
+        for i in 0..table.blocks.capacity() {
+            clear_weak_slot(table.blocks.slot(i), |addr| is_live(Tagged::from_address(addr)));
+        }
+        drop(table);
+        self.string_table.retain(is_live);
+    }
+
+    /// The strong roots, held for a parallel walk ([`StrongRoots::walk`]).
+    pub(crate) fn strong(&mut self) -> StrongRoots<'_> {
+        StrongRoots { locals: &mut self.locals, globals: self.globals.inner.borrow() }
+    }
+
+    /// The handle tables of `set`, with their kind and how to name a slot.
+    fn tables(&self, set: RootSet) -> impl Iterator<Item = (RootSet, &GlobalTable, fn(usize) -> Root)> {
+        let globals =
+            set.has(RootSet::GLOBALS).then_some((RootSet::GLOBALS, &*self.globals, Root::Global as fn(_) -> _));
+        let weaks = set.has(RootSet::WEAKS).then_some((RootSet::WEAKS, &*self.weaks, Root::Weak as fn(_) -> _));
+        globals.into_iter().chain(weaks)
+    }
+}
+
+/// The strong roots, borrowed for the parallel walks of a pause.
+pub(crate) struct StrongRoots<'r> {
+    locals: &'r mut Vec<Tagged>,
+    globals: Ref<'r, GlobalTableInner>,
+}
+
+impl StrongRoots<'_> {
+    /// A walk shared by the tasks of one parallel job.
+    pub(crate) fn walk(&mut self) -> StrongWalk<'_> {
+        StrongWalk {
+            locals: Mutex::new(Some(&mut *self.locals)),
+            globals: &self.globals.blocks,
+            cursor: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// The strong roots, split among the tasks of a parallel job: task 0 (the
+/// isolate's own thread) takes the local handles; every task claims
+/// global-handle blocks through one cursor, so each block has one visitor.
+pub(crate) struct StrongWalk<'r> {
+    locals: Mutex<Option<&'r mut Vec<Tagged>>>,
+    globals: &'r HandleBlocks,
+    cursor: AtomicUsize,
+}
+
+impl StrongWalk<'_> {
+    /// Task `task`'s share of the walk: `f` gets each root and returns its
+    /// new value (the same to leave it).
+    pub(crate) fn visit(&self, task: usize, mut f: impl FnMut(Tagged) -> Tagged) {
+        if task == 0 {
+            if let Some(locals) = self.locals.lock().take() {
+                for h in locals.iter_mut() {
+                    *h = f(*h);
+                }
+            }
+        }
+        self.globals.visit_claimed(&self.cursor, |slot| {
+            // Relaxed: each block is visited by the one task that claimed
+            // it; the job's spawn published the table to the tasks, and its
+            // join orders the stores for the isolate's thread.
+            let v = Tagged(slot.load(Ordering::Relaxed));
+            let nv = f(v);
+            if nv != v {
+                slot.store(nv.0, Ordering::Relaxed);
+            }
+        });
+    }
+}
