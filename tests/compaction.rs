@@ -18,11 +18,12 @@
 //! caused it. Tests that count pages run on a platform without workers, so
 //! the whole collector (one evacuation task) is deterministic.
 
+mod common;
+
+use common::*;
 use isogc::*;
 use std::time::Duration;
 
-const KB: usize = 1024;
-const MB: usize = 1024 * KB;
 /// Slots of one holder array (8 KiB: a regular old object, itself moved).
 const CHUNK: usize = 1024;
 /// Fields of a record.
@@ -32,21 +33,11 @@ const RAW: usize = 12;
 /// Records of the fragmentation workload: about ten old pages.
 const RECORDS: usize = 12_000;
 
+/// The tests' configuration in `mode`: no major GC but the ones a test asks
+/// for (tests that want marking cycles started by allocation lower the
+/// initial old space).
 fn config(mode: GcMode) -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        mode,
-        min_semi_space_size: 256 * KB,
-        max_semi_space_size: 256 * KB,
-        // No major GC but the ones a test asks for (tests that want marking
-        // cycles started by allocation lower it).
-        initial_old_space_size: 256 * MB,
-        ..HeapConfig::default()
-    }
-}
-
-fn old_space(scope: &HandleScope<'_>) -> SpaceStats {
-    scope.heap_stats().space("old_space").unwrap().clone()
+    test_config_in(mode).with_initial_old_space(256 * MB)
 }
 
 /// What a GC's compaction did: (evacuated pages, evacuated bytes, aborted

@@ -18,28 +18,18 @@
 //! allocation: the free list, swept pages, sweeping steps, growth) and arrays
 //! promoted by scavenges (for old-to-new references).
 
+mod common;
+
+use common::*;
 use isogc::*;
 use std::time::{Duration, Instant};
 
-const KB: usize = 1024;
-const MB: usize = 1024 * KB;
 /// Slots of one holder array.
 const CHUNK: usize = 1024;
 /// Bytes of content of the small strings: with the 3-word header, a string
 /// object is exactly [`SMALL_OBJECT`] bytes, 1 KiB.
 const SMALL: usize = 1000;
 const SMALL_OBJECT: usize = 1024;
-
-fn config(mode: GcMode, initial_old_space_size: usize) -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        mode,
-        min_semi_space_size: 256 * KB,
-        max_semi_space_size: 256 * KB,
-        initial_old_space_size,
-        ..HeapConfig::default()
-    }
-}
 
 /// Content of string `i` of a batch: unique to `tag` and `i`, `len` bytes.
 fn content(tag: &str, i: usize, len: usize) -> String {
@@ -112,10 +102,6 @@ impl Strings {
     }
 }
 
-fn old_space(scope: &HandleScope<'_>) -> SpaceStats {
-    scope.heap_stats().space("old_space").unwrap().clone()
-}
-
 fn pending(scope: &HandleScope<'_>) -> usize {
     scope.heap_stats().pages_pending_sweep
 }
@@ -141,7 +127,7 @@ fn steps(scope: &HandleScope<'_>) -> (usize, usize) {
 /// pool again instead of committing new memory.
 fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // The first scavenge commits the second semi-space; from then on the
     // committed bytes change only with old space.
@@ -215,7 +201,7 @@ fn empty_pages_are_released_in_the_pause_and_reused_stop_the_world() {
 fn old_space_stays_bounded_over_gc_cycles(mode: GcMode) {
     const CYCLES: usize = 12;
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut peaks = Vec::new();
     let mut previous: Option<Strings> = None;
@@ -267,7 +253,8 @@ fn old_space_stays_bounded_over_gc_cycles_stop_the_world() {
 #[test]
 fn allocation_sweeps_pending_pages_one_step_at_a_time_before_growing() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
@@ -316,7 +303,8 @@ fn allocation_sweeps_pending_pages_one_step_at_a_time_before_growing() {
 #[test]
 fn sweeping_steps_are_recorded_only_when_they_sweep_a_page() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut maps = Vec::new();
     for i in 0..10 {
@@ -362,7 +350,7 @@ fn sweeping_steps_are_recorded_only_when_they_sweep_a_page() {
 fn allocation_finishes_sweeping_when_the_space_cannot_grow() {
     let platform = Platform::new(0).unwrap();
     let config =
-        HeapConfig { max_old_space_size: 8 * MB, initial_old_space_size: 8 * MB, ..config(GcMode::Concurrent, MB) };
+        HeapConfig { max_old_space_size: 8 * MB, initial_old_space_size: 8 * MB, ..test_config_in(GcMode::Concurrent) };
     let mut isolate = Isolate::new(&platform, config).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // About 20 pages with 1 KiB holes, then 3 with 15 KiB holes: 5.6 MiB,
@@ -396,7 +384,8 @@ fn allocation_finishes_sweeping_when_the_space_cannot_grow() {
 #[test]
 fn stop_the_world_major_gc_sweeps_every_page_in_the_pause() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::StopTheWorld, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::StopTheWorld).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
@@ -427,7 +416,8 @@ fn stop_the_world_major_gc_sweeps_every_page_in_the_pause() {
 #[test]
 fn the_marking_start_pause_finishes_sweeping() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 4 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(4 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // 2.7 MiB, under the soft limit (3 MiB): no marking yet.
     let mut a = Strings::new("a", SMALL);
@@ -475,7 +465,8 @@ fn the_marking_start_pause_finishes_sweeping() {
 #[test]
 fn a_requested_major_gc_finishes_pending_sweeping_before_marking() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
@@ -608,7 +599,7 @@ fn check_live_arrays(
 /// stale ones of dead objects (else the verifier fails inside this GC).
 fn a_major_gc_drops_stale_slots_of_dead_old_objects(mode: GcMode) {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let holders = old_to_new_setup(&mut scope);
     scope.collect_garbage(GcKind::Major);
@@ -635,7 +626,8 @@ fn a_major_gc_drops_stale_slots_of_dead_old_objects_stop_the_world() {
 #[test]
 fn scavenges_while_pages_wait_for_sweeping_keep_old_to_new_references() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let holders = old_to_new_setup(&mut scope);
     scope.collect_garbage(GcKind::Major);
@@ -703,7 +695,8 @@ fn marking_finalized(events: &[GcEvent]) -> bool {
 /// live bytes).
 fn objects_allocated_during_marking_survive(finalize: bool) {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 8 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(8 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // 1 KiB holes on swept pages, for the first strings allocated during
     // marking.
@@ -789,7 +782,8 @@ fn objects_allocated_during_marking_survive_an_explicit_major_gc() {
 #[test]
 fn background_sweepers_sweep_pending_pages_without_allocation() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
