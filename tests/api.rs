@@ -9,7 +9,7 @@ mod common;
 
 use common::*;
 use isogc::*;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 
 fn new_isolate(platform: &Platform) -> Isolate {
     Isolate::new(platform, test_config()).unwrap()
@@ -1101,16 +1101,8 @@ fn build_and_check_list(platform: &Platform, thread: i64, barrier: &Barrier) {
 #[test]
 fn four_isolates_on_four_threads_share_a_platform_without_cross_talk() {
     let platform = Platform::new(2).unwrap();
-    let barrier = Arc::new(Barrier::new(4));
-    let threads: Vec<_> = (1..=4)
-        .map(|t| {
-            let (platform, barrier) = (platform.clone(), barrier.clone());
-            std::thread::spawn(move || build_and_check_list(&platform, t, &barrier))
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("an isolate thread failed");
-    }
+    let barrier = Barrier::new(4);
+    on_threads(4, &platform, |platform, t| build_and_check_list(platform, t as i64, &barrier));
 }
 
 #[test]

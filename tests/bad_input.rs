@@ -9,7 +9,7 @@ use common::*;
 use isogc::*;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 
 fn old_generation_committed(stats: &HeapStats) -> usize {
     ["old_space", "map_space", "large_object_space"].iter().map(|n| stats.space(n).unwrap().committed).sum()
@@ -632,19 +632,11 @@ fn cross_isolate_misuse(platform: &Platform, tag: i32) {
 #[test]
 fn handles_of_another_isolate_panic_and_both_isolates_keep_working() {
     let platform = Platform::new(2).unwrap();
-    let barrier = Arc::new(Barrier::new(2));
-    let threads: Vec<_> = (1..=2)
-        .map(|tag| {
-            let (platform, barrier) = (platform.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                cross_isolate_misuse(&platform, tag * 1000);
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("a cross-isolate thread failed");
-    }
+    let barrier = Barrier::new(2);
+    on_threads(2, &platform, |platform, tag| {
+        barrier.wait();
+        cross_isolate_misuse(platform, tag as i32 * 1000);
+    });
 }
 
 // ----- 5. Indices and byte ranges out of bounds -------------------------------

@@ -87,16 +87,11 @@ fn one_worker_and_many_workers_agree() {
 #[test]
 fn four_isolates_scavenge_concurrently_on_one_platform() {
     let platform = Platform::new(2).unwrap();
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            let platform = platform.clone();
-            s.spawn(move || {
-                let mut isolate = Isolate::new(&platform, config(2 << 20, 2)).unwrap();
-                run_trees(&mut isolate, 20);
-                let (minor, _) = isolate.gc_counts();
-                assert!(minor > 0);
-            });
-        }
+    on_threads(4, &platform, |platform, _| {
+        let mut isolate = Isolate::new(platform, config(2 << 20, 2)).unwrap();
+        run_trees(&mut isolate, 20);
+        let (minor, _) = isolate.gc_counts();
+        assert!(minor > 0);
     });
 }
 

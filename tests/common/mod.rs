@@ -1,5 +1,6 @@
 //! Set-up shared by the integration tests: the heap configuration they start
-//! from, size constants and panic helpers.
+//! from, size constants, panic helpers and a fixture for isolates on several
+//! threads.
 //!
 //! Each test file declares `mod common;` and imports what it uses; GCs stay at
 //! the call sites (no helper here collects garbage), so a test reads as the
@@ -8,7 +9,7 @@
 // Each test binary compiles this module and uses a subset of it.
 #![allow(dead_code)]
 
-use isogc::{GcMode, HandleScope, HeapConfig, SpaceStats};
+use isogc::{GcMode, HandleScope, HeapConfig, Platform, SpaceStats};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -89,4 +90,28 @@ pub fn expect_panic<R>(what: &str, f: impl FnOnce() -> R) -> String {
         Ok(_) => panic!("{what}: expected a panic, but the call returned"),
         Err(p) => panic_message(p),
     }
+}
+
+// ----- Isolates on threads -----------------------------------------------------
+
+/// Runs `body(platform, thread)` on `n` threads at once, each with its own
+/// clone of `platform` (one shared pool), and waits for all of them; fails
+/// the test, with the panic's message, if any thread panicked. Threads are
+/// numbered from 1, so a tag derived from the number is never 0. A test that
+/// wants the threads to start together passes them a `Barrier` of `n`.
+pub fn on_threads(n: usize, platform: &Platform, body: impl Fn(&Platform, usize) + Sync) {
+    let body = &body;
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (1..=n)
+            .map(|thread| {
+                let platform = platform.clone();
+                (thread, s.spawn(move || body(&platform, thread)))
+            })
+            .collect();
+        for (thread, t) in threads {
+            if let Err(p) = t.join() {
+                panic!("isolate thread {thread} of {n} failed: {}", panic_message(p));
+            }
+        }
+    });
 }
