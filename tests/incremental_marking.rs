@@ -141,19 +141,18 @@ fn stop_the_world_mode_never_marks_incrementally() {
     assert!(events.iter().any(|e| e.kind == GcKind::Major), "major GCs ran");
 }
 
-/// Arrays far longer than a marking slice (large objects) are scanned a
-/// slice at a time by several markers: an atomic GC on three tasks and
-/// incremental cycles (whose mutator keeps storing fresh objects into the
-/// arrays while they are being marked) both leave every element alive and
-/// intact; the verifier checks after each marking that no marked object
-/// points to an unmarked one and that every page's live bytes are exact (a
-/// slice counted twice, or one never scanned, fails it).
-#[test]
-fn large_arrays_are_marked_slice_by_slice_by_several_markers() {
-    const ARRAYS: usize = 2;
-    // Over half a page of slots: the arrays are large objects.
-    const LEN: usize = 20_000;
-    for mode in [GcMode::StopTheWorld, GcMode::Concurrent] {
+both_modes! {
+    /// Arrays far longer than a marking slice (large objects) are scanned a
+    /// slice at a time by several markers: an atomic GC on three tasks and
+    /// incremental cycles (whose mutator keeps storing fresh objects into the
+    /// arrays while they are being marked) both leave every element alive and
+    /// intact; the verifier checks after each marking that no marked object
+    /// points to an unmarked one and that every page's live bytes are exact (a
+    /// slice counted twice, or one never scanned, fails it).
+    fn large_arrays_are_marked_slice_by_slice_by_several_markers(mode: GcMode) {
+        const ARRAYS: usize = 2;
+        // Over half a page of slots: the arrays are large objects.
+        const LEN: usize = 20_000;
         let platform = Platform::new(2).unwrap();
         let config = config(mode).with_semi_spaces(MB, MB).with_gc_workers(2);
         let mut isolate = Isolate::new(&platform, config).unwrap();

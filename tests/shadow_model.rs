@@ -1452,24 +1452,18 @@ fn run_mode(mode: GcMode, stress: bool) {
     }
 }
 
-#[test]
-fn shadow_model_concurrent() {
-    run_mode(GcMode::Concurrent, false);
+both_modes! {
+    /// The programs with default settings.
+    fn shadow_model(mode: GcMode) {
+        run_mode(mode, false);
+    }
 }
 
-#[test]
-fn shadow_model_stop_the_world() {
-    run_mode(GcMode::StopTheWorld, false);
-}
-
-#[test]
-fn shadow_model_concurrent_stress_compaction() {
-    run_mode(GcMode::Concurrent, true);
-}
-
-#[test]
-fn shadow_model_stop_the_world_stress_compaction() {
-    run_mode(GcMode::StopTheWorld, true);
+both_modes! {
+    /// The programs with stress compaction, on fewer cases.
+    fn shadow_model_stress_compaction(mode: GcMode) {
+        run_mode(mode, true);
+    }
 }
 
 // ----- Minimal reproductions of crate bugs found by the programs above -------------

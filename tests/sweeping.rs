@@ -120,127 +120,111 @@ fn steps(scope: &HandleScope<'_>) -> (usize, usize) {
 
 // ----- Empty pages ------------------------------------------------------------------
 
-/// Three batches fill old pages one after another; the middle one dies. The
-/// pages it filled alone have no live byte: the major GC's pause gives them
-/// back to the page pool at once (in `Concurrent` mode while the other pages
-/// still wait for their sweep), and the next allocations take them from the
-/// pool again instead of committing new memory.
-fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
-    let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    // The first scavenge commits the second semi-space; from then on the
-    // committed bytes change only with old space.
-    scope.collect_garbage(GcKind::Minor);
-    let mut a = Strings::new("a", SMALL);
-    a.push_many(&mut scope, 300, |_| true);
-    let mut b = Strings::new("b", SMALL);
-    b.push_many(&mut scope, 1500, |_| true);
-    let mut c = Strings::new("c", SMALL);
-    c.push_many(&mut scope, 300, |_| true);
-    let before = scope.heap_stats();
-    let peak = scope.memory_usage().peak_committed;
-    drop(b);
-    scope.collect_garbage(GcKind::Major);
-    let after = scope.heap_stats();
-    let old = |s: &HeapStats| s.space("old_space").unwrap().committed;
-    let released = (old(&before) - old(&after)) / PAGE_SIZE;
-    // 1500 KiB of dead strings cover at least 5 pages on their own.
-    assert!(released >= 5, "{mode:?}: only {released} empty pages released");
-    assert!(
-        after.pooled >= before.pooled + released * PAGE_SIZE,
-        "{mode:?}: the {released} released pages are not pooled: {} -> {} bytes",
-        before.pooled,
-        after.pooled
-    );
-    assert_eq!(after.committed + released * PAGE_SIZE, before.committed, "{mode:?}: committed bytes");
-    match mode {
-        GcMode::Concurrent => assert!(after.pages_pending_sweep > 0, "the pages of a and c wait for their sweep"),
-        GcMode::StopTheWorld => assert_eq!(after.pages_pending_sweep, 0),
-    }
-    a.check(&mut scope, "after the major GC");
-    c.check(&mut scope, "after the major GC");
+both_modes! {
+    /// Three batches fill old pages one after another; the middle one dies. The
+    /// pages it filled alone have no live byte: the major GC's pause gives them
+    /// back to the page pool at once (in `Concurrent` mode while the other pages
+    /// still wait for their sweep), and the next allocations take them from the
+    /// pool again instead of committing new memory.
+    fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
+        let platform = Platform::new(0).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        // The first scavenge commits the second semi-space; from then on the
+        // committed bytes change only with old space.
+        scope.collect_garbage(GcKind::Minor);
+        let mut a = Strings::new("a", SMALL);
+        a.push_many(&mut scope, 300, |_| true);
+        let mut b = Strings::new("b", SMALL);
+        b.push_many(&mut scope, 1500, |_| true);
+        let mut c = Strings::new("c", SMALL);
+        c.push_many(&mut scope, 300, |_| true);
+        let before = scope.heap_stats();
+        let peak = scope.memory_usage().peak_committed;
+        drop(b);
+        scope.collect_garbage(GcKind::Major);
+        let after = scope.heap_stats();
+        let old = |s: &HeapStats| s.space("old_space").unwrap().committed;
+        let released = (old(&before) - old(&after)) / PAGE_SIZE;
+        // 1500 KiB of dead strings cover at least 5 pages on their own.
+        assert!(released >= 5, "{mode:?}: only {released} empty pages released");
+        assert!(
+            after.pooled >= before.pooled + released * PAGE_SIZE,
+            "{mode:?}: the {released} released pages are not pooled: {} -> {} bytes",
+            before.pooled,
+            after.pooled
+        );
+        assert_eq!(after.committed + released * PAGE_SIZE, before.committed, "{mode:?}: committed bytes");
+        match mode {
+            GcMode::Concurrent => assert!(after.pages_pending_sweep > 0, "the pages of a and c wait for their sweep"),
+            GcMode::StopTheWorld => assert_eq!(after.pages_pending_sweep, 0),
+        }
+        a.check(&mut scope, "after the major GC");
+        c.check(&mut scope, "after the major GC");
 
-    let mut d = Strings::new("d", SMALL);
-    d.push_many(&mut scope, 1500, |_| true);
-    let last = scope.heap_stats();
-    let grown = old(&last).saturating_sub(old(&after));
-    assert!(old(&last) <= old(&before), "{mode:?}: old space grew past its size before the GC");
-    assert!(grown >= (released - 1) * PAGE_SIZE, "{mode:?}: d fits in {grown} new bytes?");
-    assert!(
-        last.pooled + grown <= after.pooled,
-        "{mode:?}: old space grew by {grown} bytes but the pool only gave {}",
-        after.pooled - last.pooled
-    );
-    assert_eq!(scope.memory_usage().peak_committed, peak, "{mode:?}: a new peak of committed memory");
-    for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
-        s.check(&mut scope, &format!("{name} at the end"));
+        let mut d = Strings::new("d", SMALL);
+        d.push_many(&mut scope, 1500, |_| true);
+        let last = scope.heap_stats();
+        let grown = old(&last).saturating_sub(old(&after));
+        assert!(old(&last) <= old(&before), "{mode:?}: old space grew past its size before the GC");
+        assert!(grown >= (released - 1) * PAGE_SIZE, "{mode:?}: d fits in {grown} new bytes?");
+        assert!(
+            last.pooled + grown <= after.pooled,
+            "{mode:?}: old space grew by {grown} bytes but the pool only gave {}",
+            after.pooled - last.pooled
+        );
+        assert_eq!(scope.memory_usage().peak_committed, peak, "{mode:?}: a new peak of committed memory");
+        for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
+            s.check(&mut scope, &format!("{name} at the end"));
+        }
+        scope.collect_garbage(GcKind::Major);
+        for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
+            s.check(&mut scope, &format!("{name} after the last major GC"));
+        }
     }
-    scope.collect_garbage(GcKind::Major);
-    for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
-        s.check(&mut scope, &format!("{name} after the last major GC"));
-    }
-}
-
-#[test]
-fn empty_pages_are_released_in_the_pause_and_reused_concurrent() {
-    empty_pages_are_released_in_the_pause_and_reused(GcMode::Concurrent);
-}
-
-#[test]
-fn empty_pages_are_released_in_the_pause_and_reused_stop_the_world() {
-    empty_pages_are_released_in_the_pause_and_reused(GcMode::StopTheWorld);
 }
 
 // ----- Reuse across cycles ----------------------------------------------------------
 
-/// Cycle after cycle the mutator interns 1.5 MiB of strings, a quarter of
-/// which live until the next cycle, and a major GC follows. The memory of
-/// the dead ones is swept and allocated again: old space stops growing after
-/// the first cycles.
-fn old_space_stays_bounded_over_gc_cycles(mode: GcMode) {
-    const CYCLES: usize = 12;
-    let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    let mut peaks = Vec::new();
-    let mut previous: Option<Strings> = None;
-    for cycle in 0..CYCLES {
-        let mut s = Strings::new(&format!("cycle{cycle}"), SMALL);
-        s.push_many(&mut scope, 1500, |i| i % 4 == 0);
-        peaks.push(old_space(&scope).committed);
-        if let Some(p) = &previous {
-            p.check(&mut scope, &format!("{mode:?}: cycle {cycle}"));
+both_modes! {
+    /// Cycle after cycle the mutator interns 1.5 MiB of strings, a quarter of
+    /// which live until the next cycle, and a major GC follows. The memory of
+    /// the dead ones is swept and allocated again: old space stops growing after
+    /// the first cycles.
+    fn old_space_stays_bounded_over_gc_cycles(mode: GcMode) {
+        const CYCLES: usize = 12;
+        let platform = Platform::new(0).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let mut peaks = Vec::new();
+        let mut previous: Option<Strings> = None;
+        for cycle in 0..CYCLES {
+            let mut s = Strings::new(&format!("cycle{cycle}"), SMALL);
+            s.push_many(&mut scope, 1500, |i| i % 4 == 0);
+            peaks.push(old_space(&scope).committed);
+            if let Some(p) = &previous {
+                p.check(&mut scope, &format!("{mode:?}: cycle {cycle}"));
+            }
+            previous = Some(s);
+            scope.collect_garbage(GcKind::Major);
         }
-        previous = Some(s);
-        scope.collect_garbage(GcKind::Major);
-    }
-    previous.unwrap().check(&mut scope, "at the end");
-    let early = *peaks[..4].iter().max().unwrap();
-    let late = *peaks[4..].iter().max().unwrap();
-    // One cycle allocates 6 pages' worth: without reuse old space would grow
-    // by about that much every cycle.
-    assert!(late <= early + PAGE_SIZE, "{mode:?}: old space keeps growing: {:?} pages", pages(&peaks));
-    if mode == GcMode::Concurrent {
-        // Each cycle after the first sweeps several pages of the last one by
-        // allocating.
-        let (lazy, _) = steps(&scope);
-        assert!(lazy >= 2 * (CYCLES - 1), "{mode:?}: only {lazy} lazy sweeping steps in {CYCLES} cycles");
+        previous.unwrap().check(&mut scope, "at the end");
+        let early = *peaks[..4].iter().max().unwrap();
+        let late = *peaks[4..].iter().max().unwrap();
+        // One cycle allocates 6 pages' worth: without reuse old space would grow
+        // by about that much every cycle.
+        assert!(late <= early + PAGE_SIZE, "{mode:?}: old space keeps growing: {:?} pages", pages(&peaks));
+        if mode == GcMode::Concurrent {
+            // Each cycle after the first sweeps several pages of the last one by
+            // allocating.
+            let (lazy, _) = steps(&scope);
+            assert!(lazy >= 2 * (CYCLES - 1), "{mode:?}: only {lazy} lazy sweeping steps in {CYCLES} cycles");
+        }
     }
 }
 
 fn pages(bytes: &[usize]) -> Vec<usize> {
     bytes.iter().map(|b| b / PAGE_SIZE).collect()
-}
-
-#[test]
-fn old_space_stays_bounded_over_gc_cycles_concurrent() {
-    old_space_stays_bounded_over_gc_cycles(GcMode::Concurrent);
-}
-
-#[test]
-fn old_space_stays_bounded_over_gc_cycles_stop_the_world() {
-    old_space_stays_bounded_over_gc_cycles(GcMode::StopTheWorld);
 }
 
 // ----- Lazy sweeping ----------------------------------------------------------------
@@ -594,28 +578,20 @@ fn check_live_arrays(
     }
 }
 
-/// The major GC's scavenge runs while the pages it scans wait for their
-/// sweep: it keeps and updates the slots inside marked objects and drops the
-/// stale ones of dead objects (else the verifier fails inside this GC).
-fn a_major_gc_drops_stale_slots_of_dead_old_objects(mode: GcMode) {
-    let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    let holders = old_to_new_setup(&mut scope);
-    scope.collect_garbage(GcKind::Major);
-    check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the major GC"));
-    scope.collect_garbage(GcKind::Minor);
-    check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the next scavenge"));
-}
-
-#[test]
-fn a_major_gc_drops_stale_slots_of_dead_old_objects_concurrent() {
-    a_major_gc_drops_stale_slots_of_dead_old_objects(GcMode::Concurrent);
-}
-
-#[test]
-fn a_major_gc_drops_stale_slots_of_dead_old_objects_stop_the_world() {
-    a_major_gc_drops_stale_slots_of_dead_old_objects(GcMode::StopTheWorld);
+both_modes! {
+    /// The major GC's scavenge runs while the pages it scans wait for their
+    /// sweep: it keeps and updates the slots inside marked objects and drops the
+    /// stale ones of dead objects (else the verifier fails inside this GC).
+    fn a_major_gc_drops_stale_slots_of_dead_old_objects(mode: GcMode) {
+        let platform = Platform::new(0).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let holders = old_to_new_setup(&mut scope);
+        scope.collect_garbage(GcKind::Major);
+        check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the major GC"));
+        scope.collect_garbage(GcKind::Minor);
+        check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the next scavenge"));
+    }
 }
 
 /// Scavenges run while the old pages wait for their sweep (no allocation

@@ -1,6 +1,6 @@
 //! Set-up shared by the integration tests: the heap configuration they start
-//! from, size constants, panic helpers and a fixture for isolates on several
-//! threads.
+//! from, size constants, panic helpers, a fixture for isolates on several
+//! threads and a macro for tests that run once per GC mode.
 //!
 //! Each test file declares `mod common;` and imports what it uses; GCs stay at
 //! the call sites (no helper here collects garbage), so a test reads as the
@@ -115,3 +115,42 @@ pub fn on_threads(n: usize, platform: &Platform, body: impl Fn(&Platform, usize)
         }
     });
 }
+
+// ----- Both GC modes -----------------------------------------------------------
+
+/// One test per GC mode from one body:
+///
+/// ```ignore
+/// both_modes! {
+///     /// What the test checks.
+///     fn name(mode: GcMode) { ... }
+/// }
+/// ```
+///
+/// makes a module `name` holding the body as `fn name(mode)` and the tests
+/// `name::concurrent` and `name::stop_the_world`, which call it with
+/// `GcMode::Concurrent` and `GcMode::StopTheWorld`. The module sees every item
+/// of the test file.
+#[allow(unused_macros)] // Not every test binary defines its tests with it,
+macro_rules! both_modes {
+    ($(#[$attr:meta])* fn $name:ident($mode:ident: GcMode) $body:block) => {
+        $(#[$attr])*
+        mod $name {
+            use super::*;
+
+            fn $name($mode: ::isogc::GcMode) $body
+
+            #[test]
+            fn concurrent() {
+                $name(::isogc::GcMode::Concurrent);
+            }
+
+            #[test]
+            fn stop_the_world() {
+                $name(::isogc::GcMode::StopTheWorld);
+            }
+        }
+    };
+}
+#[allow(unused_imports)] // nor imports it.
+pub(crate) use both_modes;
