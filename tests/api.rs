@@ -5,22 +5,14 @@
 //! Every test runs with the heap verifier on and small semi-spaces, so GCs
 //! happen often and any corruption panics inside the GC that caused it.
 
+mod common;
+
+use common::*;
 use isogc::*;
-use std::sync::{Arc, Barrier};
-
-const KB: usize = 1024;
-
-fn config() -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        min_semi_space_size: 256 * KB,
-        max_semi_space_size: 256 * KB,
-        ..HeapConfig::default()
-    }
-}
+use std::sync::Barrier;
 
 fn new_isolate(platform: &Platform) -> Isolate {
-    Isolate::new(platform, config()).unwrap()
+    Isolate::new(platform, test_config()).unwrap()
 }
 
 /// Allocates `n` unreachable arrays of `slots` slots (GC pressure).
@@ -1109,28 +1101,14 @@ fn build_and_check_list(platform: &Platform, thread: i64, barrier: &Barrier) {
 #[test]
 fn four_isolates_on_four_threads_share_a_platform_without_cross_talk() {
     let platform = Platform::new(2).unwrap();
-    let barrier = Arc::new(Barrier::new(4));
-    let threads: Vec<_> = (1..=4)
-        .map(|t| {
-            let (platform, barrier) = (platform.clone(), barrier.clone());
-            std::thread::spawn(move || build_and_check_list(&platform, t, &barrier))
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("an isolate thread failed");
-    }
+    let barrier = Barrier::new(4);
+    on_threads(4, &platform, |platform, t| build_and_check_list(platform, t as i64, &barrier));
 }
 
 #[test]
 fn gc_events_carry_per_thread_spans_and_memory_usage_tracks_the_peak() {
     let platform = Platform::new(2).unwrap();
-    let config = HeapConfig {
-        verify_heap: true,
-        min_semi_space_size: 1 << 20,
-        max_semi_space_size: 1 << 20,
-        new_space_per_scavenge_task: 256 << 10,
-        ..HeapConfig::default()
-    };
+    let config = HeapConfig { new_space_per_scavenge_task: 256 * KB, ..test_config().with_semi_spaces(MB, MB) };
     let mut isolate = Isolate::new(&platform, config).unwrap();
     let before = isolate.memory_usage();
     {

@@ -3,42 +3,13 @@
 //! handles of the wrong kind. Every misuse must fail loudly (a panic or an
 //! `Err`) and leave the heap intact and usable.
 
+mod common;
+
+use common::*;
 use isogc::*;
 use std::cell::RefCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
-use std::sync::{Arc, Barrier};
-
-const KB: usize = 1024;
-const MB: usize = 1024 * KB;
-
-fn config() -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        min_semi_space_size: 256 * KB,
-        max_semi_space_size: 256 * KB,
-        ..HeapConfig::default()
-    }
-}
-
-/// The message of a caught panic.
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else {
-        "<non-string panic payload>".to_string()
-    }
-}
-
-/// Runs `f`, which must panic, and returns the panic message.
-fn expect_panic<R>(what: &str, f: impl FnOnce() -> R) -> String {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(_) => panic!("{what}: expected a panic, but the call returned"),
-        Err(p) => panic_message(p),
-    }
-}
+use std::sync::Barrier;
 
 fn old_generation_committed(stats: &HeapStats) -> usize {
     ["old_space", "map_space", "large_object_space"].iter().map(|n| stats.space(n).unwrap().committed).sum()
@@ -95,7 +66,7 @@ fn check_chain(isolate: &mut Isolate, root: &Global<FixedArray>, n: usize) {
 #[test]
 fn allocation_past_max_old_space_size_returns_out_of_memory_and_the_heap_recovers() {
     let platform = Platform::new(2).unwrap();
-    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..test_config() };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let root = {
         let mut scope = HandleScope::new(&mut isolate);
@@ -155,7 +126,7 @@ fn allocation_past_max_old_space_size_returns_out_of_memory_and_the_heap_recover
 #[test]
 fn near_heap_limit_callback_raises_the_limit_once_and_allocation_continues() {
     let platform = Platform::new(2).unwrap();
-    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..test_config() };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let calls: Rc<RefCell<Vec<(usize, usize)>>> = Rc::default();
     {
@@ -202,7 +173,7 @@ fn near_heap_limit_callback_raises_the_limit_once_and_allocation_continues() {
 #[test]
 fn near_heap_limit_callback_cannot_lower_the_limit() {
     let platform = Platform::new(2).unwrap();
-    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..test_config() };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let calls = Rc::new(RefCell::new(0));
     {
@@ -227,7 +198,7 @@ fn near_heap_limit_callback_cannot_lower_the_limit() {
 #[test]
 fn large_objects_past_max_old_space_size_return_out_of_memory_and_the_heap_recovers() {
     let platform = Platform::new(2).unwrap();
-    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..test_config() };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     const SLOTS: usize = 40_000; // 320 KB each: large objects
@@ -277,7 +248,7 @@ fn large_objects_past_max_old_space_size_return_out_of_memory_and_the_heap_recov
 #[test]
 fn interning_past_max_old_space_size_returns_out_of_memory() {
     let platform = Platform::new(2).unwrap();
-    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..config() };
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..test_config() };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let holder = scope.new_fixed_array(2000).unwrap();
@@ -325,7 +296,7 @@ fn interning_past_max_old_space_size_returns_out_of_memory() {
 fn globals_and_weaks_outliving_their_isolate_drop_cleanly() {
     let platform = Platform::new(1).unwrap();
     let (g, w, id) = {
-        let mut isolate = Isolate::new(&platform, config()).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config()).unwrap();
         let id = isolate.id();
         let mut scope = HandleScope::new(&mut isolate);
         let a = scope.new_fixed_array(1).unwrap();
@@ -334,7 +305,7 @@ fn globals_and_weaks_outliving_their_isolate_drop_cleanly() {
     assert_eq!(g.isolate_id(), id);
     assert_eq!(w.isolate_id(), id);
     // A new isolate never reuses the id, so the stale handles stay foreign.
-    let mut other = Isolate::new(&platform, config()).unwrap();
+    let mut other = Isolate::new(&platform, test_config()).unwrap();
     assert_ne!(other.id(), id);
     let mut scope = HandleScope::new(&mut other);
     assert!(expect_panic("open(stale Global)", || scope.open(&g)).contains("isolate"));
@@ -362,7 +333,7 @@ fn assert_invalid_length<T: std::fmt::Debug>(r: Result<T, AllocError>, kind: &st
 #[test]
 fn absurd_lengths_return_invalid_length_and_the_isolate_keeps_working() {
     let platform = Platform::new(2).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let keep = scope.new_fixed_array(3).unwrap();
     scope.set(keep, 0, Smi::from(42));
@@ -411,7 +382,7 @@ fn absurd_lengths_return_invalid_length_and_the_isolate_keeps_working() {
 #[test]
 fn huge_but_representable_requests_return_out_of_memory_without_aborting() {
     let platform = Platform::new(2).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let keep = scope.new_fixed_array(1).unwrap();
     scope.set(keep, 0, Smi::from(5));
@@ -449,7 +420,7 @@ fn huge_but_representable_requests_return_out_of_memory_without_aborting() {
 #[test]
 fn invalid_length_max_of_fixed_array_is_the_largest_accepted_length() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
 
     let Err(AllocError::InvalidLength { max, .. }) = scope.new_fixed_array(usize::MAX) else { panic!() };
@@ -467,7 +438,7 @@ fn invalid_length_max_of_fixed_array_is_the_largest_accepted_length() {
 #[test]
 fn invalid_length_max_of_byte_array_is_the_largest_accepted_length() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let Err(AllocError::InvalidLength { max, .. }) = scope.new_byte_array(usize::MAX) else { panic!() };
     assert!(
@@ -486,34 +457,34 @@ fn invalid_heap_config_is_rejected_naming_the_field() {
     let cases: Vec<(&str, HeapConfig)> = vec![
         (
             "min_semi_space_size",
-            HeapConfig { min_semi_space_size: 512 * KB, max_semi_space_size: 256 * KB, ..config() },
+            HeapConfig { min_semi_space_size: 512 * KB, max_semi_space_size: 256 * KB, ..test_config() },
         ),
-        ("min_semi_space_size", HeapConfig { min_semi_space_size: 0, ..config() }),
-        ("max_semi_space_size", HeapConfig { max_semi_space_size: 0, ..config() }),
-        ("min_semi_space_size", HeapConfig { min_semi_space_size: 300 * KB, max_semi_space_size: MB, ..config() }),
-        ("max_semi_space_size", HeapConfig { max_semi_space_size: 768 * KB, ..config() }),
-        ("max_semi_space_size", HeapConfig { max_semi_space_size: usize::MAX, ..config() }),
-        ("min_semi_space_size", HeapConfig { min_semi_space_size: 128 * KB, max_semi_space_size: MB, ..config() }),
+        ("min_semi_space_size", HeapConfig { min_semi_space_size: 0, ..test_config() }),
+        ("max_semi_space_size", HeapConfig { max_semi_space_size: 0, ..test_config() }),
+        ("min_semi_space_size", HeapConfig { min_semi_space_size: 300 * KB, max_semi_space_size: MB, ..test_config() }),
+        ("max_semi_space_size", HeapConfig { max_semi_space_size: 768 * KB, ..test_config() }),
+        ("max_semi_space_size", HeapConfig { max_semi_space_size: usize::MAX, ..test_config() }),
+        ("min_semi_space_size", HeapConfig { min_semi_space_size: 128 * KB, max_semi_space_size: MB, ..test_config() }),
         (
             "max_semi_space_size",
-            HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: 128 * KB, ..config() },
+            HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: 128 * KB, ..test_config() },
         ),
-        ("min_semi_space_size", HeapConfig { min_semi_space_size: 8, max_semi_space_size: 8, ..config() }),
+        ("min_semi_space_size", HeapConfig { min_semi_space_size: 8, max_semi_space_size: 8, ..test_config() }),
         (
             "max_old_space_size",
-            HeapConfig { max_old_space_size: 512 * KB, initial_old_space_size: 256 * KB, ..config() },
+            HeapConfig { max_old_space_size: 512 * KB, initial_old_space_size: 256 * KB, ..test_config() },
         ),
-        ("max_old_space_size", HeapConfig { max_old_space_size: 0, initial_old_space_size: 1, ..config() }),
-        ("initial_old_space_size", HeapConfig { initial_old_space_size: 0, ..config() }),
+        ("max_old_space_size", HeapConfig { max_old_space_size: 0, initial_old_space_size: 1, ..test_config() }),
+        ("initial_old_space_size", HeapConfig { initial_old_space_size: 0, ..test_config() }),
         (
             "initial_old_space_size",
-            HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: 8 * MB, ..config() },
+            HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: 8 * MB, ..test_config() },
         ),
-        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: 1.0, ..config() }),
-        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: 5.0, ..config() }),
-        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: f64::NAN, ..config() }),
-        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: f64::INFINITY, ..config() }),
-        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: -2.0, ..config() }),
+        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: 1.0, ..test_config() }),
+        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: 5.0, ..test_config() }),
+        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: f64::NAN, ..test_config() }),
+        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: f64::INFINITY, ..test_config() }),
+        ("old_gen_growth_factor", HeapConfig { old_gen_growth_factor: -2.0, ..test_config() }),
     ];
     for (field, cfg) in cases {
         let err = cfg.validate().expect_err(field);
@@ -534,14 +505,14 @@ fn invalid_heap_config_is_rejected_naming_the_field() {
 fn boundary_heap_configs_are_accepted() {
     let platform = Platform::new(1).unwrap();
     for cfg in [
-        config(),
-        HeapConfig { old_gen_growth_factor: 1.1, ..config() },
-        HeapConfig { old_gen_growth_factor: 4.0, ..config() },
-        HeapConfig { max_old_space_size: MB, initial_old_space_size: MB, ..config() },
-        HeapConfig { max_old_space_size: MB, initial_old_space_size: 1, ..config() },
-        HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: MB, ..config() },
-        HeapConfig { mode: GcMode::StopTheWorld, gc_workers: Some(0), trace_gc: false, ..config() },
-        HeapConfig { gc_workers: Some(64), ..config() },
+        test_config(),
+        HeapConfig { old_gen_growth_factor: 1.1, ..test_config() },
+        HeapConfig { old_gen_growth_factor: 4.0, ..test_config() },
+        HeapConfig { max_old_space_size: MB, initial_old_space_size: MB, ..test_config() },
+        HeapConfig { max_old_space_size: MB, initial_old_space_size: 1, ..test_config() },
+        HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: MB, ..test_config() },
+        HeapConfig { mode: GcMode::StopTheWorld, gc_workers: Some(0), trace_gc: false, ..test_config() },
+        HeapConfig { gc_workers: Some(64), ..test_config() },
     ] {
         cfg.validate().unwrap();
         let mut isolate = Isolate::new(&platform, cfg.clone()).unwrap();
@@ -564,8 +535,8 @@ fn assert_wrong_isolate<R>(what: &str, f: impl FnOnce() -> R) {
 /// One thread's worth: two isolates, each handle kind of A used with B (and
 /// the other way round); afterwards both heaps are intact.
 fn cross_isolate_misuse(platform: &Platform, tag: i32) {
-    let mut a = Isolate::new(platform, config()).unwrap();
-    let mut b = Isolate::new(platform, config()).unwrap();
+    let mut a = Isolate::new(platform, test_config()).unwrap();
+    let mut b = Isolate::new(platform, test_config()).unwrap();
     assert_ne!(a.id(), b.id());
 
     let (ga, wa, gb) = {
@@ -661,19 +632,11 @@ fn cross_isolate_misuse(platform: &Platform, tag: i32) {
 #[test]
 fn handles_of_another_isolate_panic_and_both_isolates_keep_working() {
     let platform = Platform::new(2).unwrap();
-    let barrier = Arc::new(Barrier::new(2));
-    let threads: Vec<_> = (1..=2)
-        .map(|tag| {
-            let (platform, barrier) = (platform.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                cross_isolate_misuse(&platform, tag * 1000);
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("a cross-isolate thread failed");
-    }
+    let barrier = Barrier::new(2);
+    on_threads(2, &platform, |platform, tag| {
+        barrier.wait();
+        cross_isolate_misuse(platform, tag as i32 * 1000);
+    });
 }
 
 // ----- 5. Indices and byte ranges out of bounds -------------------------------
@@ -687,7 +650,7 @@ fn assert_out_of_bounds<R>(what: &str, len: usize, index: usize, f: impl FnOnce(
 #[test]
 fn fixed_array_index_out_of_range_panics_and_try_variants_store_nothing() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let arr = scope.new_fixed_array(3).unwrap();
     // The object right behind `arr`: an unchecked store at index 3 would hit it.
@@ -735,7 +698,7 @@ fn fixed_array_index_out_of_range_panics_and_try_variants_store_nothing() {
 #[test]
 fn object_field_index_out_of_range_panics_and_try_variants_store_nothing() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let map = scope.new_map(&ObjectLayout { name: "Pair".into(), tagged_fields: 2, raw_bytes: 16 }).unwrap();
     let o = scope.new_object(map).unwrap();
@@ -774,7 +737,7 @@ fn object_field_index_out_of_range_panics_and_try_variants_store_nothing() {
 #[test]
 fn byte_ranges_out_of_bounds_panic_and_change_nothing() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let b = scope.new_byte_array(5).unwrap();
     scope.write_bytes(b, 0, b"abcde");
@@ -820,7 +783,7 @@ fn byte_ranges_out_of_bounds_panic_and_change_nothing() {
 #[test]
 fn cast_to_the_wrong_kind_returns_none() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let number = scope.new_number(1.5).unwrap().as_value();
     let smi = scope.smi(Smi::from(5));
@@ -874,7 +837,7 @@ fn cast_to_the_wrong_kind_returns_none() {
 #[test]
 fn reading_a_field_as_the_wrong_kind_returns_none() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let arr = scope.new_fixed_array(4).unwrap();
     let s = scope.new_string("not a number").unwrap();
@@ -902,7 +865,7 @@ fn reading_a_field_as_the_wrong_kind_returns_none() {
 #[test]
 fn new_object_with_a_built_in_map_panics_and_builtin_maps_have_no_layout() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let arr = scope.new_fixed_array(2).unwrap();
     let builtin = scope.map_of(arr).unwrap();

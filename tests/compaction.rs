@@ -18,11 +18,12 @@
 //! caused it. Tests that count pages run on a platform without workers, so
 //! the whole collector (one evacuation task) is deterministic.
 
+mod common;
+
+use common::*;
 use isogc::*;
 use std::time::Duration;
 
-const KB: usize = 1024;
-const MB: usize = 1024 * KB;
 /// Slots of one holder array (8 KiB: a regular old object, itself moved).
 const CHUNK: usize = 1024;
 /// Fields of a record.
@@ -32,21 +33,11 @@ const RAW: usize = 12;
 /// Records of the fragmentation workload: about ten old pages.
 const RECORDS: usize = 12_000;
 
+/// The tests' configuration in `mode`: no major GC but the ones a test asks
+/// for (tests that want marking cycles started by allocation lower the
+/// initial old space).
 fn config(mode: GcMode) -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        mode,
-        min_semi_space_size: 256 * KB,
-        max_semi_space_size: 256 * KB,
-        // No major GC but the ones a test asks for (tests that want marking
-        // cycles started by allocation lower it).
-        initial_old_space_size: 256 * MB,
-        ..HeapConfig::default()
-    }
-}
-
-fn old_space(scope: &HandleScope<'_>) -> SpaceStats {
-    scope.heap_stats().space("old_space").unwrap().clone()
+    test_config_in(mode).with_initial_old_space(256 * MB)
 }
 
 /// What a GC's compaction did: (evacuated pages, evacuated bytes, aborted
@@ -322,78 +313,70 @@ impl Records {
 
 // ----- Fragmentation -----------------------------------------------------------------
 
-/// Ten old pages of records; every other record dies. The first major GC
-/// sweeps the garbage (its candidates were chosen before the pages were
-/// fragmented); the next one, asked for explicitly (memory-reducing: pages
-/// at least 20% free qualify), evacuates the fragmented pages. Every value
-/// reads back exactly after every GC, and old space commits about half as
-/// many pages, close to its live bytes.
-fn fragmentation_workload_is_compacted(mode: GcMode) {
-    let platform = Platform::new(2).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    let mut r = Records::build(&mut scope, RECORDS);
-    let locals = r.locals(&mut scope);
-    let full = old_space(&scope);
-    assert!(full.committed >= 8 * PAGE_SIZE, "{mode:?}: only {} old pages", full.committed / PAGE_SIZE);
-    r.check(&mut scope, &locals, "before any major GC");
-    r.drop_odd(&mut scope);
+both_modes! {
+    /// Ten old pages of records; every other record dies. The first major GC
+    /// sweeps the garbage (its candidates were chosen before the pages were
+    /// fragmented); the next one, asked for explicitly (memory-reducing: pages
+    /// at least 20% free qualify), evacuates the fragmented pages. Every value
+    /// reads back exactly after every GC, and old space commits about half as
+    /// many pages, close to its live bytes.
+    fn fragmentation_workload_is_compacted(mode: GcMode) {
+        let platform = Platform::new(2).unwrap();
+        let mut isolate = Isolate::new(&platform, config(mode)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let mut r = Records::build(&mut scope, RECORDS);
+        let locals = r.locals(&mut scope);
+        let full = old_space(&scope);
+        assert!(full.committed >= 8 * PAGE_SIZE, "{mode:?}: only {} old pages", full.committed / PAGE_SIZE);
+        r.check(&mut scope, &locals, "before any major GC");
+        r.drop_odd(&mut scope);
 
-    let mut compacted = None;
-    for gc in 0..3 {
-        // Young references, young during this GC's compaction.
-        r.young_referrers(&mut scope);
-        let before = old_space(&scope);
-        let e = major(&mut scope);
-        let after = old_space(&scope);
-        r.check(&mut scope, &locals, &format!("{mode:?}: after major GC {gc}"));
-        if e.evacuated_pages > 0 {
-            compacted = Some((gc, e, before, after));
-            break;
+        let mut compacted = None;
+        for gc in 0..3 {
+            // Young references, young during this GC's compaction.
+            r.young_referrers(&mut scope);
+            let before = old_space(&scope);
+            let e = major(&mut scope);
+            let after = old_space(&scope);
+            r.check(&mut scope, &locals, &format!("{mode:?}: after major GC {gc}"));
+            if e.evacuated_pages > 0 {
+                compacted = Some((gc, e, before, after));
+                break;
+            }
         }
+        let (gc, e, before, after) = compacted.unwrap_or_else(|| panic!("{mode:?}: three major GCs, no compaction"));
+        assert_eq!(gc, 1, "{mode:?}: the second major GC compacts (the first one's sweep measured the garbage)");
+        assert_eq!(e.aborted_pages, 0, "{mode:?}: {:?}", compaction(&e));
+        assert!(e.evacuated_bytes > 0, "{mode:?}: {:?}", compaction(&e));
+        let pages = |b: usize| b / PAGE_SIZE;
+        println!(
+            "{mode:?}: old space {} pages before dropping, {} fragmented, {} after compacting ({} evacuated, {} KiB \
+             moved, {} KiB live)",
+            pages(full.committed),
+            pages(before.committed),
+            pages(after.committed),
+            e.evacuated_pages,
+            e.evacuated_bytes / KB,
+            after.used / KB
+        );
+        assert!(
+            after.committed * 10 <= before.committed * 7,
+            "{mode:?}: old space did not shrink: {} -> {} pages",
+            pages(before.committed),
+            pages(after.committed)
+        );
+        assert!(
+            after.committed <= after.used + after.used / 4 + 2 * PAGE_SIZE,
+            "{mode:?}: {} pages committed for {} KiB live",
+            pages(after.committed),
+            after.used / KB
+        );
+        // The copies stay live through the next GCs (their pages are swept with
+        // them marked).
+        scope.collect_garbage(GcRequest::Minor);
+        major(&mut scope);
+        r.check(&mut scope, &locals, &format!("{mode:?}: after the GCs that followed the compaction"));
     }
-    let (gc, e, before, after) = compacted.unwrap_or_else(|| panic!("{mode:?}: three major GCs, no compaction"));
-    assert_eq!(gc, 1, "{mode:?}: the second major GC compacts (the first one's sweep measured the garbage)");
-    assert_eq!(e.aborted_pages, 0, "{mode:?}: {:?}", compaction(&e));
-    assert!(e.evacuated_bytes > 0, "{mode:?}: {:?}", compaction(&e));
-    let pages = |b: usize| b / PAGE_SIZE;
-    println!(
-        "{mode:?}: old space {} pages before dropping, {} fragmented, {} after compacting ({} evacuated, {} KiB \
-         moved, {} KiB live)",
-        pages(full.committed),
-        pages(before.committed),
-        pages(after.committed),
-        e.evacuated_pages,
-        e.evacuated_bytes / KB,
-        after.used / KB
-    );
-    assert!(
-        after.committed * 10 <= before.committed * 7,
-        "{mode:?}: old space did not shrink: {} -> {} pages",
-        pages(before.committed),
-        pages(after.committed)
-    );
-    assert!(
-        after.committed <= after.used + after.used / 4 + 2 * PAGE_SIZE,
-        "{mode:?}: {} pages committed for {} KiB live",
-        pages(after.committed),
-        after.used / KB
-    );
-    // The copies stay live through the next GCs (their pages are swept with
-    // them marked).
-    scope.collect_garbage(GcRequest::Minor);
-    major(&mut scope);
-    r.check(&mut scope, &locals, &format!("{mode:?}: after the GCs that followed the compaction"));
-}
-
-#[test]
-fn fragmentation_workload_is_compacted_concurrent() {
-    fragmentation_workload_is_compacted(GcMode::Concurrent);
-}
-
-#[test]
-fn fragmentation_workload_is_compacted_stop_the_world() {
-    fragmentation_workload_is_compacted(GcMode::StopTheWorld);
 }
 
 /// `compaction: false` (even with `stress_compaction`) never moves an old
@@ -666,49 +649,41 @@ fn pin_refuses_smis_and_young_objects() {
     assert!(scope.pin(young_large), "a promoted large object can be pinned");
 }
 
-/// With `stress_compaction` every movable old-space page is evacuated and
-/// released at every major GC; the page of a pinned object never is, in this
-/// GC or any later one, and its objects (and the pointers from them to
-/// objects that moved) stay correct.
-fn pinned_page_is_never_evacuated(mode: GcMode) {
-    let platform = Platform::new(0).unwrap();
-    let cfg = HeapConfig { stress_compaction: true, gc_workers: Some(0), ..config(mode) };
-    let mut isolate = Isolate::new(&platform, cfg).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    let mut r = Records::build(&mut scope, RECORDS / 4);
-    let locals = r.locals(&mut scope);
-    r.drop_odd(&mut scope);
-    let pages = old_space(&scope).committed / PAGE_SIZE;
-    assert!(pages >= 3, "{mode:?}: {pages} old pages");
-    let e = major(&mut scope);
-    assert_eq!((e.evacuated_pages, e.aborted_pages), (pages, 0), "{mode:?}: every page moves");
-    r.check(&mut scope, &locals, &format!("{mode:?}: after compacting everything"));
-    {
-        let mut s = HandleScope::new(&mut scope);
-        let rec = r.record(&mut s, 1000);
-        assert!(s.pin(rec));
-    }
-    for gc in 0..3 {
-        r.young_referrers(&mut scope);
+both_modes! {
+    /// With `stress_compaction` every movable old-space page is evacuated and
+    /// released at every major GC; the page of a pinned object never is, in this
+    /// GC or any later one, and its objects (and the pointers from them to
+    /// objects that moved) stay correct.
+    fn pinned_page_is_never_evacuated(mode: GcMode) {
+        let platform = Platform::new(0).unwrap();
+        let cfg = HeapConfig { stress_compaction: true, gc_workers: Some(0), ..config(mode) };
+        let mut isolate = Isolate::new(&platform, cfg).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let mut r = Records::build(&mut scope, RECORDS / 4);
+        let locals = r.locals(&mut scope);
+        r.drop_odd(&mut scope);
         let pages = old_space(&scope).committed / PAGE_SIZE;
+        assert!(pages >= 3, "{mode:?}: {pages} old pages");
         let e = major(&mut scope);
-        assert_eq!(
-            (e.evacuated_pages, e.aborted_pages),
-            (pages - 1, 0),
-            "{mode:?}: GC {gc}: every page but the pinned one moves"
-        );
-        r.check(&mut scope, &locals, &format!("{mode:?}: after stress GC {gc} with a pinned page"));
+        assert_eq!((e.evacuated_pages, e.aborted_pages), (pages, 0), "{mode:?}: every page moves");
+        r.check(&mut scope, &locals, &format!("{mode:?}: after compacting everything"));
+        {
+            let mut s = HandleScope::new(&mut scope);
+            let rec = r.record(&mut s, 1000);
+            assert!(s.pin(rec));
+        }
+        for gc in 0..3 {
+            r.young_referrers(&mut scope);
+            let pages = old_space(&scope).committed / PAGE_SIZE;
+            let e = major(&mut scope);
+            assert_eq!(
+                (e.evacuated_pages, e.aborted_pages),
+                (pages - 1, 0),
+                "{mode:?}: GC {gc}: every page but the pinned one moves"
+            );
+            r.check(&mut scope, &locals, &format!("{mode:?}: after stress GC {gc} with a pinned page"));
+        }
     }
-}
-
-#[test]
-fn pinned_page_is_never_evacuated_concurrent() {
-    pinned_page_is_never_evacuated(GcMode::Concurrent);
-}
-
-#[test]
-fn pinned_page_is_never_evacuated_stop_the_world() {
-    pinned_page_is_never_evacuated(GcMode::StopTheWorld);
 }
 
 /// Stress compaction, marking cycles started by allocation (at 768 KiB of

@@ -4,19 +4,17 @@
 //! marking. The heap is verified after every GC (tri-colour invariant and
 //! live bytes included after each marking).
 
+mod common;
+
+use common::*;
 use isogc::*;
 
 const SLOTS: usize = 64;
 
+/// The tests' configuration in `mode`: marking cycles start at 1 MiB of old
+/// generation.
 fn config(mode: GcMode) -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        mode,
-        min_semi_space_size: 256 << 10,
-        max_semi_space_size: 256 << 10,
-        initial_old_space_size: 1 << 20,
-        ..HeapConfig::default()
-    }
+    test_config_in(mode).with_initial_old_space(MB)
 }
 
 /// Two long-lived arrays, `a` and `b`, share `SLOTS` values: each value lives
@@ -120,8 +118,7 @@ fn incremental_cycles_start_step_and_finalize_without_losing_moved_objects() {
 #[test]
 fn without_gc_workers_marking_still_completes_on_the_mutators_steps() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate =
-        Isolate::new(&platform, HeapConfig { gc_workers: Some(0), ..config(GcMode::Concurrent) }).unwrap();
+    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent).with_gc_workers(0)).unwrap();
     let events = {
         let mut scope = HandleScope::new(&mut isolate);
         let keep = scope.new_fixed_array(512).unwrap();
@@ -144,26 +141,20 @@ fn stop_the_world_mode_never_marks_incrementally() {
     assert!(events.iter().any(|e| e.kind == GcKind::Major), "major GCs ran");
 }
 
-/// Arrays far longer than a marking slice (large objects) are scanned a
-/// slice at a time by several markers: an atomic GC on three tasks and
-/// incremental cycles (whose mutator keeps storing fresh objects into the
-/// arrays while they are being marked) both leave every element alive and
-/// intact; the verifier checks after each marking that no marked object
-/// points to an unmarked one and that every page's live bytes are exact (a
-/// slice counted twice, or one never scanned, fails it).
-#[test]
-fn large_arrays_are_marked_slice_by_slice_by_several_markers() {
-    const ARRAYS: usize = 2;
-    // Over half a page of slots: the arrays are large objects.
-    const LEN: usize = 20_000;
-    for mode in [GcMode::StopTheWorld, GcMode::Concurrent] {
+both_modes! {
+    /// Arrays far longer than a marking slice (large objects) are scanned a
+    /// slice at a time by several markers: an atomic GC on three tasks and
+    /// incremental cycles (whose mutator keeps storing fresh objects into the
+    /// arrays while they are being marked) both leave every element alive and
+    /// intact; the verifier checks after each marking that no marked object
+    /// points to an unmarked one and that every page's live bytes are exact (a
+    /// slice counted twice, or one never scanned, fails it).
+    fn large_arrays_are_marked_slice_by_slice_by_several_markers(mode: GcMode) {
+        const ARRAYS: usize = 2;
+        // Over half a page of slots: the arrays are large objects.
+        const LEN: usize = 20_000;
         let platform = Platform::new(2).unwrap();
-        let config = HeapConfig {
-            gc_workers: Some(2),
-            min_semi_space_size: 1 << 20,
-            max_semi_space_size: 1 << 20,
-            ..config(mode)
-        };
+        let config = config(mode).with_semi_spaces(MB, MB).with_gc_workers(2);
         let mut isolate = Isolate::new(&platform, config).unwrap();
         let mut scope = HandleScope::new(&mut isolate);
         let root = scope.new_fixed_array(ARRAYS).unwrap();

@@ -1,16 +1,15 @@
 //! The parallel scavenger under load: several tasks per scavenge, the heap
 //! verified after every GC, contents checked against what was built.
 
+mod common;
+
+use common::*;
 use isogc::*;
 
+/// The tests' configuration with semi-spaces that start at `semi` bytes and
+/// may grow to four times that, and at most `workers` GC workers.
 fn config(semi: usize, workers: usize) -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        min_semi_space_size: semi,
-        max_semi_space_size: semi * 4,
-        gc_workers: Some(workers),
-        ..HeapConfig::default()
-    }
+    test_config().with_semi_spaces(semi, semi * 4).with_gc_workers(workers)
 }
 
 /// Builds a complete binary tree of `depth` whose leaves hold their index.
@@ -88,16 +87,11 @@ fn one_worker_and_many_workers_agree() {
 #[test]
 fn four_isolates_scavenge_concurrently_on_one_platform() {
     let platform = Platform::new(2).unwrap();
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            let platform = platform.clone();
-            s.spawn(move || {
-                let mut isolate = Isolate::new(&platform, config(2 << 20, 2)).unwrap();
-                run_trees(&mut isolate, 20);
-                let (minor, _) = isolate.gc_counts();
-                assert!(minor > 0);
-            });
-        }
+    on_threads(4, &platform, |platform, _| {
+        let mut isolate = Isolate::new(platform, config(2 << 20, 2)).unwrap();
+        run_trees(&mut isolate, 20);
+        let (minor, _) = isolate.gc_counts();
+        assert!(minor > 0);
     });
 }
 

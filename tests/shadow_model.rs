@@ -47,6 +47,9 @@
 //! `PROPTEST_CASES` overrides the number of cases (the GC floor scales down
 //! with it), `PROPTEST_RNG_SEED` replays a run (the seed is printed).
 
+mod common;
+
+use common::*;
 use isogc::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
@@ -89,17 +92,13 @@ const EPHEMERAL_MAP: usize = 2;
 fn heap_config(mode: GcMode, workers: usize, stress_compaction: bool) -> HeapConfig {
     HeapConfig {
         stress_compaction,
-        verify_heap: true,
-        min_semi_space_size: 256 * 1024,
-        max_semi_space_size: 256 * 1024,
-        max_old_space_size: 64 * 1024 * 1024,
-        initial_old_space_size: 512 * 1024,
-        mode,
+        max_old_space_size: 64 * MB,
+        initial_old_space_size: 512 * KB,
         // `workers` is the number of scavenge tasks: one per 64 KiB of the
         // 256 KiB semi-space allows up to 4.
         gc_workers: Some(workers - 1),
-        new_space_per_scavenge_task: 64 * 1024,
-        ..HeapConfig::default()
+        new_space_per_scavenge_task: 64 * KB,
+        ..test_config_in(mode)
     }
 }
 
@@ -1453,24 +1452,18 @@ fn run_mode(mode: GcMode, stress: bool) {
     }
 }
 
-#[test]
-fn shadow_model_concurrent() {
-    run_mode(GcMode::Concurrent, false);
+both_modes! {
+    /// The programs with default settings.
+    fn shadow_model(mode: GcMode) {
+        run_mode(mode, false);
+    }
 }
 
-#[test]
-fn shadow_model_stop_the_world() {
-    run_mode(GcMode::StopTheWorld, false);
-}
-
-#[test]
-fn shadow_model_concurrent_stress_compaction() {
-    run_mode(GcMode::Concurrent, true);
-}
-
-#[test]
-fn shadow_model_stop_the_world_stress_compaction() {
-    run_mode(GcMode::StopTheWorld, true);
+both_modes! {
+    /// The programs with stress compaction, on fewer cases.
+    fn shadow_model_stress_compaction(mode: GcMode) {
+        run_mode(mode, true);
+    }
 }
 
 // ----- Minimal reproductions of crate bugs found by the programs above -------------

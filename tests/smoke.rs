@@ -1,18 +1,12 @@
-use isogc::*;
+mod common;
 
-fn config() -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        min_semi_space_size: 256 * 1024,
-        max_semi_space_size: 256 * 1024,
-        ..HeapConfig::default()
-    }
-}
+use common::test_config;
+use isogc::*;
 
 #[test]
 fn linked_list_survives_scavenges_and_major_gcs() {
     let platform = Platform::new(2).unwrap();
-    let mut isolate = Isolate::new(&platform, config()).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let node = scope.new_map(&ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8 }).unwrap();
     let head = scope.new_fixed_array(1).unwrap();

@@ -18,28 +18,18 @@
 //! allocation: the free list, swept pages, sweeping steps, growth) and arrays
 //! promoted by scavenges (for old-to-new references).
 
+mod common;
+
+use common::*;
 use isogc::*;
 use std::time::{Duration, Instant};
 
-const KB: usize = 1024;
-const MB: usize = 1024 * KB;
 /// Slots of one holder array.
 const CHUNK: usize = 1024;
 /// Bytes of content of the small strings: with the 3-word header, a string
 /// object is exactly [`SMALL_OBJECT`] bytes, 1 KiB.
 const SMALL: usize = 1000;
 const SMALL_OBJECT: usize = 1024;
-
-fn config(mode: GcMode, initial_old_space_size: usize) -> HeapConfig {
-    HeapConfig {
-        verify_heap: true,
-        mode,
-        min_semi_space_size: 256 * KB,
-        max_semi_space_size: 256 * KB,
-        initial_old_space_size,
-        ..HeapConfig::default()
-    }
-}
 
 /// Content of string `i` of a batch: unique to `tag` and `i`, `len` bytes.
 fn content(tag: &str, i: usize, len: usize) -> String {
@@ -112,10 +102,6 @@ impl Strings {
     }
 }
 
-fn old_space(scope: &HandleScope<'_>) -> SpaceStats {
-    scope.heap_stats().space("old_space").unwrap().clone()
-}
-
 fn pending(scope: &HandleScope<'_>) -> usize {
     scope.heap_stats().pages_pending_sweep
 }
@@ -134,127 +120,111 @@ fn steps(scope: &HandleScope<'_>) -> (usize, usize) {
 
 // ----- Empty pages ------------------------------------------------------------------
 
-/// Three batches fill old pages one after another; the middle one dies. The
-/// pages it filled alone have no live byte: the major GC's pause gives them
-/// back to the page pool at once (in `Concurrent` mode while the other pages
-/// still wait for their sweep), and the next allocations take them from the
-/// pool again instead of committing new memory.
-fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
-    let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    // The first scavenge commits the second semi-space; from then on the
-    // committed bytes change only with old space.
-    scope.collect_garbage(GcRequest::Minor);
-    let mut a = Strings::new("a", SMALL);
-    a.push_many(&mut scope, 300, |_| true);
-    let mut b = Strings::new("b", SMALL);
-    b.push_many(&mut scope, 1500, |_| true);
-    let mut c = Strings::new("c", SMALL);
-    c.push_many(&mut scope, 300, |_| true);
-    let before = scope.heap_stats();
-    let peak = scope.memory_usage().peak_committed;
-    drop(b);
-    scope.collect_garbage(GcRequest::Major);
-    let after = scope.heap_stats();
-    let old = |s: &HeapStats| s.space("old_space").unwrap().committed;
-    let released = (old(&before) - old(&after)) / PAGE_SIZE;
-    // 1500 KiB of dead strings cover at least 5 pages on their own.
-    assert!(released >= 5, "{mode:?}: only {released} empty pages released");
-    assert!(
-        after.pooled >= before.pooled + released * PAGE_SIZE,
-        "{mode:?}: the {released} released pages are not pooled: {} -> {} bytes",
-        before.pooled,
-        after.pooled
-    );
-    assert_eq!(after.committed + released * PAGE_SIZE, before.committed, "{mode:?}: committed bytes");
-    match mode {
-        GcMode::Concurrent => assert!(after.pages_pending_sweep > 0, "the pages of a and c wait for their sweep"),
-        GcMode::StopTheWorld => assert_eq!(after.pages_pending_sweep, 0),
-    }
-    a.check(&mut scope, "after the major GC");
-    c.check(&mut scope, "after the major GC");
+both_modes! {
+    /// Three batches fill old pages one after another; the middle one dies. The
+    /// pages it filled alone have no live byte: the major GC's pause gives them
+    /// back to the page pool at once (in `Concurrent` mode while the other pages
+    /// still wait for their sweep), and the next allocations take them from the
+    /// pool again instead of committing new memory.
+    fn empty_pages_are_released_in_the_pause_and_reused(mode: GcMode) {
+        let platform = Platform::new(0).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        // The first scavenge commits the second semi-space; from then on the
+        // committed bytes change only with old space.
+        scope.collect_garbage(GcRequest::Minor);
+        let mut a = Strings::new("a", SMALL);
+        a.push_many(&mut scope, 300, |_| true);
+        let mut b = Strings::new("b", SMALL);
+        b.push_many(&mut scope, 1500, |_| true);
+        let mut c = Strings::new("c", SMALL);
+        c.push_many(&mut scope, 300, |_| true);
+        let before = scope.heap_stats();
+        let peak = scope.memory_usage().peak_committed;
+        drop(b);
+        scope.collect_garbage(GcRequest::Major);
+        let after = scope.heap_stats();
+        let old = |s: &HeapStats| s.space("old_space").unwrap().committed;
+        let released = (old(&before) - old(&after)) / PAGE_SIZE;
+        // 1500 KiB of dead strings cover at least 5 pages on their own.
+        assert!(released >= 5, "{mode:?}: only {released} empty pages released");
+        assert!(
+            after.pooled >= before.pooled + released * PAGE_SIZE,
+            "{mode:?}: the {released} released pages are not pooled: {} -> {} bytes",
+            before.pooled,
+            after.pooled
+        );
+        assert_eq!(after.committed + released * PAGE_SIZE, before.committed, "{mode:?}: committed bytes");
+        match mode {
+            GcMode::Concurrent => assert!(after.pages_pending_sweep > 0, "the pages of a and c wait for their sweep"),
+            GcMode::StopTheWorld => assert_eq!(after.pages_pending_sweep, 0),
+        }
+        a.check(&mut scope, "after the major GC");
+        c.check(&mut scope, "after the major GC");
 
-    let mut d = Strings::new("d", SMALL);
-    d.push_many(&mut scope, 1500, |_| true);
-    let last = scope.heap_stats();
-    let grown = old(&last).saturating_sub(old(&after));
-    assert!(old(&last) <= old(&before), "{mode:?}: old space grew past its size before the GC");
-    assert!(grown >= (released - 1) * PAGE_SIZE, "{mode:?}: d fits in {grown} new bytes?");
-    assert!(
-        last.pooled + grown <= after.pooled,
-        "{mode:?}: old space grew by {grown} bytes but the pool only gave {}",
-        after.pooled - last.pooled
-    );
-    assert_eq!(scope.memory_usage().peak_committed, peak, "{mode:?}: a new peak of committed memory");
-    for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
-        s.check(&mut scope, &format!("{name} at the end"));
+        let mut d = Strings::new("d", SMALL);
+        d.push_many(&mut scope, 1500, |_| true);
+        let last = scope.heap_stats();
+        let grown = old(&last).saturating_sub(old(&after));
+        assert!(old(&last) <= old(&before), "{mode:?}: old space grew past its size before the GC");
+        assert!(grown >= (released - 1) * PAGE_SIZE, "{mode:?}: d fits in {grown} new bytes?");
+        assert!(
+            last.pooled + grown <= after.pooled,
+            "{mode:?}: old space grew by {grown} bytes but the pool only gave {}",
+            after.pooled - last.pooled
+        );
+        assert_eq!(scope.memory_usage().peak_committed, peak, "{mode:?}: a new peak of committed memory");
+        for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
+            s.check(&mut scope, &format!("{name} at the end"));
+        }
+        scope.collect_garbage(GcRequest::Major);
+        for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
+            s.check(&mut scope, &format!("{name} after the last major GC"));
+        }
     }
-    scope.collect_garbage(GcRequest::Major);
-    for (s, name) in [(&a, "a"), (&c, "c"), (&d, "d")] {
-        s.check(&mut scope, &format!("{name} after the last major GC"));
-    }
-}
-
-#[test]
-fn empty_pages_are_released_in_the_pause_and_reused_concurrent() {
-    empty_pages_are_released_in_the_pause_and_reused(GcMode::Concurrent);
-}
-
-#[test]
-fn empty_pages_are_released_in_the_pause_and_reused_stop_the_world() {
-    empty_pages_are_released_in_the_pause_and_reused(GcMode::StopTheWorld);
 }
 
 // ----- Reuse across cycles ----------------------------------------------------------
 
-/// Cycle after cycle the mutator interns 1.5 MiB of strings, a quarter of
-/// which live until the next cycle, and a major GC follows. The memory of
-/// the dead ones is swept and allocated again: old space stops growing after
-/// the first cycles.
-fn old_space_stays_bounded_over_gc_cycles(mode: GcMode) {
-    const CYCLES: usize = 12;
-    let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    let mut peaks = Vec::new();
-    let mut previous: Option<Strings> = None;
-    for cycle in 0..CYCLES {
-        let mut s = Strings::new(&format!("cycle{cycle}"), SMALL);
-        s.push_many(&mut scope, 1500, |i| i % 4 == 0);
-        peaks.push(old_space(&scope).committed);
-        if let Some(p) = &previous {
-            p.check(&mut scope, &format!("{mode:?}: cycle {cycle}"));
+both_modes! {
+    /// Cycle after cycle the mutator interns 1.5 MiB of strings, a quarter of
+    /// which live until the next cycle, and a major GC follows. The memory of
+    /// the dead ones is swept and allocated again: old space stops growing after
+    /// the first cycles.
+    fn old_space_stays_bounded_over_gc_cycles(mode: GcMode) {
+        const CYCLES: usize = 12;
+        let platform = Platform::new(0).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let mut peaks = Vec::new();
+        let mut previous: Option<Strings> = None;
+        for cycle in 0..CYCLES {
+            let mut s = Strings::new(&format!("cycle{cycle}"), SMALL);
+            s.push_many(&mut scope, 1500, |i| i % 4 == 0);
+            peaks.push(old_space(&scope).committed);
+            if let Some(p) = &previous {
+                p.check(&mut scope, &format!("{mode:?}: cycle {cycle}"));
+            }
+            previous = Some(s);
+            scope.collect_garbage(GcRequest::Major);
         }
-        previous = Some(s);
-        scope.collect_garbage(GcRequest::Major);
-    }
-    previous.unwrap().check(&mut scope, "at the end");
-    let early = *peaks[..4].iter().max().unwrap();
-    let late = *peaks[4..].iter().max().unwrap();
-    // One cycle allocates 6 pages' worth: without reuse old space would grow
-    // by about that much every cycle.
-    assert!(late <= early + PAGE_SIZE, "{mode:?}: old space keeps growing: {:?} pages", pages(&peaks));
-    if mode == GcMode::Concurrent {
-        // Each cycle after the first sweeps several pages of the last one by
-        // allocating.
-        let (lazy, _) = steps(&scope);
-        assert!(lazy >= 2 * (CYCLES - 1), "{mode:?}: only {lazy} lazy sweeping steps in {CYCLES} cycles");
+        previous.unwrap().check(&mut scope, "at the end");
+        let early = *peaks[..4].iter().max().unwrap();
+        let late = *peaks[4..].iter().max().unwrap();
+        // One cycle allocates 6 pages' worth: without reuse old space would grow
+        // by about that much every cycle.
+        assert!(late <= early + PAGE_SIZE, "{mode:?}: old space keeps growing: {:?} pages", pages(&peaks));
+        if mode == GcMode::Concurrent {
+            // Each cycle after the first sweeps several pages of the last one by
+            // allocating.
+            let (lazy, _) = steps(&scope);
+            assert!(lazy >= 2 * (CYCLES - 1), "{mode:?}: only {lazy} lazy sweeping steps in {CYCLES} cycles");
+        }
     }
 }
 
 fn pages(bytes: &[usize]) -> Vec<usize> {
     bytes.iter().map(|b| b / PAGE_SIZE).collect()
-}
-
-#[test]
-fn old_space_stays_bounded_over_gc_cycles_concurrent() {
-    old_space_stays_bounded_over_gc_cycles(GcMode::Concurrent);
-}
-
-#[test]
-fn old_space_stays_bounded_over_gc_cycles_stop_the_world() {
-    old_space_stays_bounded_over_gc_cycles(GcMode::StopTheWorld);
 }
 
 // ----- Lazy sweeping ----------------------------------------------------------------
@@ -267,7 +237,8 @@ fn old_space_stays_bounded_over_gc_cycles_stop_the_world() {
 #[test]
 fn allocation_sweeps_pending_pages_one_step_at_a_time_before_growing() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
@@ -316,7 +287,8 @@ fn allocation_sweeps_pending_pages_one_step_at_a_time_before_growing() {
 #[test]
 fn sweeping_steps_are_recorded_only_when_they_sweep_a_page() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut maps = Vec::new();
     for i in 0..10 {
@@ -362,7 +334,7 @@ fn sweeping_steps_are_recorded_only_when_they_sweep_a_page() {
 fn allocation_finishes_sweeping_when_the_space_cannot_grow() {
     let platform = Platform::new(0).unwrap();
     let config =
-        HeapConfig { max_old_space_size: 8 * MB, initial_old_space_size: 8 * MB, ..config(GcMode::Concurrent, MB) };
+        HeapConfig { max_old_space_size: 8 * MB, initial_old_space_size: 8 * MB, ..test_config_in(GcMode::Concurrent) };
     let mut isolate = Isolate::new(&platform, config).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // About 20 pages with 1 KiB holes, then 3 with 15 KiB holes: 5.6 MiB,
@@ -396,7 +368,8 @@ fn allocation_finishes_sweeping_when_the_space_cannot_grow() {
 #[test]
 fn stop_the_world_major_gc_sweeps_every_page_in_the_pause() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::StopTheWorld, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::StopTheWorld).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
@@ -427,7 +400,8 @@ fn stop_the_world_major_gc_sweeps_every_page_in_the_pause() {
 #[test]
 fn the_marking_start_pause_finishes_sweeping() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 4 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(4 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // 2.7 MiB, under the soft limit (3 MiB): no marking yet.
     let mut a = Strings::new("a", SMALL);
@@ -475,7 +449,8 @@ fn the_marking_start_pause_finishes_sweeping() {
 #[test]
 fn a_requested_major_gc_finishes_pending_sweeping_before_marking() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
@@ -603,28 +578,20 @@ fn check_live_arrays(
     }
 }
 
-/// The major GC's scavenge runs while the pages it scans wait for their
-/// sweep: it keeps and updates the slots inside marked objects and drops the
-/// stale ones of dead objects (else the verifier fails inside this GC).
-fn a_major_gc_drops_stale_slots_of_dead_old_objects(mode: GcMode) {
-    let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(mode, 32 * MB)).unwrap();
-    let mut scope = HandleScope::new(&mut isolate);
-    let holders = old_to_new_setup(&mut scope);
-    scope.collect_garbage(GcRequest::Major);
-    check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the major GC"));
-    scope.collect_garbage(GcRequest::Minor);
-    check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the next scavenge"));
-}
-
-#[test]
-fn a_major_gc_drops_stale_slots_of_dead_old_objects_concurrent() {
-    a_major_gc_drops_stale_slots_of_dead_old_objects(GcMode::Concurrent);
-}
-
-#[test]
-fn a_major_gc_drops_stale_slots_of_dead_old_objects_stop_the_world() {
-    a_major_gc_drops_stale_slots_of_dead_old_objects(GcMode::StopTheWorld);
+both_modes! {
+    /// The major GC's scavenge runs while the pages it scans wait for their
+    /// sweep: it keeps and updates the slots inside marked objects and drops the
+    /// stale ones of dead objects (else the verifier fails inside this GC).
+    fn a_major_gc_drops_stale_slots_of_dead_old_objects(mode: GcMode) {
+        let platform = Platform::new(0).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode).with_initial_old_space(32 * MB)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let holders = old_to_new_setup(&mut scope);
+        scope.collect_garbage(GcRequest::Major);
+        check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the major GC"));
+        scope.collect_garbage(GcRequest::Minor);
+        check_live_arrays(&mut scope, &holders, |i| i, &format!("{mode:?}: after the next scavenge"));
+    }
 }
 
 /// Scavenges run while the old pages wait for their sweep (no allocation
@@ -635,7 +602,8 @@ fn a_major_gc_drops_stale_slots_of_dead_old_objects_stop_the_world() {
 #[test]
 fn scavenges_while_pages_wait_for_sweeping_keep_old_to_new_references() {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let holders = old_to_new_setup(&mut scope);
     scope.collect_garbage(GcRequest::Major);
@@ -703,7 +671,8 @@ fn marking_finalized(events: &[GcEvent]) -> bool {
 /// live bytes).
 fn objects_allocated_during_marking_survive(finalize: bool) {
     let platform = Platform::new(0).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 8 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(8 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     // 1 KiB holes on swept pages, for the first strings allocated during
     // marking.
@@ -789,7 +758,8 @@ fn objects_allocated_during_marking_survive_an_explicit_major_gc() {
 #[test]
 fn background_sweepers_sweep_pending_pages_without_allocation() {
     let platform = Platform::new(1).unwrap();
-    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent, 32 * MB)).unwrap();
+    let mut isolate =
+        Isolate::new(&platform, test_config_in(GcMode::Concurrent).with_initial_old_space(32 * MB)).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let mut a = Strings::new("a", SMALL);
     a.push_many(&mut scope, 2500, |i| i % 2 == 0);
