@@ -2,7 +2,7 @@
 //! updating every pointer to the moved objects (V8's mark-compact; DESIGN
 //! section 7, "Compaction").
 //!
-//! 1. **Candidates** are chosen when marking starts ([`select_candidates`]):
+//! 1. **Candidates** are chosen when marking starts ([`Compactor::select_candidates`]):
 //!    old-space pages whose free share is at least [`FREE_SHARE`] (or
 //!    [`FREE_SHARE_REDUCING`] in a GC asked to reduce memory), fewest live
 //!    bytes first, up to a byte budget that fits [`TARGET_PAUSE_MS`] at the
@@ -16,7 +16,7 @@
 //!    ([`Page::record_old_to_old`], a page fact the phases share); so does a
 //!    scavenge that promotes a young large object by flipping its page
 //!    (marking may have scanned it while it was young, and will not again).
-//! 3. **Evacuation** ([`compact`], in the finalization pause, after marking
+//! 3. **Evacuation** ([`Compactor::compact`], in the finalization pause, after marking
 //!    and weak clearing, before sweeping): tasks on the shared pool claim
 //!    candidates; each moves the marked objects of its page into its own
 //!    allocation area ([`forward_exclusive`]: one task owns a page's

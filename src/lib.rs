@@ -29,26 +29,33 @@
 //!
 //! ## Map of the modules
 //!
+//! The driver sits on top and calls the phases; the phases work on the
+//! heap and the shared pieces below them, and not on each other (one
+//! hand-off aside: a scavenge during marking hands marking its copies); the
+//! heap imports no phase.
+//!
 //! | module | concept |
 //! |---|---|
-//! | [`platform`] | the shared worker pool; GC jobs joined by the posting thread |
-//! | [`isolate`] | one heap per thread; statistics |
+//! | [`isolate`] | one heap and its collector per thread; statistics |
 //! | `scope` | [`HandleScope`]: allocation and typed access |
+//! | [`platform`] | the shared worker pool; GC jobs joined by the posting thread |
+//! | `collector` | the driver: [`GcRequest`], the pauses, the safepoint, the allocation slow path, limits and sizing |
+//! | `tracer` | GC events, phase times, `--trace-gc` lines |
+//! | `scavenger` | phase: minor GC, a parallel scavenge with promotion by age mark |
+//! | `marking` | phase: tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
+//! | `compactor` | phase: evacuation candidates, parallel evacuation and pointer updating |
+//! | `sweeper` | phase: sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
+//! | `barrier` | the write barrier: generational and compaction slot recording, Dijkstra shading while marking |
+//! | `verifier` | the heap verifier |
+//! | `roots` | the roots (handles, string table) and the one walk over them |
+//! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists) |
+//! | `worklist` | segment-based work-stealing worklists with termination detection |
+//! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
+//! | `gate` | the handshake that keeps background markers and sweepers off the heap during pauses |
 //! | `handles` | [`Local`], [`Global`], [`Weak`], the handle tables |
 //! | `value` | tagged words: Smis and heap pointers |
 //! | `object` | object layouts, maps, the small unsafe core over heap words |
-//! | `heap` | pages, new/old/map/large/read-only spaces, free lists, remembered sets, mark bitmap |
-//! | `barrier` | the write barrier: generational recording and Dijkstra shading while marking |
-//! | `scavenger` | minor GC: parallel scavenge with promotion by age mark |
-//! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
-//! | `worklist` | segment-based work-stealing worklists with termination detection |
-//! | `gate` | the handshake that keeps background markers and sweepers off the heap during pauses |
-//! | `marking` | tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
-//! | `compactor` | compaction: evacuation candidates, parallel evacuation and pointer updating |
-//! | `sweeper` | sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
-//! | `verifier` | the heap verifier |
-//! | `tracer` | GC events, phase times, `--trace-gc` lines |
-//! | `sync` | the std/loom facade: the only importer of atomics |
+//! | `sync` | the private std/loom facade: atomics, cells, locks, threads |
 //! | [`workloads`] | binary-trees, GCBench and splay on the public API; the pause report (percentiles, MMU) |
 
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]

@@ -21,8 +21,8 @@
 //! [`MAX_SWEEPER_TASKS`], behind a [`WorkerGate`] closed during every pause
 //! of the isolate) claim queued pages through an atomic cursor. The
 //! allocating thread, when a space's free list misses, first takes the
-//! blocks of pages the sweepers finished ([`harvest`]), then sweeps one page
-//! itself ([`sweep_one_page`], a recorded `SweepingStep`), then grows the
+//! blocks of pages the sweepers finished ([`Sweeping::harvest`]), then sweeps one page
+//! itself ([`Sweeping::sweep_one_page`], a recorded `SweepingStep`), then grows the
 //! space, and only as a last resort finishes all sweeping ([`finish`]).
 //! Before the next marking starts, and before any atomic major GC, the rest
 //! is finished, the main thread helping in parallel.
