@@ -44,13 +44,11 @@ fn check_graph(isolate: &mut Isolate, root: &Global<FixedArray>) {
     }
 }
 
-/// The events recorded since `before` of them were.
-fn new_events(isolate: &Isolate, before: usize) -> Vec<GcEvent> {
-    isolate.gc_events()[before..].to_vec()
-}
-
-fn kinds(events: &[GcEvent]) -> Vec<(GcKind, GcReason)> {
-    events.iter().map(|e| (e.kind, e.reason)).collect()
+/// Runs `r`; returns the kind and reason of each GC event it recorded.
+fn request(isolate: &mut Isolate, r: GcRequest) -> Vec<(GcKind, GcReason)> {
+    let before = isolate.gc_events().len();
+    isolate.collect_garbage(r);
+    isolate.gc_events()[before..].iter().map(|e| (e.kind, e.reason)).collect()
 }
 
 both_modes! {
@@ -58,9 +56,7 @@ both_modes! {
         let platform = Platform::new(1).unwrap();
         let mut iso = isolate(&platform, mode);
         let root = old_graph(&mut iso, 64);
-        let before = iso.gc_events().len();
-        iso.collect_garbage(GcRequest::Minor);
-        assert_eq!(kinds(&new_events(&iso, before)), [(GcKind::Minor, GcReason::Requested)]);
+        assert_eq!(request(&mut iso, GcRequest::Minor), [(GcKind::Minor, GcReason::Requested)]);
         check_graph(&mut iso, &root);
     }
 }
@@ -70,9 +66,7 @@ both_modes! {
         let platform = Platform::new(1).unwrap();
         let mut iso = isolate(&platform, mode);
         let root = old_graph(&mut iso, 400);
-        let before = iso.gc_events().len();
-        iso.collect_garbage(GcRequest::Major);
-        assert_eq!(kinds(&new_events(&iso, before)), [(GcKind::Major, GcReason::Requested)]);
+        assert_eq!(request(&mut iso, GcRequest::Major), [(GcKind::Major, GcReason::Requested)]);
         // The dead half is gone once sweeping is done.
         iso.collect_garbage(GcRequest::FinishSweeping);
         let objects = iso.heap_stats().space("old_space").unwrap().objects;
@@ -87,13 +81,9 @@ fn major_abandons_a_marking_cycle_in_progress() {
     let mut iso = isolate(&platform, GcMode::Concurrent);
     let root = old_graph(&mut iso, 64);
     iso.collect_garbage(GcRequest::StartMarking);
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::Major);
-    assert_eq!(kinds(&new_events(&iso, before)), [(GcKind::Major, GcReason::Requested)]);
+    assert_eq!(request(&mut iso, GcRequest::Major), [(GcKind::Major, GcReason::Requested)]);
     // No cycle is left to finish: the request is a no-op.
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::FinishMarking);
-    assert!(new_events(&iso, before).is_empty());
+    assert!(request(&mut iso, GcRequest::FinishMarking).is_empty());
     check_graph(&mut iso, &root);
 }
 
@@ -102,13 +92,9 @@ fn start_marking_starts_one_concurrent_cycle_that_finish_marking_finalizes() {
     let platform = Platform::new(1).unwrap();
     let mut iso = isolate(&platform, GcMode::Concurrent);
     let root = old_graph(&mut iso, 64);
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::StartMarking);
-    assert_eq!(kinds(&new_events(&iso, before)), [(GcKind::MarkingStart, GcReason::Requested)]);
+    assert_eq!(request(&mut iso, GcRequest::StartMarking), [(GcKind::MarkingStart, GcReason::Requested)]);
     // A cycle runs already: asking again starts nothing.
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::StartMarking);
-    assert!(new_events(&iso, before).is_empty(), "a second start while marking");
+    assert!(request(&mut iso, GcRequest::StartMarking).is_empty(), "a second start while marking");
     // The mutator goes on, with scavenges in the middle of the cycle.
     {
         let mut scope = HandleScope::new(&mut iso);
@@ -121,9 +107,8 @@ fn start_marking_starts_one_concurrent_cycle_that_finish_marking_finalizes() {
         let _ = scope.global(keep);
     }
     let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::FinishMarking);
-    let events = new_events(&iso, before);
-    assert_eq!(kinds(&events), [(GcKind::Major, GcReason::Requested)]);
+    assert_eq!(request(&mut iso, GcRequest::FinishMarking), [(GcKind::Major, GcReason::Requested)]);
+    let events = &iso.gc_events()[before..];
     assert!(events[0].phases.iter().any(|&(p, _)| p == Phase::Mark), "the finalization marks");
     check_graph(&mut iso, &root);
 }
@@ -133,13 +118,9 @@ fn start_marking_in_stop_the_world_mode_runs_the_major_gc_at_once() {
     let platform = Platform::new(1).unwrap();
     let mut iso = isolate(&platform, GcMode::StopTheWorld);
     let root = old_graph(&mut iso, 64);
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::StartMarking);
-    assert_eq!(kinds(&new_events(&iso, before)), [(GcKind::Major, GcReason::Requested)]);
+    assert_eq!(request(&mut iso, GcRequest::StartMarking), [(GcKind::Major, GcReason::Requested)]);
     // No cycle ever runs in this mode: nothing to finish.
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::FinishMarking);
-    assert!(new_events(&iso, before).is_empty());
+    assert!(request(&mut iso, GcRequest::FinishMarking).is_empty());
     check_graph(&mut iso, &root);
 }
 
@@ -151,14 +132,10 @@ fn finish_sweeping_sweeps_every_pending_page_in_one_step() {
     iso.collect_garbage(GcRequest::Major);
     let pending = iso.heap_stats().pages_pending_sweep;
     assert!(pending > 0, "a concurrent-mode major GC leaves pages to sweep");
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::FinishSweeping);
-    assert_eq!(kinds(&new_events(&iso, before)), [(GcKind::SweepingStep, GcReason::Requested)]);
+    assert_eq!(request(&mut iso, GcRequest::FinishSweeping), [(GcKind::SweepingStep, GcReason::Requested)]);
     assert_eq!(iso.heap_stats().pages_pending_sweep, 0);
     // Nothing is left: a second request records nothing.
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::FinishSweeping);
-    assert!(new_events(&iso, before).is_empty());
+    assert!(request(&mut iso, GcRequest::FinishSweeping).is_empty());
     check_graph(&mut iso, &root);
 }
 
@@ -169,9 +146,7 @@ fn finish_sweeping_in_stop_the_world_mode_has_nothing_to_do() {
     let root = old_graph(&mut iso, 400);
     iso.collect_garbage(GcRequest::Major);
     assert_eq!(iso.heap_stats().pages_pending_sweep, 0, "the pause swept everything");
-    let before = iso.gc_events().len();
-    iso.collect_garbage(GcRequest::FinishSweeping);
-    assert!(new_events(&iso, before).is_empty());
+    assert!(request(&mut iso, GcRequest::FinishSweeping).is_empty());
     check_graph(&mut iso, &root);
 }
 
