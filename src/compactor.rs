@@ -44,10 +44,10 @@ use crate::heap::page::{flags, Page, PagePool, AREA_SIZE};
 use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, PAGE_SIZE, WORD};
 use crate::object::{HeapObject, MapRef};
+use crate::sync::Mutex;
 use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
 use crate::value::Tagged;
-use parking_lot::Mutex;
 use std::time::Instant;
 
 /// A page is a candidate when at least this share of it is free (V8: 70%).

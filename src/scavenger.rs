@@ -32,12 +32,12 @@ use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, WORD};
 use crate::object::{HeapObject, MapRef};
+use crate::sync::Mutex;
 use crate::sync::{AtomicUsize, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
 use crate::{compactor, marking, sweeper};
-use parking_lot::Mutex;
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
 const MAX_TASKS: usize = 8;

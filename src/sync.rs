@@ -20,6 +20,15 @@ pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
+/// A lock for the slow paths (a worker taking its share of a job): in normal
+/// builds `parking_lot`'s, which does not poison, and whose `lock()` returns
+/// the guard itself.
+#[cfg(not(loom))]
+pub(crate) use parking_lot::Mutex;
+
+#[cfg(loom)]
+pub(crate) use loom_mutex::Mutex;
+
 /// A cell for data handed between threads by an atomic protocol (the
 /// sweeper's per-page result). Under loom it is loom's tracked cell, so a
 /// handoff without a happens-before edge is reported as a causality
@@ -49,15 +58,56 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// Lets other threads run (a waiting worker's back-off).
-#[cfg(not(loom))]
-pub(crate) fn yield_now() {
-    std::thread::yield_now()
+/// Threads: what the crate asks of the current thread.
+pub(crate) mod thread {
+    /// Lets other threads run (a waiting worker's back-off); under loom, a
+    /// point where the model switches threads.
+    #[cfg(loom)]
+    pub(crate) use loom::thread::yield_now;
+    /// Lets other threads run (a waiting worker's back-off); under loom, a
+    /// point where the model switches threads.
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::yield_now;
+
+    /// The calling thread (its id: tests check where a job's task ran).
+    #[cfg(all(test, loom))]
+    pub(crate) use loom::thread::current;
+    /// The calling thread (its id: tests check where a job's task ran).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) use std::thread::current;
+
+    // Neither has anything for loom to model: a panic in a model thread is a
+    // real panic of the thread running it, and the core count only sizes the
+    // worker pool, which loom builds do not have.
+    pub(crate) use std::thread::{available_parallelism, panicking};
 }
-/// Lets other threads run (a waiting worker's back-off).
+
+/// `Mutex` under loom: loom's mutex, so a model switches threads at every
+/// lock, behind `parking_lot`'s API so that call sites are the same in both
+/// builds.
 #[cfg(loom)]
-pub(crate) fn yield_now() {
-    loom::thread::yield_now()
+mod loom_mutex {
+    use std::sync::PoisonError;
+
+    /// loom's mutex with `parking_lot`'s API: `lock()` returns the guard.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(v: T) -> Mutex<T> {
+            Mutex(loom::sync::Mutex::new(v))
+        }
+
+        /// Locks; like `parking_lot`'s, it ignores poisoning (a panic under
+        /// the lock fails the model anyway).
+        pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
 }
 
 /// Atomics that are never modelled by loom: process-wide counters in
