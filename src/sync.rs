@@ -20,6 +20,15 @@ pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
 
+/// A typed atomic over a small `Copy` value with no padding
+/// ([`bytemuck::NoUninit`]), such as a fieldless `#[repr(u8)]` enum: the
+/// `atomic` crate's, which uses the native atomic of the value's size.
+#[cfg(not(loom))]
+pub(crate) use ::atomic::Atomic;
+
+#[cfg(loom)]
+pub(crate) use loom_atomic::Atomic;
+
 /// A lock for the slow paths (a worker taking its share of a job): in normal
 /// builds `parking_lot`'s, which does not poison, and whose `lock()` returns
 /// the guard itself.
@@ -106,6 +115,89 @@ mod loom_mutex {
 
         pub(crate) fn into_inner(self) -> T {
             self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+}
+
+/// `Atomic<T>` under loom: the subset of the `atomic` crate's API the crate
+/// uses, over a loom `AtomicUsize` holding `T`'s bytes, so that loom models
+/// every access (it cannot see inside the `atomic` crate).
+#[cfg(loom)]
+mod loom_atomic {
+    use super::Ordering;
+    use bytemuck::NoUninit;
+    use std::marker::PhantomData;
+    use std::mem::size_of;
+
+    /// A `T` stored as the low bytes (in memory order) of a loom
+    /// `AtomicUsize`, the rest zero.
+    ///
+    /// Invariant: the word only ever holds `Atomic::to_bits` of some `T`
+    /// (every write, in `new`, `store` and `compare_exchange`, goes through
+    /// it), so its first `size_of::<T>()` bytes are always a valid `T`.
+    pub(crate) struct Atomic<T> {
+        bits: loom::sync::atomic::AtomicUsize,
+        _value: PhantomData<T>,
+    }
+
+    impl<T: NoUninit> Atomic<T> {
+        pub(crate) fn new(v: T) -> Atomic<T> {
+            const { assert!(size_of::<T>() <= size_of::<usize>(), "loom's Atomic<T> holds at most a word") };
+            Atomic { bits: loom::sync::atomic::AtomicUsize::new(Self::to_bits(v)), _value: PhantomData }
+        }
+
+        /// loom's atomics stand for native ones, as the `atomic` crate's are
+        /// for the types the crate uses.
+        pub(crate) const fn is_lock_free() -> bool {
+            true
+        }
+
+        /// `v`'s bytes, zero-extended to a word. Equal values give equal
+        /// words (`NoUninit`: no padding), so comparing words compares values
+        /// byte for byte, as the `atomic` crate's `compare_exchange` does.
+        fn to_bits(v: T) -> usize {
+            let mut bits = 0usize;
+            bytemuck::bytes_of_mut(&mut bits)[..size_of::<T>()].copy_from_slice(bytemuck::bytes_of(&v));
+            bits
+        }
+
+        /// The `T` whose bytes `bits` holds.
+        ///
+        /// # Safety
+        /// `bits` must have been read from `self.bits` (so, by the type's
+        /// invariant, it is `to_bits` of a valid `T`).
+        unsafe fn from_bits(bits: usize) -> T {
+            // SAFETY: the caller guarantees that the first `size_of::<T>()`
+            // bytes of `bits` are a copy of a valid `T`, and `T: Copy`, so a
+            // bytewise copy is a `T`; `read_unaligned` because `usize`'s
+            // alignment need not be `T`'s.
+            unsafe { std::ptr::read_unaligned((&bits as *const usize).cast::<T>()) }
+        }
+
+        pub(crate) fn load(&self, order: Ordering) -> T {
+            let bits = self.bits.load(order);
+            // SAFETY: read from `self.bits`.
+            unsafe { Self::from_bits(bits) }
+        }
+
+        pub(crate) fn store(&self, v: T, order: Ordering) {
+            self.bits.store(Self::to_bits(v), order)
+        }
+
+        pub(crate) fn compare_exchange(
+            &self,
+            current: T,
+            new: T,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<T, T> {
+            // SAFETY: the previous value (`Ok`) and the current one (`Err`)
+            // are both read from `self.bits`.
+            let read = |bits| unsafe { Self::from_bits(bits) };
+            self.bits
+                .compare_exchange(Self::to_bits(current), Self::to_bits(new), success, failure)
+                .map(read)
+                .map_err(read)
         }
     }
 }
