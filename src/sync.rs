@@ -1,10 +1,27 @@
-//! The one place that names atomics, cells and threads.
+//! The crate's private facade over atomics, cells, locks and threads.
 //!
-//! Under normal builds this re-exports `std`; under `--cfg loom` it re-exports
-//! loom's modelled types, so the loom models in `loom-tests/` drive the very
-//! code the crate ships (the mark bitmap, the handle table, the slot sets) and
-//! not a copy of it. Nothing else in the crate may import
-//! `std::sync::atomic` or `std::cell::UnsafeCell`.
+//! Every other module reaches synchronisation through here, never through
+//! `std::sync::atomic`, `std::cell::UnsafeCell`, `std::thread`,
+//! `parking_lot` or `loom` directly (DESIGN.md §9). In normal builds this
+//! re-exports the real thing; under `--cfg loom` it re-exports loom's
+//! modelled types, or wraps them in the normal build's API, so the loom models
+//! in `loom-tests/` drive the very code the crate ships (the mark bitmap, the
+//! handle table, the slot sets, the worklists, the sweep state) and not a copy
+//! of it.
+//!
+//! | item | normal build | `--cfg loom` |
+//! |---|---|---|
+//! | `Ordering`, `fence`, `AtomicBool`, `AtomicPtr`, `AtomicU32`, `AtomicUsize` | `std` | loom's |
+//! | [`Atomic<T>`] (a typed atomic of a small `Copy` value, e.g. an enum) | the `atomic` crate | a shim over a loom `AtomicUsize` |
+//! | `Arc` | `std` | loom's |
+//! | [`UnsafeCell`] (loom's `with_mut` API) | a wrapper over `std`'s | loom's |
+//! | [`Mutex`] (`lock()` returns the guard) | `parking_lot`'s | a wrapper over loom's |
+//! | [`thread`]`::{yield_now, current}` | `std` | loom's |
+//! | [`thread`]`::{panicking, available_parallelism}` | `std` | `std` (nothing to model) |
+//! | [`atomic_word`] (an atomic view of a heap word) | over raw page memory | absent (models use a model heap) |
+//!
+//! The module is private: only the fault knobs ([`faults`]) are reachable
+//! from outside, and only under `--cfg loom`, as `isogc::model::faults`.
 //!
 //! `unmodeled` holds the few atomics that loom must *not* model (process-wide
 //! id counters and statistics kept in `static`s, which loom cannot host).
