@@ -52,9 +52,8 @@ use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, PAGE_SIZE, WORD};
 use crate::object::{HeapObject, MapRef};
 use crate::roots::RootSet;
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tracer::{Phase, PhaseTimer};
-use parking_lot::Mutex;
 use std::time::Instant;
 
 /// A page is a candidate when at least this share of it is free (V8: 70%).

@@ -23,7 +23,7 @@
 //! with a twin that checks before registering.
 
 use crate::sync::faults::{fault, Fault};
-use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{fence, thread, AtomicBool, AtomicUsize, Ordering};
 
 /// The handshake between background workers and the pausing thread.
 #[derive(Default)]
@@ -88,7 +88,7 @@ impl WorkerGate {
         // Acquire: pairs with the Release decrements of leaving workers, so
         // the pause happens after their last heap access.
         while self.inside.load(Ordering::Acquire) != 0 {
-            crate::sync::yield_now();
+            thread::yield_now();
         }
     }
 

@@ -61,7 +61,7 @@
 #![warn(missing_docs, unsafe_op_in_unsafe_fn)]
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
-pub mod sync;
+mod sync;
 
 mod handles;
 mod heap;

@@ -7,7 +7,7 @@
 //! occupies only the workers it gets; it never stops another isolate's thread.
 
 use crate::error::ConfigError;
-use crate::sync::Arc;
+use crate::sync::{thread, Arc};
 use crate::tracer::{Phase, SpanRecorder};
 use std::time::Instant;
 
@@ -43,7 +43,7 @@ impl Platform {
     /// A pool with one worker per available core, less one for the main
     /// thread (V8's default), at least one.
     pub fn with_default_workers() -> Result<Platform, ConfigError> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = thread::available_parallelism().map_or(2, |n| n.get());
         Platform::new(cores.saturating_sub(1).max(1))
     }
 
@@ -112,8 +112,8 @@ mod tests {
     #[test]
     fn zero_workers_runs_on_the_caller() {
         let p = Platform::new(0).unwrap();
-        let caller = std::thread::current().id();
+        let caller = thread::current().id();
         let spans = SpanRecorder::new(Instant::now());
-        p.run_job(1, Phase::Sweep, &spans, &|_| assert_eq!(std::thread::current().id(), caller));
+        p.run_job(1, Phase::Sweep, &spans, &|_| assert_eq!(thread::current().id(), caller));
     }
 }

@@ -20,9 +20,8 @@
 
 use crate::handles::{clear_weak_slot, GlobalTable, GlobalTableInner, HandleBlocks, CLEARED};
 use crate::string_table::StringTable;
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::value::Tagged;
-use parking_lot::Mutex;
 use std::cell::Ref;
 use std::rc::Rc;
 

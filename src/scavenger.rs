@@ -45,11 +45,10 @@ use crate::heap::{Heap, WORD};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::{HeapObject, MapRef};
 use crate::roots::{RootSet, StrongWalk};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
-use parking_lot::Mutex;
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
 const MAX_TASKS: usize = 8;

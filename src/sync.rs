@@ -1,28 +1,59 @@
-//! The one place that names atomics, cells and threads.
+//! The crate's private facade over atomics, cells, locks and threads.
 //!
-//! Under normal builds this re-exports `std`; under `--cfg loom` it re-exports
-//! loom's modelled types, so the loom models in `loom-tests/` drive the very
-//! code the crate ships (the mark bitmap, the handle table, the slot sets) and
-//! not a copy of it. Nothing else in the crate may import
-//! `std::sync::atomic` or `std::cell::UnsafeCell`.
+//! Every other module reaches synchronisation through here, never through
+//! `std::sync::atomic`, `std::cell::UnsafeCell`, `std::thread`,
+//! `parking_lot` or `loom` directly (DESIGN.md §9). In normal builds this
+//! re-exports the real thing; under `--cfg loom` it re-exports loom's
+//! modelled types, or wraps them in the normal build's API, so the loom models
+//! in `loom-tests/` drive the very code the crate ships (the mark bitmap, the
+//! handle table, the slot sets, the worklists, the sweep state) and not a copy
+//! of it.
+//!
+//! | item | normal build | `--cfg loom` |
+//! |---|---|---|
+//! | `Ordering`, `fence`, `AtomicBool`, `AtomicPtr`, `AtomicU32`, `AtomicUsize` | `std` | loom's |
+//! | [`Atomic<T>`] (a typed atomic of a small `Copy` value, e.g. an enum) | the `atomic` crate | a shim over a loom `AtomicUsize` |
+//! | `Arc` | `std` | loom's |
+//! | [`UnsafeCell`] (loom's `with_mut` API) | a wrapper over `std`'s | loom's |
+//! | [`Mutex`] (`lock()` returns the guard) | `parking_lot`'s | a wrapper over loom's |
+//! | [`thread`]`::{yield_now, current}` | `std` | loom's |
+//! | [`thread`]`::{panicking, available_parallelism}` | `std` | `std` (nothing to model) |
+//! | [`atomic_word`] (an atomic view of a heap word) | over raw page memory | absent (models use a model heap) |
+//!
+//! The module is private: only the fault knobs ([`faults`]) are reachable
+//! from outside, and only under `--cfg loom`, as `isogc::model::faults`.
 //!
 //! `unmodeled` holds the few atomics that loom must *not* model (process-wide
 //! id counters and statistics kept in `static`s, which loom cannot host).
 
 #[cfg(not(loom))]
-pub use std::sync::atomic::Ordering;
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 #[cfg(loom)]
-pub use loom::sync::atomic::Ordering;
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 #[cfg(not(loom))]
 pub(crate) use std::sync::Arc;
+
+/// A typed atomic over a small `Copy` value with no padding
+/// ([`bytemuck::NoUninit`]), such as a fieldless `#[repr(u8)]` enum: the
+/// `atomic` crate's, which uses the native atomic of the value's size.
+#[cfg(not(loom))]
+pub(crate) use ::atomic::Atomic;
+
+#[cfg(loom)]
+pub(crate) use loom_atomic::Atomic;
+
+/// A lock for the slow paths (a worker taking its share of a job): in normal
+/// builds `parking_lot`'s, which does not poison, and whose `lock()` returns
+/// the guard itself.
+#[cfg(not(loom))]
+pub(crate) use parking_lot::Mutex;
+
+#[cfg(loom)]
+pub(crate) use loom_mutex::Mutex;
 
 /// A cell for data handed between threads by an atomic protocol (the
 /// sweeper's per-page result). Under loom it is loom's tracked cell, so a
@@ -53,15 +84,139 @@ impl<T> UnsafeCell<T> {
     }
 }
 
-/// Lets other threads run (a waiting worker's back-off).
-#[cfg(not(loom))]
-pub(crate) fn yield_now() {
-    std::thread::yield_now()
+/// Threads: what the crate asks of the current thread.
+pub(crate) mod thread {
+    /// Lets other threads run (a waiting worker's back-off); under loom, a
+    /// point where the model switches threads.
+    #[cfg(loom)]
+    pub(crate) use loom::thread::yield_now;
+    /// Lets other threads run (a waiting worker's back-off); under loom, a
+    /// point where the model switches threads.
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::yield_now;
+
+    /// The calling thread (its id: tests check where a job's task ran).
+    #[cfg(all(test, loom))]
+    pub(crate) use loom::thread::current;
+    /// The calling thread (its id: tests check where a job's task ran).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) use std::thread::current;
+
+    // Neither has anything for loom to model: a panic in a model thread is a
+    // real panic of the thread running it, and the core count only sizes the
+    // worker pool, which loom builds do not have.
+    pub(crate) use std::thread::{available_parallelism, panicking};
 }
-/// Lets other threads run (a waiting worker's back-off).
+
+/// `Mutex` under loom: loom's mutex, so a model switches threads at every
+/// lock, behind `parking_lot`'s API so that call sites are the same in both
+/// builds.
 #[cfg(loom)]
-pub(crate) fn yield_now() {
-    loom::thread::yield_now()
+mod loom_mutex {
+    use std::sync::PoisonError;
+
+    /// loom's mutex with `parking_lot`'s API: `lock()` returns the guard.
+    #[derive(Debug)]
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(v: T) -> Mutex<T> {
+            Mutex(loom::sync::Mutex::new(v))
+        }
+
+        /// Locks; like `parking_lot`'s, it ignores poisoning (a panic under
+        /// the lock fails the model anyway).
+        pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        pub(crate) fn into_inner(self) -> T {
+            self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+}
+
+/// `Atomic<T>` under loom: the subset of the `atomic` crate's API the crate
+/// uses, over a loom `AtomicUsize` holding `T`'s bytes, so that loom models
+/// every access (it cannot see inside the `atomic` crate).
+#[cfg(loom)]
+mod loom_atomic {
+    use super::Ordering;
+    use bytemuck::NoUninit;
+    use std::marker::PhantomData;
+    use std::mem::size_of;
+
+    /// A `T` stored as the low bytes (in memory order) of a loom
+    /// `AtomicUsize`, the rest zero.
+    ///
+    /// Invariant: the word only ever holds `Atomic::to_bits` of some `T`
+    /// (every write, in `new`, `store` and `compare_exchange`, goes through
+    /// it), so its first `size_of::<T>()` bytes are always a valid `T`.
+    pub(crate) struct Atomic<T> {
+        bits: loom::sync::atomic::AtomicUsize,
+        _value: PhantomData<T>,
+    }
+
+    impl<T: NoUninit> Atomic<T> {
+        pub(crate) fn new(v: T) -> Atomic<T> {
+            const { assert!(size_of::<T>() <= size_of::<usize>(), "loom's Atomic<T> holds at most a word") };
+            Atomic { bits: loom::sync::atomic::AtomicUsize::new(Self::to_bits(v)), _value: PhantomData }
+        }
+
+        /// loom's atomics stand for native ones, as the `atomic` crate's are
+        /// for the types the crate uses.
+        pub(crate) const fn is_lock_free() -> bool {
+            true
+        }
+
+        /// `v`'s bytes, zero-extended to a word. Equal values give equal
+        /// words (`NoUninit`: no padding), so comparing words compares values
+        /// byte for byte, as the `atomic` crate's `compare_exchange` does.
+        fn to_bits(v: T) -> usize {
+            let mut bits = 0usize;
+            bytemuck::bytes_of_mut(&mut bits)[..size_of::<T>()].copy_from_slice(bytemuck::bytes_of(&v));
+            bits
+        }
+
+        /// The `T` whose bytes `bits` holds.
+        ///
+        /// # Safety
+        /// `bits` must have been read from `self.bits` (so, by the type's
+        /// invariant, it is `to_bits` of a valid `T`).
+        unsafe fn from_bits(bits: usize) -> T {
+            // SAFETY: the caller guarantees that the first `size_of::<T>()`
+            // bytes of `bits` are a copy of a valid `T`, and `T: Copy`, so a
+            // bytewise copy is a `T`; `read_unaligned` because `usize`'s
+            // alignment need not be `T`'s.
+            unsafe { std::ptr::read_unaligned((&bits as *const usize).cast::<T>()) }
+        }
+
+        pub(crate) fn load(&self, order: Ordering) -> T {
+            let bits = self.bits.load(order);
+            // SAFETY: read from `self.bits`.
+            unsafe { Self::from_bits(bits) }
+        }
+
+        pub(crate) fn store(&self, v: T, order: Ordering) {
+            self.bits.store(Self::to_bits(v), order)
+        }
+
+        pub(crate) fn compare_exchange(
+            &self,
+            current: T,
+            new: T,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<T, T> {
+            // SAFETY: the previous value (`Ok`) and the current one (`Err`)
+            // are both read from `self.bits`.
+            let read = |bits| unsafe { Self::from_bits(bits) };
+            self.bits
+                .compare_exchange(Self::to_bits(current), Self::to_bits(new), success, failure)
+                .map(read)
+                .map_err(read)
+        }
+    }
 }
 
 /// Atomics that are never modelled by loom: process-wide counters in

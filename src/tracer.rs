@@ -5,6 +5,7 @@
 //! [`crate::HeapConfig::trace_gc`] printed as one line on stderr in the spirit
 //! of V8's `--trace-gc`.
 
+use crate::sync::Mutex;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -107,12 +108,12 @@ pub struct GcSpan {
 /// Collects the spans of one GC from every thread that works on it.
 pub(crate) struct SpanRecorder {
     origin: Instant,
-    spans: parking_lot::Mutex<Vec<GcSpan>>,
+    spans: Mutex<Vec<GcSpan>>,
 }
 
 impl SpanRecorder {
     pub(crate) fn new(origin: Instant) -> SpanRecorder {
-        SpanRecorder { origin, spans: parking_lot::Mutex::new(Vec::new()) }
+        SpanRecorder { origin, spans: Mutex::new(Vec::new()) }
     }
 
     /// Records that the calling thread ran `phase` (as `task`) from `start`

@@ -27,7 +27,7 @@
 //! and an idle task publishes nothing.
 
 use crate::sync::faults::{fault, Fault};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{thread, AtomicUsize, Mutex, Ordering};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 /// Entries per segment.
@@ -60,7 +60,7 @@ pub struct Worklist<T> {
     stealers: Vec<Stealer<Vec<T>>>,
     /// `joined << 32 | idle`, and `DONE` once terminated.
     state: AtomicUsize,
-    workers: parking_lot::Mutex<Vec<Option<Worker<Vec<T>>>>>,
+    workers: Mutex<Vec<Option<Worker<Vec<T>>>>>,
 }
 
 impl<T: Send> Worklist<T> {
@@ -74,7 +74,7 @@ impl<T: Send> Worklist<T> {
             injector: Injector::new(),
             stealers,
             state: AtomicUsize::new(JOINED),
-            workers: parking_lot::Mutex::new(workers.into_iter().map(Some).collect()),
+            workers: Mutex::new(workers.into_iter().map(Some).collect()),
         }
     }
 
@@ -252,7 +252,7 @@ impl<T: Send> Local<'_, T> {
             if spins < 64 && !cfg!(loom) {
                 std::hint::spin_loop();
             } else {
-                crate::sync::yield_now();
+                thread::yield_now();
             }
         }
     }
@@ -261,9 +261,7 @@ impl<T: Send> Local<'_, T> {
 impl<T> Drop for Local<'_, T> {
     fn drop(&mut self) {
         debug_assert!(
-            std::thread::panicking()
-                || fault(Fault::IdleBeforePublish)
-                || (self.push.is_empty() && self.pop.is_empty()),
+            thread::panicking() || fault(Fault::IdleBeforePublish) || (self.push.is_empty() && self.pop.is_empty()),
             "a task left the worklist holding work"
         );
     }
@@ -299,21 +297,21 @@ impl<T> Segments<T> {
 }
 
 #[cfg(loom)]
-struct Segments<T>(loom::sync::Mutex<Vec<Vec<T>>>);
+struct Segments<T>(Mutex<Vec<Vec<T>>>);
 
 #[cfg(loom)]
 impl<T> Segments<T> {
     fn new() -> Self {
-        Segments(loom::sync::Mutex::new(Vec::new()))
+        Segments(Mutex::new(Vec::new()))
     }
     fn push(&self, seg: Vec<T>) {
-        self.0.lock().unwrap().push(seg)
+        self.0.lock().push(seg)
     }
     fn steal(&self) -> Option<Vec<T>> {
-        self.0.lock().unwrap().pop()
+        self.0.lock().pop()
     }
     fn len(&self) -> usize {
-        self.0.lock().unwrap().len()
+        self.0.lock().len()
     }
 }
 

@@ -24,11 +24,15 @@
 
 use super::mark_bitmap::MarkBitmap;
 use crate::sync::faults::{fault, Fault};
-use crate::sync::{AtomicUsize, Ordering, UnsafeCell};
+use crate::sync::{Atomic, Ordering, UnsafeCell};
 
 /// Where a page is in the sweeping protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(usize)]
+///
+/// A fieldless `u8` enum, so [`SweepSlot`] keeps it in an `Atomic<SweepState>`
+/// (a native byte atomic): no state can be read back as anything but one of
+/// these four.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::NoUninit)]
+#[repr(u8)]
 pub enum SweepState {
     /// Nothing to sweep: a fresh page, a page allocated black, or a page
     /// whose result the owner took.
@@ -42,20 +46,13 @@ pub enum SweepState {
     Swept = 3,
 }
 
-impl SweepState {
-    fn from_usize(v: usize) -> SweepState {
-        match v {
-            0 => SweepState::Idle,
-            1 => SweepState::Pending,
-            2 => SweepState::InProgress,
-            _ => SweepState::Swept,
-        }
-    }
-}
+// A page's state is claimed and published by single atomic instructions,
+// never by a lock behind the `atomic` crate's fallback.
+const _: () = assert!(Atomic::<SweepState>::is_lock_free(), "the sweep state must be a native atomic");
 
 /// A page's sweep state and the result its sweeper hands to the owner.
 pub struct SweepSlot<R> {
-    state: AtomicUsize,
+    state: Atomic<SweepState>,
     result: UnsafeCell<Option<R>>,
 }
 
@@ -74,7 +71,7 @@ impl<R> Default for SweepSlot<R> {
 impl<R> SweepSlot<R> {
     /// An idle slot.
     pub fn new() -> SweepSlot<R> {
-        SweepSlot { state: AtomicUsize::new(SweepState::Idle as usize), result: UnsafeCell::new(None) }
+        SweepSlot { state: Atomic::new(SweepState::Idle), result: UnsafeCell::new(None) }
     }
 
     /// The current state. Acquire: pairs with the Release publish, so a
@@ -82,7 +79,7 @@ impl<R> SweepSlot<R> {
     /// sweep also sees the swept page.
     #[inline]
     pub fn state(&self) -> SweepState {
-        SweepState::from_usize(self.state.load(Ordering::Acquire))
+        self.state.load(Ordering::Acquire)
     }
 
     /// Queues the page for sweeping. Owner thread, inside a pause, while no
@@ -91,14 +88,14 @@ impl<R> SweepSlot<R> {
         // Relaxed: sweepers learn of pending pages through the queue, which
         // reaches them by the job's spawn or by the gate's Release open, and
         // those edges order this store too.
-        self.state.store(SweepState::Pending as usize, Ordering::Relaxed);
+        self.state.store(SweepState::Pending, Ordering::Relaxed);
     }
 
     /// Tries to claim a pending page for sweeping. `true` for exactly one
     /// caller per pending period.
     #[inline]
     pub fn try_claim(&self) -> bool {
-        let (pending, in_progress) = (SweepState::Pending as usize, SweepState::InProgress as usize);
+        let (pending, in_progress) = (SweepState::Pending, SweepState::InProgress);
         if fault(Fault::SweepClaimLoadStore) {
             // Broken twin: check, then set; two threads can both see pending
             // and both sweep the page.
@@ -127,20 +124,20 @@ impl<R> SweepSlot<R> {
         });
         if fault(Fault::SweptPublishRelaxed) {
             // Broken twin: the owner can see "swept" before the result.
-            self.state.store(SweepState::Swept as usize, Ordering::Relaxed);
+            self.state.store(SweepState::Swept, Ordering::Relaxed);
             return;
         }
         // Release: pairs with the Acquire in `take` (and `state`): the result
         // and every write of the sweep (fillers, cleared mark bits, removed
         // slots) happen before the owner uses the page.
-        self.state.store(SweepState::Swept as usize, Ordering::Release);
+        self.state.store(SweepState::Swept, Ordering::Release);
     }
 
     /// Owner thread: takes the result of a swept page (leaving it idle), or
     /// `None` if the page is not swept yet (or its result was taken).
     pub fn take(&self) -> Option<R> {
         // Acquire: pairs with the Release in `publish`.
-        if self.state.load(Ordering::Acquire) != SweepState::Swept as usize {
+        if self.state.load(Ordering::Acquire) != SweepState::Swept {
             return None;
         }
         let result = self.result.with_mut(|p| {
@@ -150,7 +147,7 @@ impl<R> SweepSlot<R> {
         });
         // Relaxed: only the owner acts on idle pages; sweepers' claims fail
         // on anything but pending.
-        self.state.store(SweepState::Idle as usize, Ordering::Relaxed);
+        self.state.store(SweepState::Idle, Ordering::Relaxed);
         result
     }
 }
