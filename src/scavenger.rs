@@ -49,6 +49,7 @@ use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
+use std::time::{Duration, Instant};
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
 const MAX_TASKS: usize = 8;
@@ -63,14 +64,28 @@ pub(crate) struct ScavengeStats {
     pub(crate) survived: usize,
     /// Bytes promoted to old space (copied or page-flipped).
     pub(crate) promoted: usize,
+    /// Of those, bytes of young large objects promoted by a page flip (not
+    /// copied).
+    pub(crate) flipped: usize,
+    /// The longest any task spent on the roots and the remembered set
+    /// (OLD_TO_NEW) before the transitive closure: the part of the pause
+    /// that does not shrink with new space.
+    pub(crate) roots_time: Duration,
     /// Tasks the job ran with.
     pub(crate) tasks: usize,
 }
 
 impl ScavengeStats {
+    /// Bytes the scavenge copied (within new space or into old space).
+    pub(crate) fn copied(&self) -> usize {
+        self.survived + self.promoted - self.flipped
+    }
+
     fn add(&mut self, o: ScavengeStats) {
         self.survived += o.survived;
         self.promoted += o.promoted;
+        self.flipped += o.flipped;
+        self.roots_time = self.roots_time.max(o.roots_time);
     }
 }
 
@@ -129,7 +144,9 @@ impl<'j, 'h> Task<'j, 'h> {
             self.copy(obj, page)
         } else {
             if f & flags::NEW_LARGE != 0 && page.try_set_flag(flags::LARGE_SURVIVED) {
-                self.stats.promoted += obj.size();
+                let size = obj.size();
+                self.stats.promoted += size;
+                self.stats.flipped += size;
                 self.local.push(obj);
                 if self.job.marking {
                     self.copies.push(obj);
@@ -251,6 +268,7 @@ impl<'j, 'h> Task<'j, 'h> {
     }
 
     fn run(mut self, id: usize) {
+        let started = Instant::now();
         let job = self.job;
         // The strong roots: the locals on task 0, the isolate's own thread
         // (which the worklist counts as joined from the start), global-handle
@@ -287,6 +305,7 @@ impl<'j, 'h> Task<'j, 'h> {
                 }
             });
         }
+        self.stats.roots_time = started.elapsed();
         // Transitive closure, with stealing, until every task is idle.
         loop {
             while let Some(obj) = self.local.pop() {

@@ -168,6 +168,17 @@ pub struct GcEvent {
     pub promoted_bytes: usize,
     /// Parallel tasks of the scavenge (main thread included).
     pub scavenge_tasks: usize,
+    /// Minor GCs: the scavenge's pause the controller predicted when it
+    /// began (its measured fixed part, plus the young bytes allocated times
+    /// the measured survival rate over the measured copying speed), to hold
+    /// against the scavenge phase's measured time in `phases`. `None` for
+    /// other kinds.
+    pub predicted_scavenge: Option<Duration>,
+    /// Scavenges (minor GCs and a major GC's own): the longest any task
+    /// spent on the roots and the remembered set (OLD_TO_NEW) before the
+    /// transitive closure, the part of the pause that does not shrink with
+    /// new space.
+    pub scavenge_roots: Duration,
     /// Semi-space size after the GC, bytes.
     pub semi_space_size: usize,
     /// Compaction: old-space pages evacuated and released by this GC.

@@ -57,6 +57,11 @@ both_modes! {
         let mut iso = isolate(&platform, mode);
         let root = old_graph(&mut iso, 64);
         assert_eq!(request(&mut iso, GcRequest::Minor), [(GcKind::Minor, GcReason::Requested)]);
+        // A scavenge reports the pause the controller predicted for it, and
+        // the time its roots and remembered set took.
+        let e = iso.gc_events().last().cloned().unwrap();
+        assert!(e.predicted_scavenge.is_some_and(|p| p > std::time::Duration::ZERO), "{e:?}");
+        assert!(e.scavenge_roots > std::time::Duration::ZERO);
         check_graph(&mut iso, &root);
     }
 }
@@ -67,6 +72,7 @@ both_modes! {
         let mut iso = isolate(&platform, mode);
         let root = old_graph(&mut iso, 400);
         assert_eq!(request(&mut iso, GcRequest::Major), [(GcKind::Major, GcReason::Requested)]);
+        assert_eq!(iso.gc_events().last().unwrap().predicted_scavenge, None, "only minor GCs are predicted");
         // The dead half is gone once sweeping is done.
         iso.collect_garbage(GcRequest::FinishSweeping);
         let objects = iso.heap_stats().space("old_space").unwrap().objects;

@@ -39,7 +39,7 @@ use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
 use crate::verifier;
 use controller::Controller;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A collection a caller may ask for
 /// ([`crate::Isolate::collect_garbage`]).
@@ -234,9 +234,12 @@ impl Collector {
             let bytes_before = heap.size_of_objects();
             let young_before = heap.new_space.used();
             let mut timer = PhaseTimer::new();
-            let (kind, scavenge) = match what {
-                Collection::Minor => (GcKind::Minor, gc.minor(heap, &mut timer)),
-                Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory)),
+            let (kind, scavenge, predicted) = match what {
+                Collection::Minor => {
+                    let predicted = gc.controller.predict_scavenge(young_before);
+                    (GcKind::Minor, gc.minor(heap, &mut timer), Some(predicted))
+                }
+                Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory), None),
             };
             gc.controller.resize_new_space(heap, young_before, scavenge.survived);
             if heap.config.verify_heap {
@@ -245,7 +248,7 @@ impl Collector {
                 });
             }
             let compaction = gc.compactor.take_stats();
-            gc.record_event(heap, kind, reason, start, timer, bytes_before, scavenge, compaction);
+            gc.record_event(heap, kind, reason, start, timer, bytes_before, (scavenge, predicted), compaction);
             gc.resume_workers(heap);
             heap.unmap_released_pages();
         })
@@ -258,7 +261,21 @@ impl Collector {
             Some(m) => ScavengeContext::DuringMarking(m, &mut self.barrier_worklist),
             None => ScavengeContext::Plain,
         };
-        timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context))
+        Self::timed_scavenge(&mut self.controller, heap, timer, context)
+    }
+
+    /// A scavenge, timed as its phase, that the controller learns from.
+    fn timed_scavenge(
+        controller: &mut Controller,
+        heap: &mut Heap,
+        timer: &mut PhaseTimer,
+        context: ScavengeContext<'_>,
+    ) -> ScavengeStats {
+        let young = heap.new_space.used();
+        let started = Instant::now();
+        let stats = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context));
+        controller.record_scavenge(young, stats.copied(), started.elapsed(), stats.roots_time);
+        stats
     }
 
     /// A major GC's phases, in order: marking (finished, or atomic),
@@ -294,7 +311,7 @@ impl Collector {
         timer.time(Phase::Weak, || marking::clear_dead_weak_references(heap));
         self.compactor.compact(heap, timer);
         let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
-        let s = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, ScavengeContext::AfterMarking));
+        let s = Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking);
         self.compactor.release_evacuated(heap);
         timer.time(Phase::Sweep, || sweeper::start(heap, &mut sweeping));
         self.sweeping = sweeping;
@@ -355,7 +372,7 @@ impl Collector {
             let bytes_before = heap.size_of_objects();
             let mut timer = PhaseTimer::new();
             let r = f(gc, heap, &mut timer);
-            let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
+            let (scavenge, compaction) = ((ScavengeStats::default(), None), CompactionStats::default());
             gc.record_event(heap, kind, reason, start, timer, bytes_before, scavenge, compaction);
             r
         })
@@ -376,7 +393,7 @@ impl Collector {
             let swept = timer.time(Phase::Sweep, || f(gc, heap));
             // Nothing was left to claim: there was no step to record.
             if swept {
-                let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
+                let (scavenge, compaction) = ((ScavengeStats::default(), None), CompactionStats::default());
                 gc.record_event(heap, GcKind::SweepingStep, reason, start, timer, bytes_before, scavenge, compaction);
             }
             swept
@@ -392,7 +409,7 @@ impl Collector {
         start: Instant,
         timer: PhaseTimer,
         bytes_before: usize,
-        scavenge: ScavengeStats,
+        (scavenge, predicted_scavenge): (ScavengeStats, Option<Duration>),
         compaction: CompactionStats,
     ) {
         let pause = start.elapsed();
@@ -411,6 +428,8 @@ impl Collector {
             survived_bytes: scavenge.survived,
             promoted_bytes: scavenge.promoted,
             scavenge_tasks: scavenge.tasks,
+            predicted_scavenge,
+            scavenge_roots: scavenge.roots_time,
             semi_space_size: heap.new_space.capacity(),
             evacuated_pages: compaction.evacuated_pages,
             evacuated_bytes: compaction.evacuated_bytes,
