@@ -111,6 +111,7 @@ pub use {
     config::{GcMode, HeapConfig},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
+    heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
     isolate::{HeapStats, Isolate, MemoryUsage, SpaceStats},
     object::InstanceType,

@@ -11,6 +11,8 @@
 //! read-only space   built-in maps and oddballs; never marked, swept, moved
 //! ```
 
+#[cfg(not(loom))]
+pub(crate) mod allocation_site;
 pub(crate) mod mark_bitmap;
 pub(crate) mod remembered_set;
 pub(crate) mod sweep_state;
