@@ -291,7 +291,9 @@ impl<'s> HandleScope<'s> {
             return self.isolate.allocate(size, Space::Young);
         }
         let o = self.isolate.allocate(size + MEMENTO_BYTES, Space::Young)?;
-        // The memento: its map, then the site's index (a raw word).
+        // The memento: its map, then the site's index (a raw word). Words
+        // `size / WORD` and the next lie inside the block just allocated
+        // (`size + MEMENTO_BYTES`), which is all `set_word` needs.
         o.set_word(size / WORD, self.isolate.heap.ro_roots.allocation_memento_map);
         o.set_word(size / WORD + 1, site.index as usize);
         Ok(o)

@@ -9,6 +9,7 @@
 //! map space         like old space, for runtime-created maps; never moved
 //! large space       old objects over half a page; never moved
 //! read-only space   built-in maps and oddballs; never marked, swept, moved
+//! allocation sites  per-site memento counts and pretenuring decisions
 //! ```
 
 #[cfg(not(loom))]
