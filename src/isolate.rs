@@ -3,6 +3,7 @@
 use crate::collector::{Collector, GcRequest};
 use crate::config::HeapConfig;
 use crate::error::{AllocError, ConfigError};
+use crate::heap::allocation_site::{AllocationSite, AllocationSiteStats};
 use crate::heap::{Heap, Space};
 use crate::object::HeapObject;
 use crate::platform::Platform;
@@ -53,6 +54,21 @@ impl Isolate {
             Some(o) => Ok(o),
             None => self.gc.allocate_slow(&mut self.heap, size, space),
         }
+    }
+
+    /// A new allocation site named `name` (for diagnostics), to pass to
+    /// the `_at` allocation calls of [`crate::HandleScope`]. A site lives
+    /// until the isolate is dropped, costing
+    /// [`AllocationSite::REGISTRY_BYTES`] plus its name; make one
+    /// per site in the runtime's code, not one per object.
+    pub fn new_allocation_site(&mut self, name: &str) -> AllocationSite {
+        self.heap.sites.create(self.heap.id, name)
+    }
+
+    /// Every allocation site of this isolate, in creation order, with its
+    /// counts and pretenuring decision.
+    pub fn allocation_sites(&self) -> Vec<AllocationSiteStats> {
+        self.heap.sites.stats()
     }
 
     /// This isolate's id (unique in the process); handles carry it.

@@ -37,7 +37,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`isolate`] | one heap and its collector per thread; statistics |
-//! | `scope` | [`HandleScope`]: allocation and typed access |
+//! | `scope` | [`HandleScope`]: allocation (with an optional [`AllocationSite`]) and typed access |
 //! | [`platform`] | the shared worker pool; GC jobs joined by the posting thread |
 //! | `collector` | the driver: [`GcRequest`], the pauses, the safepoint, the allocation slow path, limits and sizing |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
@@ -48,7 +48,7 @@
 //! | `barrier` | the write barrier: generational and compaction slot recording, Dijkstra shading while marking |
 //! | `verifier` | the heap verifier |
 //! | `roots` | the roots (handles, string table) and the one walk over them |
-//! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists) |
+//! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists), allocation sites and their pretenuring feedback |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
 //! | `gate` | the handshake that keeps background markers and sweepers off the heap during pauses |
@@ -111,6 +111,7 @@ pub use {
     config::{GcMode, HeapConfig},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
+    heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
     isolate::{HeapStats, Isolate, MemoryUsage, SpaceStats},
     object::InstanceType,

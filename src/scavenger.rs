@@ -36,6 +36,7 @@ use crate::evacuation::{
     forward_exclusive, forwarded_if_evacuated, forwarding_target, load_map_word, try_forward, RawMemory,
 };
 use crate::handles::CLEARED;
+use crate::heap::allocation_site::MEMENTO_BYTES;
 use crate::heap::live_objects::slot_in_live_object;
 use crate::heap::new_space::NewSpace;
 use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
@@ -49,6 +50,7 @@ use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
@@ -114,6 +116,12 @@ struct Job<'h> {
     old_pages: Vec<Page>,
     page_cursor: AtomicUsize,
     stats: Mutex<ScavengeStats>,
+    /// The allocation memento map, and the number of allocation sites
+    /// (0: no memento can exist, none is looked for).
+    memento_map: usize,
+    site_count: usize,
+    /// Mementos found, per site: the tasks' counts merged.
+    found: Mutex<HashMap<u32, u32>>,
 }
 
 /// One task's state.
@@ -125,6 +133,9 @@ struct Task<'j, 'h> {
     to_lab: Lab,
     old_lab: Lab,
     stats: ScavengeStats,
+    /// Mementos found behind evacuated objects, per site (merged into the
+    /// job's once, when the task ends: no shared counter per object).
+    found: HashMap<u32, u32>,
 }
 
 impl<'j, 'h> Task<'j, 'h> {
@@ -170,6 +181,9 @@ impl<'j, 'h> Task<'j, 'h> {
         // SAFETY: a non-forwarded live object's map word points to its map.
         let map = MapRef(unsafe { HeapObject::from_address(map_word & !TAG_MASK) });
         let size = obj.size_with_map(map);
+        if let Some(site) = self.memento_behind(obj.address() + size, page) {
+            *self.found.entry(site).or_insert(0) += 1;
+        }
         let survivor = NewSpace::below_age_mark(page, obj.address());
         let young = if survivor { None } else { self.allocate_young(size) };
         let (to, promoted) = match young {
@@ -213,6 +227,28 @@ impl<'j, 'h> Task<'j, 'h> {
                 Tagged::from_address(winner)
             }
         }
+    }
+
+    /// The site index of the allocation memento at `end` (just behind an
+    /// object of from-space page `page`), if one is there.
+    #[inline(always)]
+    fn memento_behind(&self, end: usize, page: Page) -> Option<u32> {
+        // Words at or past the page's top may be stale (a previous cycle's
+        // memento): only allocated words count.
+        if self.job.site_count == 0 || end + MEMENTO_BYTES > page.top() {
+            return None;
+        }
+        // SAFETY: [end, end + MEMENTO_BYTES) lies below the top of the
+        // from-space page holding the object: initialised words of an
+        // object (or its memento) the mutator allocated there; during the
+        // scavenge only map words change, atomically (forwarding), and a
+        // forwarding address never equals the read-only memento map.
+        let m = unsafe { HeapObject::from_address(end) };
+        if m.word(0) != self.job.memento_map {
+            return None;
+        }
+        let index = m.word(1);
+        (index < self.job.site_count).then_some(index as u32)
     }
 
     #[inline]
@@ -320,6 +356,12 @@ impl<'j, 'h> Task<'j, 'h> {
         guard.0.retire(&mut self.old_lab);
         drop(guard);
         job.stats.lock().add(self.stats);
+        if !self.found.is_empty() {
+            let mut found = job.found.lock();
+            for (site, n) in self.found.drain() {
+                *found.entry(site).or_insert(0) += n;
+            }
+        }
         if !self.copies.is_empty() {
             job.copies.lock().append(&mut self.copies);
         }
@@ -389,7 +431,9 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
     let tasks = task_count(heap.new_space.capacity(), heap.config.new_space_per_scavenge_task, heap.gc_worker_cap());
     let old_pages: Vec<Page> = heap.old_gen_pages().collect();
     let fillers = heap.old_space.fillers;
-    let Heap { new_space, old_space, pool, roots, platform, spans, .. } = heap;
+    let memento_map = heap.ro_roots.allocation_memento_map;
+    let site_count = heap.sites.len();
+    let Heap { new_space, old_space, pool, roots, platform, spans, sites, .. } = heap;
     let mut strong = roots.strong();
     let job = Job {
         exclusive: tasks == 1,
@@ -404,6 +448,9 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
         old_pages,
         page_cursor: AtomicUsize::new(0),
         stats: Mutex::new(ScavengeStats { tasks, ..Default::default() }),
+        memento_map,
+        site_count,
+        found: Mutex::new(HashMap::new()),
     };
     platform.run_job(tasks, Phase::Scavenge, spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
@@ -414,10 +461,12 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
                 to_lab: Lab::default(),
                 old_lab: Lab::default(),
                 stats: ScavengeStats::default(),
+                found: HashMap::new(),
             }
             .run(id);
         }
     });
+    sites.add_found(&job.found.into_inner());
     (job.stats.into_inner(), job.copies.into_inner())
 }
 

@@ -11,9 +11,10 @@ use crate::barrier::write_barrier;
 use crate::collector::GcRequest;
 use crate::error::AllocError;
 use crate::handles::{Global, Local, Value, Weak, CLEARED};
+use crate::heap::allocation_site::{AllocationSite, MEMENTO_BYTES};
 use crate::heap::page::flags;
 use crate::heap::read_only::OddballKind;
-use crate::heap::{Space, MAX_OBJECT_BYTES, WORD};
+use crate::heap::{Space, MAX_OBJECT_BYTES, MAX_REGULAR_OBJECT_SIZE, WORD};
 use crate::isolate::Isolate;
 use crate::object::{offsets, sizes, string_hash, HeapObject, InstanceType, MapRef};
 use crate::value::{Smi, Tagged};
@@ -254,6 +255,50 @@ impl<'s> HandleScope<'s> {
 
     // ----- Allocation -------------------------------------------------------
 
+    /// A new allocation site named `name` (for diagnostics), to pass to
+    /// the `_at` allocation calls. See [`AllocationSite`].
+    pub fn new_allocation_site(&mut self, name: &str) -> AllocationSite {
+        self.isolate.new_allocation_site(name)
+    }
+
+    /// `size` bytes for a new object that the runtime would allocate young;
+    /// with a site, where the site decides. The caller initialises the
+    /// object, with old or immortal values only (`undefined`, Smis, raw
+    /// words): an old object must not point young without a barrier.
+    #[inline(always)]
+    fn allocate_young(&mut self, size: usize, site: Option<&AllocationSite>) -> Result<HeapObject, AllocError> {
+        match site {
+            None => self.isolate.allocate(size, Space::Young),
+            Some(site) => self.allocate_at_site(size, site),
+        }
+    }
+
+    /// The site-taking allocation: straight into old space (black while
+    /// marking, by the old-space slow path) for a tenured site; otherwise
+    /// young with an allocation memento behind the object, if both fit a
+    /// regular page object (a young large object takes none).
+    #[inline(never)]
+    fn allocate_at_site(&mut self, size: usize, site: &AllocationSite) -> Result<HeapObject, AllocError> {
+        let heap = &mut self.isolate.heap;
+        if site.isolate != heap.id {
+            wrong_isolate("AllocationSite", site.isolate, heap.id);
+        }
+        let with_memento = size + MEMENTO_BYTES <= MAX_REGULAR_OBJECT_SIZE;
+        if heap.sites.on_allocate(site.index, with_memento) {
+            return self.isolate.allocate(size, Space::Old);
+        }
+        if !with_memento {
+            return self.isolate.allocate(size, Space::Young);
+        }
+        let o = self.isolate.allocate(size + MEMENTO_BYTES, Space::Young)?;
+        // The memento: its map, then the site's index (a raw word). Words
+        // `size / WORD` and the next lie inside the block just allocated
+        // (`size + MEMENTO_BYTES`), which is all `set_word` needs.
+        o.set_word(size / WORD, self.isolate.heap.ro_roots.allocation_memento_map);
+        o.set_word(size / WORD + 1, site.index as usize);
+        Ok(o)
+    }
+
     /// Accepts `size` (the checked byte size for `length` units of `unit`
     /// bytes after a `header`) if it is at most `MAX_OBJECT_BYTES`; the
     /// error states the exact largest length that would be accepted.
@@ -272,9 +317,24 @@ impl<'s> HandleScope<'s> {
 
     /// A fixed array of `len` slots, all `undefined`.
     pub fn new_fixed_array(&mut self, len: usize) -> Result<Local<'s, FixedArray>, AllocError> {
+        self.fixed_array(len, None)
+    }
+
+    /// [`HandleScope::new_fixed_array`] at allocation site `site`: young with
+    /// a memento, or old once the site is tenured.
+    pub fn new_fixed_array_at(
+        &mut self,
+        len: usize,
+        site: &AllocationSite,
+    ) -> Result<Local<'s, FixedArray>, AllocError> {
+        self.fixed_array(len, Some(site))
+    }
+
+    #[inline(always)]
+    fn fixed_array(&mut self, len: usize, site: Option<&AllocationSite>) -> Result<Local<'s, FixedArray>, AllocError> {
         let size =
             Self::check_size("FixedArray", len, sizes::fixed_array(len), offsets::ARRAY_HEADER_WORDS * WORD, WORD)?;
-        let o = self.isolate.allocate(size, Space::Young)?;
+        let o = self.allocate_young(size, site)?;
         o.set_word(offsets::MAP, self.isolate.heap.ro_roots.fixed_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
         let undefined = self.isolate.heap.ro_roots.undefined().0;
@@ -340,7 +400,17 @@ impl<'s> HandleScope<'s> {
 
     /// A heap number.
     pub fn new_number(&mut self, v: f64) -> Result<Local<'s, HeapNumber>, AllocError> {
-        let o = self.isolate.allocate(2 * WORD, Space::Young)?;
+        self.number(v, None)
+    }
+
+    /// [`HandleScope::new_number`] at allocation site `site`.
+    pub fn new_number_at(&mut self, v: f64, site: &AllocationSite) -> Result<Local<'s, HeapNumber>, AllocError> {
+        self.number(v, Some(site))
+    }
+
+    #[inline(always)]
+    fn number(&mut self, v: f64, site: Option<&AllocationSite>) -> Result<Local<'s, HeapNumber>, AllocError> {
+        let o = self.allocate_young(2 * WORD, site)?;
         o.set_word(offsets::MAP, self.isolate.heap.ro_roots.heap_number_map);
         o.set_word(offsets::NUMBER_VALUE, v.to_bits() as usize);
         Ok(self.push(o.tagged()))
@@ -383,13 +453,31 @@ impl<'s> HandleScope<'s> {
 
     /// A new object of `map`'s layout: tagged fields `undefined`, raw bytes 0.
     pub fn new_object(&mut self, map: Local<'_, Map>) -> Result<Local<'s, Object>, AllocError> {
+        self.object_of(map, None)
+    }
+
+    /// [`HandleScope::new_object`] at allocation site `site`.
+    pub fn new_object_at(
+        &mut self,
+        map: Local<'_, Map>,
+        site: &AllocationSite,
+    ) -> Result<Local<'s, Object>, AllocError> {
+        self.object_of(map, Some(site))
+    }
+
+    #[inline(always)]
+    fn object_of(
+        &mut self,
+        map: Local<'_, Map>,
+        site: Option<&AllocationSite>,
+    ) -> Result<Local<'s, Object>, AllocError> {
         let (m, _) = self.typed(map);
         let layout = MapRef(m);
         if layout.instance_type() != InstanceType::Object {
             wrong_kind("a map made by new_map", layout.instance_type());
         }
         let (size, fields) = (layout.instance_size(), layout.tagged_fields());
-        let o = self.isolate.allocate(size, Space::Young)?;
+        let o = self.allocate_young(size, site)?;
         // Maps never move, but read it again after the allocation anyway.
         let m = self.object(map);
         o.set_word(offsets::MAP, m.address());

@@ -149,9 +149,13 @@ enum Dest {
 
 #[derive(Clone, Debug)]
 enum Op {
+    /// A new object; with `site`, allocated at allocation site `site` of
+    /// [`SITES`] (arrays, objects and numbers: young with a memento, or old
+    /// once the site is tenured).
     New {
         kind: NewKind,
         dest: Dest,
+        site: Option<usize>,
     },
     Intern {
         which: usize,
@@ -213,11 +217,14 @@ enum Op {
     /// reachable node (`link`); all garbage when the op ends. With `keep`
     /// they stay rooted until then (and are promoted by the scavenges they
     /// cause), otherwise each dies at once.
+    /// With `site`, the arrays are allocated at that allocation site: kept
+    /// bursts that outlive a scavenge tenure it.
     Burst {
         count: usize,
         len: usize,
         link: usize,
         keep: bool,
+        site: Option<usize>,
     },
     /// `count` interned strings of `len` bytes whose contents no other op
     /// uses: old-space allocations on the mutator's slow path (free list,
@@ -271,6 +278,14 @@ fn smi_strategy() -> impl Strategy<Value = i64> {
     prop_oneof![4 => -1000i64..1000, 1 => Smi::MIN..=Smi::MAX, 1 => prop::sample::select(vec![Smi::MIN, Smi::MAX, 0, -1])]
 }
 
+/// Allocation sites of a run (made once, in [`Run::new`]).
+const SITES: usize = 3;
+
+/// No site half of the time, else one of [`SITES`].
+fn site_strategy() -> impl Strategy<Value = Option<usize>> {
+    prop_oneof![1 => Just(None), 1 => (0..SITES).prop_map(Some)]
+}
+
 fn op_strategy() -> impl Strategy<Value = Op> {
     let kind = prop_oneof![
         6 => (0usize..8).prop_map(NewKind::Array),
@@ -285,7 +300,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     let pick = || 0usize..64;
     let field = field_strategy;
     prop_oneof![
-        30 => (kind, dest_strategy()).prop_map(|(kind, dest)| Op::New { kind, dest }),
+        30 => (kind, dest_strategy(), site_strategy()).prop_map(|(kind, dest, site)| Op::New { kind, dest, site }),
         4 => (0..INTERN_POOL.len(), dest_strategy()).prop_map(|(which, dest)| Op::Intern { which, dest }),
         15 => (pick(), field(), pick()).prop_map(|(host, field, target)| Op::Link { host, field, target }),
         5 => (pick(), field(), smi_strategy()).prop_map(|(host, field, value)| Op::SetSmi { host, field, value }),
@@ -304,8 +319,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => pick().prop_map(|target| Op::Pin { target }),
         3 => Just(Op::Gc(GcRequest::Minor)),
         2 => Just(Op::Gc(GcRequest::Major)),
-        6 => (1usize..1500, 0usize..64, pick(), any::<bool>())
-            .prop_map(|(count, len, link, keep)| Op::Burst { count, len, link, keep }),
+        6 => (1usize..1500, 0usize..64, pick(), any::<bool>(), site_strategy())
+            .prop_map(|(count, len, link, keep, site)| Op::Burst { count, len, link, keep, site }),
         3 => (1usize..400, 24usize..1200, 1usize..64, dest_strategy())
             .prop_map(|(count, len, every, dest)| Op::OldBurst { count, len, every, dest }),
     ]
@@ -447,6 +462,8 @@ struct Run {
     pinning: bool,
     /// `Pin` ops that pinned a page.
     pins: u64,
+    /// The run's allocation sites (see [`SITES`]).
+    sites: Vec<AllocationSite>,
 }
 
 impl Run {
@@ -458,7 +475,9 @@ impl Run {
             maps.push(t.global(m));
         }
         let seen_gcs = t.gc_counts();
+        let sites = (0..SITES).map(|i| t.new_allocation_site(&format!("shadow site {i}"))).collect();
         Ok(Run {
+            sites,
             nodes: Vec::new(),
             globals: (0..GLOBAL_SLOTS).map(|_| None).collect(),
             weaks: Vec::new(),
@@ -947,11 +966,16 @@ impl Run {
                         return Ok(Some(reach));
                     }
                 }
-                Op::New { kind, dest } => {
+                Op::New { kind, dest, site } => {
                     let mut t = HandleScope::new(scope);
+                    let site = site.map(|i| self.sites[i]);
                     let (x, node) = match kind {
                         NewKind::Array(n) => {
-                            (alloc(t.new_fixed_array(*n))?.as_value(), Node::new(Kind::Array, *n, vec![]))
+                            let a = match &site {
+                                Some(site) => t.new_fixed_array_at(*n, site),
+                                None => t.new_fixed_array(*n),
+                            };
+                            (alloc(a)?.as_value(), Node::new(Kind::Array, *n, vec![]))
                         }
                         NewKind::LargeArray => {
                             (alloc(t.new_fixed_array(LARGE_LEN))?.as_value(), Node::new(Kind::Array, LARGE_LEN, vec![]))
@@ -968,14 +992,21 @@ impl Run {
                                 }
                             };
                             ephemeral_rooted = *k == EPHEMERAL_MAP;
-                            let o = alloc(t.new_object(map))?;
+                            let o = match &site {
+                                Some(site) => alloc(t.new_object_at(map, site))?,
+                                None => alloc(t.new_object(map))?,
+                            };
                             (o.as_value(), Node::new(Kind::Object(*k), tagged_fields, vec![0; raw_bytes]))
                         }
                         NewKind::Str(s) => {
                             (alloc(t.new_string(s))?.as_value(), Node::new(Kind::Str(s.clone()), 0, vec![]))
                         }
                         NewKind::Number(v) => {
-                            (alloc(t.new_number(*v))?.as_value(), Node::new(Kind::Number(v.to_bits()), 0, vec![]))
+                            let n = match &site {
+                                Some(site) => t.new_number_at(*v, site),
+                                None => t.new_number(*v),
+                            };
+                            (alloc(n)?.as_value(), Node::new(Kind::Number(v.to_bits()), 0, vec![]))
                         }
                         NewKind::Bytes(data) => {
                             let b = alloc(t.new_byte_array(data.len()))?;
@@ -1150,7 +1181,8 @@ impl Run {
                     scope.collect_garbage(*kind);
                     self.after_explicit_gc(scope, *kind, pending, &why)?;
                 }
-                Op::Burst { count, len, link, keep } => {
+                Op::Burst { count, len, link, keep, site } => {
+                    let site = site.map(|i| self.sites[i]);
                     let mut t = HandleScope::new(scope);
                     let target = match reach.pick(*link, |_| true) {
                         Some(c) => Some(self.resolve(&mut t, frames, &reach, c)?),
@@ -1158,7 +1190,10 @@ impl Run {
                     };
                     for _ in 0..*count {
                         let mut u = HandleScope::new(&mut t);
-                        let a = alloc(u.new_fixed_array(*len))?;
+                        let a = match &site {
+                            Some(site) => alloc(u.new_fixed_array_at(*len, site))?,
+                            None => alloc(u.new_fixed_array(*len))?,
+                        };
                         if let (Some(c), true) = (target, *len > 0) {
                             u.set(a, 0, c);
                         }
@@ -1248,6 +1283,8 @@ struct Summary {
     compacting_incremental: u64,
     /// Pages pinned (`Pin` ops on old objects).
     pins: u64,
+    /// Objects allocated old by tenured allocation sites.
+    pretenured: u64,
 }
 
 impl Summary {
@@ -1273,6 +1310,7 @@ impl Summary {
             compacting_majors: self.compacting_majors + o.compacting_majors,
             compacting_incremental: self.compacting_incremental + o.compacting_incremental,
             pins: self.pins + o.pins,
+            pretenured: self.pretenured + o.pretenured,
         }
     }
 }
@@ -1321,6 +1359,7 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> 
         compacting_majors: count(&|e| e.kind == GcKind::Major && e.evacuated_pages > 0),
         compacting_incremental: count(&|e| finalized(e) && e.evacuated_pages > 0),
         pins: run.pins,
+        pretenured: scope.allocation_sites().iter().map(|s| s.pretenured_objects).sum(),
         lazy_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationStep),
         finish_steps: count(&|e| e.kind == GcKind::SweepingStep && e.reason == GcReason::AllocationFailure),
         marking_start_sweeps: count(&|e| {
@@ -1408,6 +1447,8 @@ fn run_mode(mode: GcMode, stress: bool) {
          cycles); {} objects pinned",
         t.evacuated_pages, t.aborted_pages, t.compacting_majors, t.compacting_incremental, t.pins
     );
+    println!("shadow model {name}: {} objects pretenured by allocation sites", t.pretenured);
+    assert!(stress || t.pretenured > 0, "no allocation site was tenured and allocated old");
     if stress {
         assert!(t.evacuated_pages > 0, "stress compaction evacuated no page");
         if mode == GcMode::Concurrent {

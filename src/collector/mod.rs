@@ -261,7 +261,10 @@ impl Collector {
             Some(m) => ScavengeContext::DuringMarking(m, &mut self.barrier_worklist),
             None => ScavengeContext::Plain,
         };
-        Self::timed_scavenge(&mut self.controller, heap, timer, context)
+        let s = Self::timed_scavenge(&mut self.controller, heap, timer, context);
+        // Pretenuring: digest the mementos this scavenge found.
+        heap.sites.digest();
+        s
     }
 
     /// A scavenge, timed as its phase, that the controller learns from.
@@ -296,6 +299,7 @@ impl Collector {
         // finished; an atomic GC finishes it here.
         debug_assert!(!finalize || self.sweeping.is_none());
         timer.time(Phase::Sweep, || sweeper::finish(heap, &mut self.sweeping));
+        let old_gen_before = heap.old_gen_size(); // pretenuring feedback
         if !finalize {
             self.compactor.select_candidates(heap, reduce_memory);
         }
@@ -315,6 +319,9 @@ impl Collector {
         self.compactor.release_evacuated(heap);
         timer.time(Phase::Sweep, || sweeper::start(heap, &mut sweeping));
         self.sweeping = sweeping;
+        // Pretenuring: digest this scavenge's mementos; un-tenure on a
+        // collapse of old-generation survival.
+        heap.sites.after_major(old_gen_before, heap.old_gen_size().saturating_sub(s.promoted));
         self.controller.update_old_gen_limit(heap);
         s
     }

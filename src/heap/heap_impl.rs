@@ -58,6 +58,8 @@ pub(crate) struct Heap {
     /// Hard limit of the old generation's committed bytes
     /// (`max_old_space_size`, raised only by the near-heap-limit callback).
     pub(crate) hard_limit: usize,
+    /// Allocation sites and their pretenuring feedback.
+    pub(crate) sites: super::allocation_site::AllocationSites,
 }
 
 impl Heap {
@@ -71,6 +73,7 @@ impl Heap {
         Some(Heap {
             id,
             hard_limit: config.max_old_space_size,
+            sites: Default::default(),
             platform,
             pool,
             new_space,

@@ -9,8 +9,11 @@
 //! map space         like old space, for runtime-created maps; never moved
 //! large space       old objects over half a page; never moved
 //! read-only space   built-in maps and oddballs; never marked, swept, moved
+//! allocation sites  per-site memento counts and pretenuring decisions
 //! ```
 
+#[cfg(not(loom))]
+pub(crate) mod allocation_site;
 pub(crate) mod mark_bitmap;
 pub(crate) mod remembered_set;
 pub(crate) mod sweep_state;

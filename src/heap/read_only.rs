@@ -41,6 +41,8 @@ pub(crate) struct ReadOnlyRoots {
     pub(crate) heap_number_map: usize,
     pub(crate) free_space_map: usize,
     pub(crate) filler_map: usize,
+    /// The map of allocation mementos (see `heap::allocation_site`).
+    pub(crate) allocation_memento_map: usize,
     pub(crate) oddballs: [usize; 5],
     pub(crate) empty_fixed_array: usize,
 }
@@ -103,6 +105,9 @@ impl ReadOnlySpace {
         roots.heap_number_map = make(InstanceType::HeapNumber, 2 * WORD);
         roots.free_space_map = make(InstanceType::FreeSpace, 0);
         roots.filler_map = make(InstanceType::Filler, WORD);
+        // Shaped like a heap number (two words, the second raw): an
+        // allocation memento's second word is its site's index.
+        roots.allocation_memento_map = make(InstanceType::HeapNumber, 2 * WORD);
         for (i, slot) in roots.oddballs.iter_mut().enumerate() {
             let o = alloc(2);
             o.set_word(offsets::MAP, roots.oddball_map);

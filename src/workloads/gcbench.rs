@@ -82,7 +82,7 @@ pub struct GcBench {
 
 /// A new node: children `undefined`, `i = j = 0`.
 fn new_node<'s>(s: &mut HandleScope<'s>, t: &Trees<'_>) -> Result<Local<'s, Object>, AllocError> {
-    s.new_object(t.node)
+    s.new_object_at(t.node, &t.site)
 }
 
 /// `Populate`: gives `node` two new children, then populates each, down to
@@ -159,7 +159,8 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
     let node = s.new_map(&layout)?;
     let deepest = p.stretch_depth.max(p.long_lived_depth).max(p.max_depth);
     let regs = s.new_fixed_array(registers_for(deepest))?;
-    let t = Trees { node, regs };
+    let site = s.new_allocation_site("Node constructor");
+    let t = Trees { node, regs, site };
     let all = registers_for(deepest);
 
     output.push(format!("Stretching memory with a binary tree of depth {}", p.stretch_depth));

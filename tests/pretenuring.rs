@@ -1,0 +1,173 @@
+//! Allocation-site pretenuring (V8's allocation sites and mementos): sites
+//! whose objects survive are tenured and allocate old; sites whose objects
+//! die stay young; tenured sites are un-tenured when old-generation
+//! survival collapses; misuse panics.
+
+mod common;
+
+use common::{both_modes, expect_panic, old_space, test_config, test_config_in, MB};
+use isogc::{
+    AllocError, AllocationSite, FixedArray, GcRequest, HandleScope, HeapConfig, Isolate, Local, Platform, SiteState,
+};
+
+/// `n` fixed arrays of 2 slots made at `site`, all kept alive in a holder.
+fn allocate_kept<'s>(scope: &mut HandleScope<'s>, site: &AllocationSite, n: usize) -> Local<'s, FixedArray> {
+    let holder = scope.new_fixed_array(n).unwrap();
+    for i in 0..n {
+        let a = scope.new_fixed_array_at(2, site).unwrap();
+        scope.set(a, 0, isogc::Smi::new(i as i64).unwrap());
+        scope.set(holder, i, a);
+    }
+    holder
+}
+
+both_modes! {
+    /// 200 objects that all survive a scavenge tenure their site; the
+    /// next object of the site goes to old space, and an old object from
+    /// the site that points to a young one keeps it (the barrier recorded
+    /// the slot; verify_heap checks the remembered set).
+    fn surviving_site_is_tenured_and_then_allocates_old(mode: GcMode) {
+        let platform = Platform::new(2).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let site = scope.new_allocation_site("kept");
+        let holder = allocate_kept(&mut scope, &site, 200);
+        scope.collect_garbage(GcRequest::Minor);
+        let s = &scope.allocation_sites()[0];
+        assert_eq!((s.name.as_str(), s.state, s.tenured_count), ("kept", SiteState::Tenured, 1), "{s:?}");
+
+        let old_before = old_space(&scope).used;
+        let a = scope.new_fixed_array_at(2, &site).unwrap();
+        assert!(old_space(&scope).used > old_before, "a tenured site's object went to old space");
+        assert_eq!(scope.allocation_sites()[0].pretenured_objects, 1);
+        let young = scope.new_number(2.5).unwrap();
+        scope.set(a, 1, young);
+        scope.collect_garbage(GcRequest::Minor);
+        scope.collect_garbage(GcRequest::Minor);
+        assert_eq!(scope.get_number(a, 1), Some(2.5));
+        scope.collect_garbage(GcRequest::Major);
+        assert_eq!(scope.get_number(a, 1), Some(2.5));
+        for i in 0..200 {
+            let e = scope.get(holder, i);
+            let e = scope.cast::<FixedArray, _>(e).unwrap();
+            assert_eq!(scope.get_smi(e, 0), Some(i as i64));
+        }
+    }
+}
+
+both_modes! {
+    /// Objects that die before the scavenge leave their site young, with
+    /// its counters reset for the next period.
+    fn dying_site_stays_young(mode: GcMode) {
+        let platform = Platform::new(2).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let site = scope.new_allocation_site("temp");
+        for i in 0..500 {
+            let mut inner = HandleScope::new(&mut scope);
+            let n = inner.new_number_at(i as f64, &site).unwrap();
+            assert_eq!(inner.number_value(n), i as f64);
+        }
+        scope.collect_garbage(GcRequest::Minor);
+        let s = &scope.allocation_sites()[0];
+        assert_eq!((s.state, s.created, s.found, s.tenured_count), (SiteState::Young, 0, 0, 0), "{s:?}");
+        let old_before = old_space(&scope).used;
+        scope.new_number_at(1.0, &site).unwrap();
+        assert_eq!(old_space(&scope).used, old_before, "a young site's object went to new space");
+    }
+}
+
+both_modes! {
+    /// A tenured site whose old objects then die: the major GC that finds
+    /// under 10% of the old generation alive un-tenures it.
+    fn collapse_of_old_survival_untenures_sites(mode: GcMode) {
+        let platform = Platform::new(2).unwrap();
+        let mut isolate = Isolate::new(&platform, test_config_in(mode)).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let site = scope.new_allocation_site("phase change");
+        {
+            let mut inner = HandleScope::new(&mut scope);
+            allocate_kept(&mut inner, &site, 200);
+            inner.collect_garbage(GcRequest::Minor);
+        }
+        assert_eq!(scope.allocation_sites()[0].state, SiteState::Tenured);
+        // About 2 MiB of pretenured garbage, against a few KiB kept.
+        for _ in 0..2 * MB / 32 {
+            let mut inner = HandleScope::new(&mut scope);
+            inner.new_fixed_array_at(2, &site).unwrap();
+        }
+        assert!(scope.allocation_sites()[0].pretenured_objects >= (2 * MB / 32) as u64);
+        scope.collect_garbage(GcRequest::Major);
+        let s = &scope.allocation_sites()[0];
+        assert_eq!(s.state, SiteState::Undecided, "{s:?}");
+        // Back to young allocation with mementos.
+        let old_before = old_space(&scope).used;
+        scope.new_fixed_array_at(2, &site).unwrap();
+        assert_eq!(old_space(&scope).used, old_before);
+        assert_eq!(scope.allocation_sites()[0].created, 1);
+    }
+}
+
+#[test]
+fn a_site_of_another_isolate_panics_and_corrupts_neither() {
+    let platform = Platform::new(2).unwrap();
+    let mut a = Isolate::new(&platform, test_config()).unwrap();
+    let mut b = Isolate::new(&platform, test_config()).unwrap();
+    let site = a.new_allocation_site("of a");
+    let msg = expect_panic("site of another isolate", || {
+        let mut scope = HandleScope::new(&mut b);
+        let _ = scope.new_fixed_array_at(3, &site);
+    });
+    assert!(msg.contains("AllocationSite") && msg.contains("isolate"), "{msg}");
+    for iso in [&mut a, &mut b] {
+        let mut scope = HandleScope::new(iso);
+        let x = scope.new_fixed_array(1).unwrap();
+        scope.collect_garbage(GcRequest::Major);
+        let v = scope.get(x, 0);
+        assert!(scope.is_undefined(v));
+    }
+    assert!(b.allocation_sites().is_empty());
+    assert_eq!(a.allocation_sites()[0].created, 0);
+}
+
+#[test]
+fn a_million_sites_cost_their_registry_bytes() {
+    let platform = Platform::new(1).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
+    for _ in 0..1_000_000 {
+        isolate.new_allocation_site("s");
+    }
+    assert_eq!(isolate.allocation_sites().len(), 1_000_000);
+    // The registry entry stays small (a name box, counters, a state).
+    const { assert!(AllocationSite::REGISTRY_BYTES <= 64) };
+    // Sites are plain indices: a site made after a million others works.
+    let mut scope = HandleScope::new(&mut isolate);
+    let last = scope.new_allocation_site("last");
+    scope.new_number_at(1.0, &last).unwrap();
+    assert_eq!(scope.allocation_sites()[1_000_000].created, 1);
+}
+
+#[test]
+fn a_tenured_site_under_an_exhausted_old_generation_returns_out_of_memory() {
+    let platform = Platform::new(2).unwrap();
+    let cfg = HeapConfig { max_old_space_size: 4 * MB, initial_old_space_size: MB, ..test_config() };
+    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let site = scope.new_allocation_site("grows");
+    let keep = scope.new_fixed_array(1).unwrap();
+    let mut last = keep;
+    let err = loop {
+        // A chain of arrays: everything survives, so the site tenures and
+        // then fills the old generation.
+        match scope.new_fixed_array_at(64, &site) {
+            Ok(a) => {
+                scope.set(last, 0, a);
+                last = a;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
+    assert_eq!(scope.allocation_sites()[0].state, SiteState::Tenured);
+    assert!(scope.allocation_sites()[0].pretenured_objects > 0);
+}
