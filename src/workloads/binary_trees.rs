@@ -91,8 +91,7 @@ pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> 
     let mut s = HandleScope::new(isolate);
     let node = s.new_map(&ObjectLayout { name: "TreeNode".into(), tagged_fields: 2, raw_bytes: 0 })?;
     let regs = s.new_fixed_array(registers_for(max + 1))?;
-    let site = s.new_allocation_site("TreeNode constructor");
-    let t = Trees { node, regs, site };
+    let t = Trees { node, regs };
     let all = registers_for(max + 1);
 
     {

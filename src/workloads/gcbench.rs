@@ -82,7 +82,7 @@ pub struct GcBench {
 
 /// A new node: children `undefined`, `i = j = 0`.
 fn new_node<'s>(s: &mut HandleScope<'s>, t: &Trees<'_>) -> Result<Local<'s, Object>, AllocError> {
-    s.new_object_at(t.node, &t.site)
+    s.new_object(t.node)
 }
 
 /// `Populate`: gives `node` two new children, then populates each, down to
@@ -159,8 +159,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
     let node = s.new_map(&layout)?;
     let deepest = p.stretch_depth.max(p.long_lived_depth).max(p.max_depth);
     let regs = s.new_fixed_array(registers_for(deepest))?;
-    let site = s.new_allocation_site("Node constructor");
-    let t = Trees { node, regs, site };
+    let t = Trees { node, regs };
     let all = registers_for(deepest);
 
     output.push(format!("Stretching memory with a binary tree of depth {}", p.stretch_depth));

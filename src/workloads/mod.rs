@@ -219,8 +219,6 @@ fn registers_for(max_depth: u32) -> usize {
 struct Trees<'a> {
     node: crate::Local<'a, crate::Map>,
     regs: crate::Local<'a, crate::FixedArray>,
-    /// The node constructor's allocation site (as a JS engine has one).
-    site: crate::AllocationSite,
 }
 
 /// Builds a perfect tree of `depth` bottom-up (children before their parent,
@@ -230,12 +228,12 @@ struct Trees<'a> {
 fn build_tree(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, out: usize) -> Result<(), crate::AllocError> {
     let mut s = HandleScope::new(scope);
     let node = if depth == 0 {
-        s.new_object_at(t.node, &t.site)?
+        s.new_object(t.node)?
     } else {
         let (l, r) = (2 * depth as usize, 2 * depth as usize + 1);
         build_tree(&mut s, t, depth - 1, l)?;
         build_tree(&mut s, t, depth - 1, r)?;
-        let node = s.new_object_at(t.node, &t.site)?;
+        let node = s.new_object(t.node)?;
         let left = s.get(t.regs, l);
         s.set(node, 0, left);
         let right = s.get(t.regs, r);

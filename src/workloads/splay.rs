@@ -15,7 +15,7 @@
 //! increasing in order, and every payload intact (shape, arrays, strings).
 
 use super::{verification, Workload, WorkloadError};
-use crate::{AllocError, AllocationSite, HandleScope, Isolate, Local, Map, Object, ObjectLayout, Smi};
+use crate::{AllocError, HandleScope, Isolate, Local, Map, Object, ObjectLayout, Smi};
 use std::time::{Duration, Instant};
 
 /// Splay's parameters.
@@ -93,10 +93,6 @@ struct Tree<'a> {
     node: Local<'a, Map>,
     payload_node: Local<'a, Map>,
     leaf: Local<'a, Map>,
-    /// Allocation sites of the node constructor and of the payload's
-    /// constructors (leaf, its array, inner node), as a JS engine has them.
-    node_site: AllocationSite,
-    payload_site: AllocationSite,
 }
 
 fn key_of(s: &HandleScope<'_>, n: Local<'_, Object>) -> f64 {
@@ -117,7 +113,7 @@ fn new_node<'s>(
     key: f64,
     value: Local<'_, Object>,
 ) -> Result<Local<'s, Object>, AllocError> {
-    let n = s.new_object_at(t.node, &t.node_site)?;
+    let n = s.new_object(t.node)?;
     s.write_bytes(n, 0, &key.to_le_bytes());
     s.set(n, VALUE, value);
     let null = s.null();
@@ -292,19 +288,19 @@ fn leaf_string(tag: &str) -> String {
 /// in the caller's scope (at most a few hundred handles).
 fn payload<'s>(s: &mut HandleScope<'s>, t: &Tree<'_>, depth: u32, tag: &str) -> Result<Local<'s, Object>, AllocError> {
     if depth == 0 {
-        let array = s.new_fixed_array_at(LEAF_ARRAY_LEN, &t.payload_site)?;
+        let array = s.new_fixed_array(LEAF_ARRAY_LEN)?;
         for i in 0..LEAF_ARRAY_LEN {
             s.set(array, i, Smi::from(i as i32));
         }
         let string = s.new_string(&leaf_string(tag))?;
-        let leaf = s.new_object_at(t.leaf, &t.payload_site)?;
+        let leaf = s.new_object(t.leaf)?;
         s.set(leaf, LEAF_ARRAY, array);
         s.set(leaf, LEAF_STRING, string);
         return Ok(leaf);
     }
     let left = payload(s, t, depth - 1, tag)?;
     let right = payload(s, t, depth - 1, tag)?;
-    let node = s.new_object_at(t.payload_node, &t.payload_site)?;
+    let node = s.new_object(t.payload_node)?;
     s.set(node, 0, left);
     s.set(node, 1, right);
     Ok(node)
@@ -407,8 +403,6 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
         node: s.new_map(&layout("SplayTreeNode", 3, 8))?,
         payload_node: s.new_map(&layout("PayloadNode", 2, 0))?,
         leaf: s.new_map(&layout("PayloadLeaf", 2, 0))?,
-        node_site: s.new_allocation_site("SplayTreeNode"),
-        payload_site: s.new_allocation_site("Splay payload"),
     };
     let mut keys = Keys(p.seed | 1);
 
