@@ -481,6 +481,13 @@ impl<'s> HandleScope<'s> {
         // Maps never move, but read it again after the allocation anyway.
         let m = self.object(map);
         o.set_word(offsets::MAP, m.address());
+        if site.is_some() && !o.page().is_young() {
+            // A tenured site's object is old, and born marked while marking
+            // runs (black allocation): nothing will scan it, so its map
+            // (a map-space object the marker must keep) is shaded here like
+            // any other pointer stored into a black object.
+            write_barrier(&mut self.isolate.gc.barrier_worklist, o, offsets::MAP, m.tagged());
+        }
         let undefined = self.isolate.heap.ro_roots.undefined().0;
         for i in 1..=fields {
             o.set_word(i, undefined);

@@ -171,3 +171,73 @@ fn a_tenured_site_under_an_exhausted_old_generation_returns_out_of_memory() {
     assert_eq!(scope.allocation_sites()[0].state, SiteState::Tenured);
     assert!(scope.allocation_sites()[0].pretenured_objects > 0);
 }
+
+/// A tenured site's object is born black while marking runs, and nothing
+/// scans it: its map must be shaded when it is written, or a map whose only
+/// other reference the mutator removed during marking is freed while the
+/// object still uses it (the shadow model found this; verify_heap's marking
+/// check names it: "marked object ... has an unmarked map").
+#[test]
+fn a_black_allocated_object_keeps_its_map_alive() {
+    use isogc::{GcMode, ObjectLayout};
+    // No background markers: marking advances only in the steps this test
+    // causes, so the order of events below is the one that runs.
+    let platform = Platform::new(0).unwrap();
+    let config = test_config_in(GcMode::Concurrent);
+    let mut isolate = Isolate::new(&platform, config).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let site = scope.new_allocation_site("point");
+    let layout = ObjectLayout { name: "Point".into(), tagged_fields: 1, raw_bytes: 0 };
+    let holder = scope.new_fixed_array(1).unwrap();
+    let kept = scope.new_fixed_array(200).unwrap();
+    let keep = scope.global(kept);
+    {
+        let mut s = HandleScope::new(&mut scope);
+        // The map's only reference is a field of an old array.
+        let map = s.new_map(&layout).unwrap();
+        s.set(holder, 0, map);
+        for i in 0..200 {
+            let o = s.new_object_at(map, &site).unwrap();
+            s.set(kept, i, o);
+        }
+    }
+    let holder_g = scope.global(holder);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Minor);
+    assert_eq!(scope.allocation_sites()[0].state, SiteState::Tenured);
+    for i in 0..200 {
+        let undefined = scope.undefined();
+        scope.set(kept, i, undefined);
+    }
+    // Enough live old objects that the marking step the next old
+    // allocation runs leaves grey work behind (the cycle stays open).
+    let big = scope.new_fixed_array(4000).unwrap();
+    for i in 0..4000 {
+        let a = scope.new_fixed_array(64).unwrap();
+        scope.set(big, i, a);
+    }
+    let _big = scope.global(big);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::StartMarking);
+    let object = {
+        let mut s = HandleScope::new(&mut scope);
+        // Take the map out of the array (a deletion: the insertion barrier
+        // does not see it), then make a black object of it.
+        let holder = s.open(&holder_g);
+        let map = s.get(holder, 0);
+        let map = s.cast::<isogc::Map, _>(map).unwrap();
+        let undefined = s.undefined();
+        s.set(holder, 0, undefined);
+        let o = s.new_object_at(map, &site).unwrap();
+        s.global(o)
+    };
+    // Finalization: the map is reachable only from the black object.
+    let finalized_before = scope.gc_events().iter().filter(|e| e.kind == isogc::GcKind::Major).count();
+    assert_eq!(finalized_before, 0, "the cycle was still open when the object was made");
+    scope.collect_garbage(GcRequest::FinishMarking);
+    scope.collect_garbage(GcRequest::Major);
+    let o = scope.open(&object);
+    assert!(scope.get_smi(o, 0).is_none(), "the object's field is still undefined");
+    drop(keep);
+}
