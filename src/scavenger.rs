@@ -73,6 +73,8 @@ pub(crate) struct ScavengeStats {
     /// (OLD_TO_NEW) before the transitive closure: the part of the pause
     /// that does not shrink with new space.
     pub(crate) roots_time: Duration,
+    /// The pause the controller predicted for this scavenge (minor GCs).
+    pub(crate) predicted: Option<Duration>,
     /// Tasks the job ran with.
     pub(crate) tasks: usize,
 }
@@ -238,11 +240,10 @@ impl<'j, 'h> Task<'j, 'h> {
         if self.job.site_count == 0 || end + MEMENTO_BYTES > page.top() {
             return None;
         }
-        // SAFETY: [end, end + MEMENTO_BYTES) lies below the top of the
-        // from-space page holding the object: initialised words of an
-        // object (or its memento) the mutator allocated there; during the
-        // scavenge only map words change, atomically (forwarding), and a
-        // forwarding address never equals the read-only memento map.
+        // During the scavenge only map words change there, atomically
+        // (forwarding), and a forwarding word never equals the memento map.
+        // SAFETY: [end, end + MEMENTO_BYTES) lies below the from-space
+        // page's top: initialised words the mutator allocated.
         let m = unsafe { HeapObject::from_address(end) };
         if m.word(0) != self.job.memento_map {
             return None;

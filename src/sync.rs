@@ -184,10 +184,9 @@ mod loom_atomic {
         /// `bits` must have been read from `self.bits` (so, by the type's
         /// invariant, it is `to_bits` of a valid `T`).
         unsafe fn from_bits(bits: usize) -> T {
-            // SAFETY: the caller guarantees that the first `size_of::<T>()`
-            // bytes of `bits` are a copy of a valid `T`, and `T: Copy`, so a
-            // bytewise copy is a `T`; `read_unaligned` because `usize`'s
-            // alignment need not be `T`'s.
+            // `read_unaligned`: `usize`'s alignment need not be `T`'s.
+            // SAFETY: the first `size_of::<T>()` bytes of `bits` copy a valid
+            // `T` (the caller's contract), and `T: Copy`.
             unsafe { std::ptr::read_unaligned((&bits as *const usize).cast::<T>()) }
         }
 

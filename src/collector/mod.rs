@@ -39,7 +39,7 @@ use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
 use crate::verifier;
 use controller::Controller;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A collection a caller may ask for
 /// ([`crate::Isolate::collect_garbage`]).
@@ -234,12 +234,9 @@ impl Collector {
             let bytes_before = heap.size_of_objects();
             let young_before = heap.new_space.used();
             let mut timer = PhaseTimer::new();
-            let (kind, scavenge, predicted) = match what {
-                Collection::Minor => {
-                    let predicted = gc.controller.predict_scavenge(young_before);
-                    (GcKind::Minor, gc.minor(heap, &mut timer), Some(predicted))
-                }
-                Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory), None),
+            let (kind, scavenge) = match what {
+                Collection::Minor => (GcKind::Minor, gc.minor(heap, &mut timer)),
+                Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory)),
             };
             gc.controller.resize_new_space(heap, young_before, scavenge.survived);
             if heap.config.verify_heap {
@@ -248,7 +245,7 @@ impl Collector {
                 });
             }
             let compaction = gc.compactor.take_stats();
-            gc.record_event(heap, kind, reason, start, timer, bytes_before, (scavenge, predicted), compaction);
+            gc.record_event(heap, kind, reason, start, timer, bytes_before, scavenge, compaction);
             gc.resume_workers(heap);
             heap.unmap_released_pages();
         })
@@ -261,7 +258,10 @@ impl Collector {
             Some(m) => ScavengeContext::DuringMarking(m, &mut self.barrier_worklist),
             None => ScavengeContext::Plain,
         };
-        let s = Self::timed_scavenge(&mut self.controller, heap, timer, context);
+        // Predicted before it runs, from what the controller knew then.
+        let predicted = self.controller.predict_scavenge(heap.new_space.used());
+        let mut s = Self::timed_scavenge(&mut self.controller, heap, timer, context);
+        s.predicted = Some(predicted);
         // Pretenuring: digest the mementos this scavenge found.
         heap.sites.digest();
         s
@@ -379,7 +379,7 @@ impl Collector {
             let bytes_before = heap.size_of_objects();
             let mut timer = PhaseTimer::new();
             let r = f(gc, heap, &mut timer);
-            let (scavenge, compaction) = ((ScavengeStats::default(), None), CompactionStats::default());
+            let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
             gc.record_event(heap, kind, reason, start, timer, bytes_before, scavenge, compaction);
             r
         })
@@ -400,7 +400,7 @@ impl Collector {
             let swept = timer.time(Phase::Sweep, || f(gc, heap));
             // Nothing was left to claim: there was no step to record.
             if swept {
-                let (scavenge, compaction) = ((ScavengeStats::default(), None), CompactionStats::default());
+                let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
                 gc.record_event(heap, GcKind::SweepingStep, reason, start, timer, bytes_before, scavenge, compaction);
             }
             swept
@@ -416,7 +416,7 @@ impl Collector {
         start: Instant,
         timer: PhaseTimer,
         bytes_before: usize,
-        (scavenge, predicted_scavenge): (ScavengeStats, Option<Duration>),
+        scavenge: ScavengeStats,
         compaction: CompactionStats,
     ) {
         let pause = start.elapsed();
@@ -435,7 +435,7 @@ impl Collector {
             survived_bytes: scavenge.survived,
             promoted_bytes: scavenge.promoted,
             scavenge_tasks: scavenge.tasks,
-            predicted_scavenge,
+            predicted_scavenge: scavenge.predicted,
             scavenge_roots: scavenge.roots_time,
             semi_space_size: heap.new_space.capacity(),
             evacuated_pages: compaction.evacuated_pages,
