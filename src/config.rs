@@ -2,9 +2,15 @@
 
 use crate::error::ConfigError;
 use crate::heap::PAGE_SIZE;
+use std::time::Duration;
 
 const KB: usize = 1024;
 const MB: usize = 1024 * KB;
+
+/// The smallest accepted [`HeapConfig::pause_target`]: a scavenge's fixed
+/// costs (roots, the remembered set, starting the job) alone take tens of
+/// microseconds.
+pub const MIN_PAUSE_TARGET: Duration = Duration::from_micros(50);
 
 /// How the major GC uses its pause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -41,8 +47,23 @@ pub struct HeapConfig {
     /// New space starts at `min_semi_space_size` and doubles, up to this,
     /// whenever more bytes survived scavenges since its last resize than one
     /// semi-space holds (high survival); it shrinks back toward the minimum
-    /// when the mutator allocates under 1 KB/ms. Both as in V8.
+    /// when the mutator allocates under 1 KB/ms. Both as in V8. On top of
+    /// that it is kept small enough that the predicted scavenge fits
+    /// `pause_target` (never below `min_semi_space_size`).
     pub max_semi_space_size: usize,
+    /// The pause the collector sizes its work against (DESIGN section 8a):
+    /// new space is kept small enough that a scavenge, predicted from the
+    /// measured copying speed and survival rate, fits it. Default 1 ms. At
+    /// least 50 us (below that no scavenge's fixed costs fit); zero or less
+    /// is rejected (a `Duration` is never negative or NaN).
+    pub pause_target: Duration,
+    /// Fast promotion (V8's `--fast-promotion-new-space`, here on by
+    /// default): when a scavenge finds at least 90% of new space alive, the
+    /// following minor GCs promote new space *by pages* (the pages become
+    /// old-space pages; nothing is copied) until a periodic regular
+    /// scavenge, sized to the budget, measures survival below 90% again.
+    /// Off: every minor GC is a scavenge. Default on.
+    pub fast_promotion: bool,
     /// Hard limit of the old generation (old, map and large-object spaces),
     /// bytes. Past it allocation returns `Err(AllocError::OutOfMemory)` after
     /// a last-resort GC and the near-heap-limit callback. At least 1 MiB.
@@ -83,6 +104,8 @@ impl Default for HeapConfig {
         HeapConfig {
             min_semi_space_size: MB,
             max_semi_space_size: 16 * MB,
+            pause_target: Duration::from_millis(1),
+            fast_promotion: true,
             max_old_space_size: 2048 * MB,
             initial_old_space_size: 16 * MB,
             old_gen_growth_factor: 2.0,
@@ -117,6 +140,12 @@ impl HeapConfig {
                 format!("{} is above max_semi_space_size {}", self.min_semi_space_size, self.max_semi_space_size),
             );
         }
+        if self.pause_target < MIN_PAUSE_TARGET {
+            return bad(
+                "pause_target",
+                format!("{:?} is below the minimum of {MIN_PAUSE_TARGET:?}", self.pause_target),
+            );
+        }
         if self.max_old_space_size < MB {
             return bad("max_old_space_size", format!("{} is below the minimum of 1 MiB", self.max_old_space_size));
         }
@@ -147,5 +176,15 @@ mod tests {
     #[test]
     fn default_config_is_valid() {
         HeapConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn a_pause_target_below_the_minimum_names_the_field() {
+        for t in [Duration::ZERO, Duration::from_nanos(1), Duration::from_micros(49)] {
+            let e = HeapConfig { pause_target: t, ..HeapConfig::default() }.validate().unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid { field: "pause_target", .. }), "{t:?}: {e}");
+            assert!(e.to_string().contains("pause_target"), "{e}");
+        }
+        HeapConfig { pause_target: MIN_PAUSE_TARGET, ..HeapConfig::default() }.validate().unwrap();
     }
 }

@@ -42,6 +42,7 @@
 //! | `collector` | the driver: [`GcRequest`], the pauses, the safepoint, the allocation slow path, limits and sizing |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines |
 //! | `scavenger` | phase: minor GC, a parallel scavenge with promotion by age mark |
+//! | `page_promotion` | phase: minor GC (or a major GC's young part) by promoting whole pages when nearly all of new space survives |
 //! | `marking` | phase: tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
 //! | `compactor` | phase: evacuation candidates, parallel evacuation and pointer updating |
 //! | `sweeper` | phase: sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
@@ -85,6 +86,8 @@ mod marking;
 #[cfg(not(loom))]
 mod object;
 #[cfg(not(loom))]
+mod page_promotion;
+#[cfg(not(loom))]
 pub mod platform;
 #[cfg(not(loom))]
 mod roots;
@@ -108,7 +111,7 @@ pub mod workloads;
 #[cfg(not(loom))]
 pub use {
     collector::GcRequest,
-    config::{GcMode, HeapConfig},
+    config::{GcMode, HeapConfig, MIN_PAUSE_TARGET},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},

@@ -77,6 +77,9 @@ pub(crate) struct ScavengeStats {
     pub(crate) predicted: Option<Duration>,
     /// Tasks the job ran with.
     pub(crate) tasks: usize,
+    /// New-space pages promoted as pages instead (fast promotion; the
+    /// minor GC then copied nothing).
+    pub(crate) promoted_pages: usize,
 }
 
 impl ScavengeStats {

@@ -68,6 +68,9 @@ impl GcReason {
 pub enum Phase {
     /// Scavenge: roots, remembered set, copying.
     Scavenge,
+    /// Promotion of the young generation by pages (instead of a scavenge,
+    /// when nearly all of it survives).
+    PagePromotion,
     /// Marking the whole heap.
     Mark,
     /// Clearing weak handles and the string table.
@@ -164,8 +167,13 @@ pub struct GcEvent {
     pub committed_after: usize,
     /// Bytes copied within new space (scavenges).
     pub survived_bytes: usize,
-    /// Bytes promoted to old space (scavenges).
+    /// Bytes promoted to old space (scavenges, and promotion by pages:
+    /// then every byte of new space, garbage included).
     pub promoted_bytes: usize,
+    /// New-space pages promoted whole, as pages (fast promotion: nothing
+    /// was copied; `promoted_bytes` counts their objects). 0 for a
+    /// scavenge.
+    pub promoted_pages: usize,
     /// Parallel tasks of the scavenge (main thread included).
     pub scavenge_tasks: usize,
     /// Minor GCs: the scavenge's pause the controller predicted when it
@@ -234,6 +242,7 @@ impl Tracer {
                 "[isogc:{isolate}] {:9.1} ms: {} {:.1} -> {:.1} ({:.1}) MB, pause {:.3} ms, reason: {}",
                 e.start.as_secs_f64() * 1e3,
                 match e.kind {
+                    GcKind::Minor if e.promoted_pages > 0 => "Scavenge (fast promotion)",
                     GcKind::Minor => "Scavenge",
                     GcKind::Major => "Mark-Sweep",
                     GcKind::MarkingStart => "Start marking",

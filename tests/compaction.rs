@@ -803,6 +803,10 @@ fn evacuation_aborts_at_the_hard_limit() {
         gc_workers: Some(0),
         max_old_space_size: LIMIT,
         initial_old_space_size: LIMIT,
+        // The layout below is built by scavenges (promotion by copying packs
+        // the records onto few pages); promotion by pages would carry the
+        // garbage along and change which pages exist.
+        fast_promotion: false,
         ..config(GcMode::StopTheWorld)
     };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();

@@ -10,8 +10,19 @@
 //! scavenge before it runs; the prediction is reported in the scavenge's
 //! [`crate::GcEvent`], so the model can be checked against the pause before
 //! new space is sized by it.
+//!
+//! New space is sized against the pause budget
+//! ([`crate::HeapConfig::pause_target`]): on top of V8's grow and shrink
+//! rules, a semi-space never holds more young bytes than the model says a
+//! scavenge can copy within the budget (never below the configured
+//! minimum). When a scavenge finds nearly all of new space alive
+//! (V8's fast promotion mode), the next minor GCs promote new space by
+//! pages ([`crate::page_promotion`]) with new space at its maximum, and every
+//! [`FAST_PROMOTIONS_PER_PROBE`]-th one is a regular scavenge of a
+//! budget-sized new space that measures survival again.
 
 use crate::heap::{Heap, PAGE_SIZE};
+use crate::scavenger::ScavengeStats;
 use std::time::{Duration, Instant};
 
 /// Smallest step between the live size and the next major-GC trigger.
@@ -29,6 +40,23 @@ const PRIOR_SPEED: f64 = 1024.0 * 1024.0;
 const PRIOR_SURVIVAL: f64 = 1.0;
 /// Weight of the newest measurement in the smoothed estimates.
 const SMOOTHING: f64 = 0.3;
+
+/// A scavenge that copies at least this share of the semi-space's capacity
+/// switches fast promotion on (V8's `kMinPromotedPercentForFastPromotionMode`).
+const FAST_PROMOTION_SURVIVAL: f64 = 0.9;
+
+/// Fast promotions in a row before a regular scavenge measures survival
+/// again.
+pub(super) const FAST_PROMOTIONS_PER_PROBE: u32 = 8;
+
+/// How the next minor GC handles the young generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum YoungGc {
+    /// A scavenge (copying, promotion by age mark).
+    Scavenge,
+    /// Promotion of new space by pages.
+    PromotePages,
+}
 
 /// The old generation's trigger, the semi-space sizing state and the
 /// scavenge model.
@@ -48,6 +76,9 @@ pub(super) struct Controller {
     /// Measured fixed part of a scavenge, ms: the roots and the remembered
     /// set, smoothed.
     fixed_ms: Option<f64>,
+    /// Fast promotions left before the next regular scavenge (0: fast
+    /// promotion is off).
+    fast_promotions_left: u32,
 }
 
 impl Controller {
@@ -59,7 +90,48 @@ impl Controller {
             scavenge_speed: None,
             survival: None,
             fixed_ms: None,
+            fast_promotions_left: 0,
         }
+    }
+
+    /// How the next minor GC should handle the young generation: by pages
+    /// while fast promotion is on and the old generation can take all of
+    /// new space without passing the hard limit.
+    pub(super) fn young_gc(&mut self, heap: &Heap) -> YoungGc {
+        if self.fast_promotions_left == 0 {
+            return YoungGc::Scavenge;
+        }
+        let young = heap.new_space.used() + heap.new_lo_space.object_bytes;
+        if heap.old_gen_committed() + young + PAGE_SIZE > heap.hard_limit {
+            self.fast_promotions_left = 0;
+            return YoungGc::Scavenge;
+        }
+        self.fast_promotions_left -= 1;
+        YoungGc::PromotePages
+    }
+
+    /// Is fast promotion on (the young generation is handled by pages)?
+    pub(super) fn fast_promotion(&self) -> bool {
+        self.fast_promotions_left > 0
+    }
+
+    /// After a regular minor GC's scavenge of a semi-space of `capacity`
+    /// bytes: fast promotion goes on if it copied at least 90% of it.
+    pub(super) fn after_minor_scavenge(&mut self, heap: &Heap, capacity: usize, copied: usize) {
+        if heap.config.fast_promotion && copied as f64 >= FAST_PROMOTION_SURVIVAL * capacity as f64 {
+            self.fast_promotions_left = FAST_PROMOTIONS_PER_PROBE;
+        }
+    }
+
+    /// The most young bytes a scavenge can take and still fit `target`,
+    /// by the model (0 if its fixed part alone does not fit).
+    pub(super) fn young_bytes_within(&self, target: Duration) -> usize {
+        let ms = target.as_secs_f64() * 1e3 - self.fixed_ms.unwrap_or(0.0);
+        if ms <= 0.0 {
+            return 0;
+        }
+        let survival = self.survival.unwrap_or(PRIOR_SURVIVAL).max(0.01);
+        (ms * self.scavenge_speed.unwrap_or(PRIOR_SPEED) / survival) as usize
     }
 
     /// The pause predicted for scavenging `young` bytes: the fixed part plus
@@ -116,26 +188,38 @@ impl Controller {
             .min(heap.hard_limit);
     }
 
-    /// Semi-space sizing, as V8 does it: double (up to the maximum) once more
-    /// bytes survived scavenges since the last resize than a semi-space
-    /// holds; shrink toward the minimum when the mutator allocates slowly
-    /// (under 1 KB/ms). Takes effect at the next flip.
-    pub(super) fn resize_new_space(&mut self, heap: &mut Heap, allocated: usize, survived: usize) {
+    /// Semi-space sizing after a GC that handled `allocated` young bytes.
+    /// V8's rules: double (up to the maximum) once more bytes survived
+    /// scavenges since the last resize than a semi-space holds; shrink toward
+    /// the minimum when the mutator allocates slowly (under 1 KB/ms). On top
+    /// of them, the pause budget: no more young bytes than a scavenge can
+    /// take within `pause_target` (but at least the minimum). While fast
+    /// promotion is on, the maximum (a promotion by pages costs the same
+    /// whatever it promotes). Takes effect now.
+    pub(super) fn resize_new_space(&mut self, heap: &mut Heap, allocated: usize, s: &ScavengeStats) {
         let now = Instant::now();
         let ms = now.duration_since(self.last_scavenge).as_secs_f64() * 1e3;
         self.last_scavenge = now;
+        let survived = s.survived;
         self.survived_since_resize += survived;
         let cap = heap.new_space.capacity();
         let (min, max) = (heap.config.min_semi_space_size, heap.config.max_semi_space_size);
-        if self.survived_since_resize > cap && cap < max {
-            heap.new_space.set_capacity((cap * 2).min(max));
-            self.survived_since_resize = 0;
-        } else if cap > min && ms > 0.0 && (allocated as f64 / ms) < LOW_ALLOCATION_RATE {
-            let target = (2 * survived).next_power_of_two().clamp(min, cap);
-            if target < cap {
-                heap.new_space.set_capacity(target);
-                self.survived_since_resize = 0;
+        let target = if self.fast_promotion() {
+            max
+        } else {
+            let mut proposed = cap;
+            if self.survived_since_resize > cap && cap < max {
+                proposed = (cap * 2).min(max);
+            } else if cap > min && ms > 0.0 && (allocated as f64 / ms) < LOW_ALLOCATION_RATE {
+                proposed = (2 * survived).next_power_of_two().clamp(min, cap);
             }
+            let budget = self.young_bytes_within(heap.config.pause_target) / PAGE_SIZE * PAGE_SIZE;
+            proposed.min(budget).clamp(min, max)
+        };
+        if target != cap {
+            heap.new_space.set_capacity(target);
+            self.survived_since_resize = 0;
+            heap.new_space.apply_capacity(&mut heap.pool);
         }
     }
 }
@@ -160,6 +244,48 @@ mod tests {
         c.record_scavenge(4 * mib, 4 * mib, Duration::from_millis(9), Duration::from_millis(1));
         let predicted = ms(c.predict_scavenge(4 * mib));
         assert!(predicted > 3.0 && predicted < 9.0, "{predicted}");
+    }
+
+    #[test]
+    fn the_budget_bounds_the_young_bytes_by_the_measured_model() {
+        let mut c = Controller::new(1 << 24);
+        let mib = 1 << 20;
+        // Before any measurement: everything survives at the prior speed.
+        let prior = c.young_bytes_within(Duration::from_millis(1));
+        assert_eq!(prior, PRIOR_SPEED as usize);
+        // 4 MiB scavenged, 1 MiB copied in 3 ms, 1 ms fixed: 0.5 MiB/ms, a
+        // quarter survives; 2 ms of budget past the fixed part take 4 MiB.
+        c.record_scavenge(4 * mib, mib, Duration::from_millis(3), Duration::from_millis(1));
+        let four = c.young_bytes_within(Duration::from_millis(3));
+        assert!(four.abs_diff(4 * mib) < 16, "{four}");
+        // A budget the fixed part alone exceeds takes nothing.
+        assert_eq!(c.young_bytes_within(Duration::from_micros(500)), 0);
+    }
+
+    #[test]
+    fn fast_promotion_goes_on_at_90_percent_of_capacity_copied() {
+        let platform = crate::Platform::new(0).unwrap();
+        let isolate = crate::Isolate::new(&platform, crate::HeapConfig::default()).unwrap();
+        let heap = &isolate.heap;
+        let mut c = Controller::new(1 << 24);
+        c.after_minor_scavenge(heap, 1 << 20, (1 << 20) * 89 / 100);
+        assert!(!c.fast_promotion());
+        c.after_minor_scavenge(heap, 1 << 20, (1 << 20) * 91 / 100);
+        assert!(c.fast_promotion());
+        // A fixed number of fast promotions, then a scavenge measures again.
+        let mut heap_c = c;
+        let mut promotions = 0;
+        while heap_c.young_gc(heap) == YoungGc::PromotePages {
+            promotions += 1;
+        }
+        assert_eq!(promotions, FAST_PROMOTIONS_PER_PROBE);
+        assert!(!heap_c.fast_promotion());
+        // Off by configuration: never.
+        let off =
+            crate::Isolate::new(&platform, crate::HeapConfig { fast_promotion: false, ..Default::default() }).unwrap();
+        let mut c = Controller::new(1 << 24);
+        c.after_minor_scavenge(&off.heap, 1 << 20, 1 << 20);
+        assert!(!c.fast_promotion());
     }
 
     #[test]

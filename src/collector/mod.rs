@@ -30,14 +30,15 @@ mod controller;
 
 use crate::compactor::{CompactionStats, Compactor};
 use crate::config::GcMode;
-use crate::heap::{Heap, HeapStats, RESERVED_HANDLES};
+use crate::heap::{Heap, HeapStats, PAGE_SIZE, RESERVED_HANDLES};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::HeapObject;
+use crate::page_promotion::{self, PagePromotion};
 use crate::scavenger::{self, ScavengeContext, ScavengeStats};
 use crate::sweeper::{self, Sweeping};
 use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
 use crate::verifier;
-use controller::Controller;
+use controller::{Controller, YoungGc};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -70,6 +71,10 @@ pub enum GcRequest {
     /// lists). Nothing happens if no sweeping is left.
     FinishSweeping,
 }
+
+/// Share of new space's bytes marking must find live for a major GC to
+/// promote new space by pages (V8's `--page-promotion-threshold`, 70%).
+const PAGE_PROMOTION_LIVE: f64 = 0.7;
 
 /// A callback asked when the heap is about to fail an allocation:
 /// `(current_limit, initial_limit) -> new_limit`.
@@ -238,7 +243,7 @@ impl Collector {
                 Collection::Minor => (GcKind::Minor, gc.minor(heap, &mut timer)),
                 Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory)),
             };
-            gc.controller.resize_new_space(heap, young_before, scavenge.survived);
+            gc.controller.resize_new_space(heap, young_before, &scavenge);
             if heap.config.verify_heap {
                 timer.time(Phase::Verify, || {
                     verify_or_panic(heap, kind, "GC", verifier::verify(heap, gc.marking.is_some()))
@@ -251,17 +256,30 @@ impl Collector {
         })
     }
 
-    /// The scavenge of a minor GC; during a marking cycle its copies go to
-    /// marking.
+    /// The young-generation GC of a minor GC: a scavenge (during a marking
+    /// cycle its copies go to marking), or, while fast promotion is on, a
+    /// promotion of new space by pages.
     fn minor(&mut self, heap: &mut Heap, timer: &mut PhaseTimer) -> ScavengeStats {
+        if self.controller.young_gc(heap) == YoungGc::PromotePages {
+            let compacting = self.marking.as_ref().is_some_and(IncrementalMarking::is_compacting);
+            let promoted =
+                timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap, compacting));
+            if let Some(p) = promoted {
+                return promoted_stats(p);
+            }
+            // Out of memory for the new to-space: scavenge (which copies into
+            // pages that are already there, or fails as it would have).
+        }
         let context = match self.marking.as_mut() {
             Some(m) => ScavengeContext::DuringMarking(m, &mut self.barrier_worklist),
             None => ScavengeContext::Plain,
         };
         // Predicted before it runs, from what the controller knew then.
         let predicted = self.controller.predict_scavenge(heap.new_space.used());
+        let capacity = heap.new_space.capacity();
         let mut s = Self::timed_scavenge(&mut self.controller, heap, timer, context);
         s.predicted = Some(predicted);
+        self.controller.after_minor_scavenge(heap, capacity, s.copied());
         // Pretenuring: digest the mementos this scavenge found.
         heap.sites.digest();
         s
@@ -313,17 +331,47 @@ impl Collector {
             });
         }
         timer.time(Phase::Weak, || marking::clear_dead_weak_references(heap));
+        // The young generation: promoted by pages (before compaction, which
+        // then updates their objects by recorded slots, and before sweeping,
+        // which frees their dead objects by the marks) when marking found
+        // most of it live or fast promotion is on; else scavenged below.
+        let by_pages = (!reduce_memory && self.young_mostly_live(heap))
+            .then(|| {
+                let compacting = self.compactor.is_compacting();
+                timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap, compacting))
+            })
+            .flatten();
         self.compactor.compact(heap, timer);
         let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
-        let s = Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking);
+        let s = match by_pages {
+            Some(p) => promoted_stats(p),
+            None => Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking),
+        };
         self.compactor.release_evacuated(heap);
         timer.time(Phase::Sweep, || sweeper::start(heap, &mut sweeping));
         self.sweeping = sweeping;
         // Pretenuring: digest this scavenge's mementos; un-tenure on a
         // collapse of old-generation survival.
-        heap.sites.after_major(old_gen_before, heap.old_gen_size().saturating_sub(s.promoted));
+        let promoted_live = by_pages.map_or(s.promoted, |p| p.live_bytes);
+        heap.sites.after_major(old_gen_before, heap.old_gen_size().saturating_sub(promoted_live));
         self.controller.update_old_gen_limit(heap);
         s
+    }
+
+    /// After marking: is the young generation worth promoting by pages? Yes
+    /// while fast promotion is on, or when marking found at least 70% of
+    /// new space's bytes live (V8 promotes a young page by moving it at
+    /// that share of live bytes; isogc decides for new space as a whole).
+    fn young_mostly_live(&self, heap: &Heap) -> bool {
+        let used = heap.new_space.used();
+        if used < PAGE_SIZE {
+            return false;
+        }
+        if self.controller.fast_promotion() {
+            return true;
+        }
+        let live: usize = heap.new_space.to_pages[..=heap.new_space.current].iter().map(|p| p.live_bytes()).sum();
+        live as f64 >= PAGE_PROMOTION_LIVE * used as f64
     }
 
     /// Major-GC work due at an allocation safepoint. Stop-the-world mode:
@@ -434,6 +482,7 @@ impl Collector {
             committed_after: heap.committed(),
             survived_bytes: scavenge.survived,
             promoted_bytes: scavenge.promoted,
+            promoted_pages: scavenge.promoted_pages,
             scavenge_tasks: scavenge.tasks,
             predicted_scavenge: scavenge.predicted,
             scavenge_roots: scavenge.roots_time,
@@ -474,6 +523,13 @@ impl Collector {
             pages_pending_sweep: self.sweeping.as_ref().map_or(0, Sweeping::pages_left),
         }
     }
+}
+
+/// A promotion by pages, as the minor GC's statistics: everything promoted,
+/// nothing copied.
+fn promoted_stats(p: PagePromotion) -> ScavengeStats {
+    let promoted = p.bytes + p.large_bytes;
+    ScavengeStats { promoted, flipped: promoted, promoted_pages: p.pages, ..ScavengeStats::default() }
 }
 
 fn verify_or_panic(heap: &Heap, kind: GcKind, after: &str, r: Result<(), String>) {

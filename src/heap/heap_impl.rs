@@ -158,7 +158,9 @@ impl Heap {
         }
         let large = size > MAX_REGULAR_OBJECT_SIZE;
         match space {
-            Space::Young if !large => self.new_space.allocate(size),
+            Space::Young if !large => {
+                self.new_space.allocate(size).or_else(|| self.new_space.allocate_on_fresh_page(size, &mut self.pool))
+            }
             Space::Young => {
                 let young_large = self.new_lo_space.object_bytes;
                 if young_large > 0 && young_large + size > self.new_space.capacity() {

@@ -31,13 +31,11 @@ pub(crate) struct NewSpace {
 }
 
 impl NewSpace {
-    /// Allocates `capacity` bytes of to-space.
+    /// A new space of `capacity` bytes per semi-space; to-space starts with
+    /// one page and takes the others as the mutator fills it.
     pub(crate) fn new(capacity: usize, pool: &mut PagePool) -> Option<NewSpace> {
         let capacity_pages = (capacity / PAGE_SIZE).max(1);
-        let mut to_pages = Vec::with_capacity(capacity_pages);
-        for _ in 0..capacity_pages {
-            to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE | flags::TO_HERE_INTERESTING)?);
-        }
+        let to_pages = vec![Self::fresh_page(pool)?];
         let lab = Lab { top: to_pages[0].area_start(), limit: to_pages[0].area_end() };
         Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages, filler_bytes: 0 })
     }
@@ -93,6 +91,31 @@ impl NewSpace {
         }
     }
 
+    /// A page from `pool` for to-space.
+    fn fresh_page(pool: &mut PagePool) -> Option<Page> {
+        let p = pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE | flags::TO_HERE_INTERESTING)?;
+        p.set_age_mark(p.area_start());
+        Some(p)
+    }
+
+    /// Bump allocation on a page taken from `pool` now, if to-space has
+    /// fewer pages than its capacity: to-space gets its pages as the mutator
+    /// needs them (their first touch costs microseconds each), not in the
+    /// pause that emptied it.
+    #[cold]
+    pub(crate) fn allocate_on_fresh_page(&mut self, size: usize, pool: &mut PagePool) -> Option<usize> {
+        debug_assert_eq!(self.current + 1, self.to_pages.len(), "the pages in hand are full");
+        if self.to_pages.len() >= self.capacity_pages {
+            return None;
+        }
+        let p = Self::fresh_page(pool)?;
+        self.to_pages[self.current].set_top(self.lab.top);
+        self.to_pages.push(p);
+        self.current += 1;
+        self.lab = Lab { top: p.area_start(), limit: p.area_end() };
+        self.lab.allocate(size)
+    }
+
     #[cold]
     fn allocate_on_next_page(&mut self, size: usize) -> Option<usize> {
         while self.current + 1 < self.to_pages.len() {
@@ -144,17 +167,21 @@ impl NewSpace {
         self.to_pages[..=self.current].iter().map(|p| (*p, p.area_start(), p.top()))
     }
 
-    /// Swaps the semi-spaces; to-space comes back empty. Returns `None` only
-    /// if the system is out of memory for from-space pages.
+    /// Swaps the semi-spaces; to-space comes back empty, with as many pages
+    /// as from-space has in use (the survivors fit; if the collector's
+    /// buffers leave it short, the rest is promoted), and takes more as the
+    /// mutator fills it. Returns `None` only if the system is out of memory
+    /// for to-space pages.
     pub(crate) fn flip(&mut self, pool: &mut PagePool) -> Option<()> {
         self.sync_top();
+        let in_use = self.current + 1;
         std::mem::swap(&mut self.to_pages, &mut self.from_pages);
         for p in &self.from_pages {
             p.clear_flags(flags::TO_SPACE);
             p.set_flags(flags::FROM_SPACE);
         }
-        while self.to_pages.len() < self.capacity_pages {
-            self.to_pages.push(pool.allocate(PAGE_SIZE, SpaceId::New, flags::TO_SPACE | flags::TO_HERE_INTERESTING)?);
+        while self.to_pages.len() < in_use.min(self.capacity_pages) {
+            self.to_pages.push(Self::fresh_page(pool)?);
         }
         while self.to_pages.len() > self.capacity_pages {
             pool.release(self.to_pages.pop().expect("non-empty"));
@@ -165,12 +192,57 @@ impl NewSpace {
             p.set_top(p.area_start());
             p.set_age_mark(p.area_start());
             p.header().marks.clear_all();
+            // Live bytes count what marking finds on the page from now on.
+            p.set_live_bytes(0);
         }
         self.current = 0;
         self.filler_bytes = 0;
         let first = self.to_pages[0];
         self.lab = Lab { top: first.area_start(), limit: first.area_end() };
         Some(())
+    }
+
+    /// Hands over the to-space pages that hold objects, for promotion as
+    /// whole pages (their tops recorded, their flags still young: the
+    /// caller makes them old), and makes the rest of to-space plus the
+    /// (empty) from-space pages the new, empty to-space. Returns `None`,
+    /// changing nothing, if the system is out of memory for the one page
+    /// to-space needs.
+    pub(crate) fn take_pages_for_promotion(&mut self, pool: &mut PagePool) -> Option<Vec<Page>> {
+        self.sync_top();
+        // The LAB needs a page; more come as the mutator fills it.
+        let spare = self.to_pages.len() - (self.current + 1) + self.from_pages.len();
+        let fresh = if spare == 0 { Some(Self::fresh_page(pool)?) } else { None };
+        let taken: Vec<Page> = self.to_pages.drain(..=self.current).collect();
+        let mut to_pages = std::mem::take(&mut self.to_pages);
+        to_pages.append(&mut self.from_pages);
+        to_pages.extend(fresh);
+        while to_pages.len() > self.capacity_pages {
+            pool.release(to_pages.pop().expect("non-empty"));
+        }
+        for p in &to_pages {
+            p.clear_flags(flags::FROM_SPACE);
+            p.set_flags(flags::TO_SPACE);
+            p.set_top(p.area_start());
+            p.set_age_mark(p.area_start());
+            p.header().marks.clear_all();
+            p.set_live_bytes(0);
+        }
+        self.to_pages = to_pages;
+        self.current = 0;
+        self.filler_bytes = 0;
+        let first = self.to_pages[0];
+        self.lab = Lab { top: first.area_start(), limit: first.area_end() };
+        Some(taken)
+    }
+
+    /// Applies a smaller capacity now instead of at the next flip: gives
+    /// back the empty to-space pages past the capacity (a larger capacity
+    /// needs nothing: to-space takes pages as the mutator fills it).
+    pub(crate) fn apply_capacity(&mut self, pool: &mut PagePool) {
+        while self.to_pages.len() > self.capacity_pages.max(self.current + 1) {
+            pool.release(self.to_pages.pop().expect("non-empty"));
+        }
     }
 
     /// After a scavenge: everything in to-space now is a survivor, so the age

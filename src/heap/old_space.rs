@@ -167,6 +167,20 @@ impl OldSpace {
         Some(())
     }
 
+    /// Adopts a young page promoted whole (its flags already old): its
+    /// objects up to the page's top stay where they are and count as
+    /// allocated (the garbage among them until the next major GC sweeps the
+    /// page, as for any old page); the rest of its area becomes a free
+    /// block. Returns the bytes of objects it brought.
+    pub(crate) fn adopt_promoted_page(&mut self, page: Page) -> usize {
+        debug_assert_eq!(page.header().size, PAGE_SIZE);
+        self.pages.push(page);
+        self.allocated += AREA_SIZE;
+        let mut tail = Lab { top: page.top(), limit: page.area_end() };
+        self.retire(&mut tail);
+        page.top() - page.area_start()
+    }
+
     /// Links in the free blocks a sweeper found on `page` (each already a
     /// filler), in O(size classes).
     pub(crate) fn link_free_blocks(&mut self, page: Page, blocks: SortedBlocks) {

@@ -313,6 +313,18 @@ impl Page {
         self.header().sweep.state() == SweepState::Pending
     }
 
+    /// Turns a young page (new space, or new large-object space) into an
+    /// old one, in a pause: the generational barrier now checks stores into
+    /// it, and stores of its objects into old pages are no longer
+    /// interesting (unless marking runs, which needs every page's stores).
+    pub(crate) fn make_old(&self) {
+        self.clear_flags(flags::YOUNG | flags::LARGE_SURVIVED);
+        if !self.has(flags::MARKING) {
+            self.clear_flags(flags::TO_HERE_INTERESTING);
+        }
+        self.set_flags(flags::OLD | flags::FROM_HERE_INTERESTING);
+    }
+
     /// Records, while marking for a compacting GC, that `slot` (of an object
     /// on this page) points to a page with `value_flags`, if that page is an
     /// evacuation candidate and this page is updated by recorded slots (old,
