@@ -45,6 +45,11 @@ const SMOOTHING: f64 = 0.3;
 /// switches fast promotion on (V8's `kMinPromotedPercentForFastPromotionMode`).
 const FAST_PROMOTION_SURVIVAL: f64 = 0.9;
 
+/// Share of new space's bytes marking must find live for a major GC to
+/// promote new space by pages, and for fast promotion to go on (V8's
+/// `--page-promotion-threshold`, 70%).
+pub(super) const PAGE_PROMOTION_LIVE: f64 = 0.7;
+
 /// Fast promotions in a row before a regular scavenge measures survival
 /// again.
 pub(super) const FAST_PROMOTIONS_PER_PROBE: u32 = 8;
@@ -120,6 +125,18 @@ impl Controller {
     pub(super) fn after_minor_scavenge(&mut self, heap: &Heap, capacity: usize, copied: usize) {
         if heap.config.fast_promotion && copied as f64 >= FAST_PROMOTION_SURVIVAL * capacity as f64 {
             self.fast_promotions_left = FAST_PROMOTIONS_PER_PROBE;
+        }
+    }
+
+    /// After marking (a major GC): the share of new space's bytes marking
+    /// found live is a survival measurement that costs no scavenge. At 70%
+    /// or more (V8's page-promotion threshold) fast promotion goes on (or
+    /// stays on for another round); below, it stops.
+    pub(super) fn after_marking_young(&mut self, heap: &Heap, live_share: f64) {
+        if heap.config.fast_promotion && live_share >= PAGE_PROMOTION_LIVE {
+            self.fast_promotions_left = self.fast_promotions_left.max(FAST_PROMOTIONS_PER_PROBE);
+        } else {
+            self.fast_promotions_left = 0;
         }
     }
 

@@ -38,7 +38,7 @@ use crate::scavenger::{self, ScavengeContext, ScavengeStats};
 use crate::sweeper::{self, Sweeping};
 use crate::tracer::{GcEvent, GcKind, GcReason, Phase, PhaseTimer, Tracer};
 use crate::verifier;
-use controller::{Controller, YoungGc};
+use controller::{Controller, YoungGc, PAGE_PROMOTION_LIVE};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -71,10 +71,6 @@ pub enum GcRequest {
     /// lists). Nothing happens if no sweeping is left.
     FinishSweeping,
 }
-
-/// Share of new space's bytes marking must find live for a major GC to
-/// promote new space by pages (V8's `--page-promotion-threshold`, 70%).
-const PAGE_PROMOTION_LIVE: f64 = 0.7;
 
 /// A callback asked when the heap is about to fail an allocation:
 /// `(current_limit, initial_limit) -> new_limit`.
@@ -261,9 +257,7 @@ impl Collector {
     /// promotion of new space by pages.
     fn minor(&mut self, heap: &mut Heap, timer: &mut PhaseTimer) -> ScavengeStats {
         if self.controller.young_gc(heap) == YoungGc::PromotePages {
-            let compacting = self.marking.as_ref().is_some_and(IncrementalMarking::is_compacting);
-            let promoted =
-                timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap, compacting));
+            let promoted = timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap));
             if let Some(p) = promoted {
                 return promoted_stats(p);
             }
@@ -336,10 +330,7 @@ impl Collector {
         // which frees their dead objects by the marks) when marking found
         // most of it live or fast promotion is on; else scavenged below.
         let by_pages = (!reduce_memory && self.young_mostly_live(heap))
-            .then(|| {
-                let compacting = self.compactor.is_compacting();
-                timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap, compacting))
-            })
+            .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
             .flatten();
         self.compactor.compact(heap, timer);
         let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
@@ -359,19 +350,19 @@ impl Collector {
     }
 
     /// After marking: is the young generation worth promoting by pages? Yes
-    /// while fast promotion is on, or when marking found at least 70% of
-    /// new space's bytes live (V8 promotes a young page by moving it at
-    /// that share of live bytes; isogc decides for new space as a whole).
-    fn young_mostly_live(&self, heap: &Heap) -> bool {
+    /// when marking found at least 70% of new space's bytes live (V8
+    /// promotes a young page by moving it at that share of live bytes;
+    /// isogc decides for new space as a whole). The share also tells the
+    /// controller whether fast promotion should go on.
+    fn young_mostly_live(&mut self, heap: &Heap) -> bool {
         let used = heap.new_space.used();
         if used < PAGE_SIZE {
             return false;
         }
-        if self.controller.fast_promotion() {
-            return true;
-        }
         let live: usize = heap.new_space.to_pages[..=heap.new_space.current].iter().map(|p| p.live_bytes()).sum();
-        live as f64 >= PAGE_PROMOTION_LIVE * used as f64
+        let share = live as f64 / used as f64;
+        self.controller.after_marking_young(heap, share);
+        share >= PAGE_PROMOTION_LIVE
     }
 
     /// Major-GC work due at an allocation safepoint. Stop-the-world mode:

@@ -12,7 +12,7 @@
 
 use super::page::{flags, Page};
 use super::WORD;
-use crate::object::{HeapObject, MapRef};
+use crate::object::HeapObject;
 use crate::value::Tagged;
 
 /// The marked objects of one page, in address order (V8's
@@ -71,19 +71,4 @@ pub(crate) fn is_live(v: Tagged) -> bool {
     let obj = unsafe { HeapObject::from_tagged(v) };
     let page = obj.page();
     page.has(flags::READ_ONLY | flags::BLACK_ALLOCATED) || page.header().marks.is_set(page.mark_index(obj.address()))
-}
-
-/// Records in OLD_TO_OLD the slots of `obj` (on old page `page`) that point
-/// into evacuation candidates: for an object that marking already visited
-/// while its page was young (young hosts record nothing: the major GC's
-/// scavenge updates them object by object) and whose page just became old,
-/// so compaction's pointer updating reaches it only by recorded slots.
-pub(crate) fn record_old_to_old_slots(page: Page, obj: HeapObject) {
-    for i in obj.tagged_range(MapRef(obj.map())) {
-        let v = obj.field(i);
-        if v.is_heap_object() {
-            // SAFETY: a field of a live object points to a live object.
-            page.record_old_to_old(unsafe { Page::of(v.address()) }.flags(), obj.slot(i));
-        }
-    }
 }

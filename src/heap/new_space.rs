@@ -187,13 +187,7 @@ impl NewSpace {
             pool.release(self.to_pages.pop().expect("non-empty"));
         }
         for p in &self.to_pages {
-            p.clear_flags(flags::FROM_SPACE);
-            p.set_flags(flags::TO_SPACE);
-            p.set_top(p.area_start());
-            p.set_age_mark(p.area_start());
-            p.header().marks.clear_all();
-            // Live bytes count what marking finds on the page from now on.
-            p.set_live_bytes(0);
+            p.reset_for_to_space();
         }
         self.current = 0;
         self.filler_bytes = 0;
@@ -221,12 +215,7 @@ impl NewSpace {
             pool.release(to_pages.pop().expect("non-empty"));
         }
         for p in &to_pages {
-            p.clear_flags(flags::FROM_SPACE);
-            p.set_flags(flags::TO_SPACE);
-            p.set_top(p.area_start());
-            p.set_age_mark(p.area_start());
-            p.header().marks.clear_all();
-            p.set_live_bytes(0);
+            p.reset_for_to_space();
         }
         self.to_pages = to_pages;
         self.current = 0;

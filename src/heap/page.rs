@@ -12,7 +12,7 @@
 
 use super::free_list::SortedBlocks;
 use super::mark_bitmap::MarkBitmap;
-use super::remembered_set::SlotSet;
+use super::remembered_set::{SlotCallbackResult, SlotSet};
 use super::sweep_state::{SweepSlot, SweepState};
 use super::{PAGE_SIZE, WORD};
 use crate::sync::{AtomicUsize, Ordering};
@@ -313,6 +313,19 @@ impl Page {
         self.header().sweep.state() == SweepState::Pending
     }
 
+    /// Makes a new-space page an empty to-space page: no objects, no
+    /// survivors, no marks or live bytes, no recorded OLD_TO_OLD slots of
+    /// the objects it held before.
+    pub(crate) fn reset_for_to_space(&self) {
+        self.clear_flags(flags::FROM_SPACE);
+        self.set_flags(flags::TO_SPACE);
+        self.set_top(self.area_start());
+        self.set_age_mark(self.area_start());
+        self.header().marks.clear_all();
+        self.set_live_bytes(0);
+        self.header().old_to_old.iterate(|_| SlotCallbackResult::Remove);
+    }
+
     /// Turns a young page (new space, or new large-object space) into an
     /// old one, in a pause: the generational barrier now checks stores into
     /// it, and stores of its objects into old pages are no longer
@@ -327,16 +340,20 @@ impl Page {
 
     /// Records, while marking for a compacting GC, that `slot` (of an object
     /// on this page) points to a page with `value_flags`, if that page is an
-    /// evacuation candidate and this page is updated by recorded slots (old,
-    /// and not a candidate itself): the OLD_TO_OLD remembered set that
-    /// compaction's pointer updating reads. The marker, the write barrier
-    /// and the scavenger (for a young large object it promotes) record
-    /// through here.
+    /// evacuation candidate and this page is not a candidate itself: the
+    /// OLD_TO_OLD remembered set that compaction's pointer updating reads.
+    /// The marker, the write barrier and the scavenger (for a young large
+    /// object it promotes) record through here.
+    ///
+    /// Young pages record too: pointer updating reads only old pages' sets
+    /// (the major GC's scavenge updates young objects one by one), but a
+    /// young page promoted *as a page* becomes old with its objects in
+    /// place, and its recorded slots are then exactly what updating needs.
+    /// A to-space page forgets its slots when it is reused
+    /// ([`Page::reset_for_to_space`]).
     #[inline(always)]
     pub(crate) fn record_old_to_old(&self, value_flags: usize, slot: usize) {
-        if value_flags & flags::EVACUATION_CANDIDATE != 0
-            && self.flags() & (flags::YOUNG | flags::EVACUATION_CANDIDATE) == 0
-        {
+        if value_flags & flags::EVACUATION_CANDIDATE != 0 && self.flags() & flags::EVACUATION_CANDIDATE == 0 {
             self.header().old_to_old.insert(self.slot_index(slot));
         }
     }

@@ -188,6 +188,21 @@ impl SlotSet {
         kept
     }
 
+    /// Forgets every slot: unlinks the buckets into `out`, to be freed
+    /// later (off the pause, see [`DetachedBuckets`]). The caller excludes
+    /// every other user of the set (a pause with its workers stopped): an
+    /// insertion racing with this could be lost.
+    #[cfg(not(loom))]
+    pub(crate) fn detach_exclusive(&self, out: &mut DetachedBuckets) {
+        for p in self.buckets.iter() {
+            // Relaxed: no other thread uses the set now (the caller's
+            // contract); the pause's end orders later installs after this.
+            if !p.load(Ordering::Relaxed).is_null() {
+                out.0.push(p.swap(std::ptr::null_mut(), Ordering::Relaxed));
+            }
+        }
+    }
+
     /// Number of recorded slots (tests and models).
     #[cfg_attr(not(loom), allow(dead_code))]
     #[allow(clippy::len_without_is_empty)]
@@ -204,6 +219,35 @@ impl SlotSet {
         let b = slot / SLOTS_PER_BUCKET;
         let in_bucket = slot % SLOTS_PER_BUCKET;
         (b, in_bucket / 32, 1u32 << (in_bucket % 32))
+    }
+}
+
+/// Buckets unlinked from slot sets, freed when this is dropped (on a
+/// background thread: freeing thousands of buckets takes a pause's budget).
+#[cfg(not(loom))]
+#[derive(Default)]
+pub(crate) struct DetachedBuckets(Vec<*mut Bucket>);
+
+// SAFETY: the buckets are exclusively owned (unlinked from their sets, no
+// reference to them remains), so they may be freed on any thread.
+#[cfg(not(loom))]
+unsafe impl Send for DetachedBuckets {}
+
+#[cfg(not(loom))]
+impl DetachedBuckets {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for DetachedBuckets {
+    fn drop(&mut self) {
+        for &raw in &self.0 {
+            // SAFETY: allocated by `Box::into_raw` in `bucket_or_install`
+            // and unlinked by `detach_exclusive`, so this is the only owner.
+            drop(unsafe { Box::from_raw(raw) });
+        }
     }
 }
 
