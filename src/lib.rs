@@ -47,7 +47,8 @@
 //! | `sweeper` | phase: sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
 //! | `barrier` | the write barrier: generational and compaction slot recording, Dijkstra shading while marking |
 //! | `verifier` | the heap verifier |
-//! | `roots` | the roots (handles, string table) and the one walk over them |
+//! | `roots` | the roots (handles, string table, identity hashes) and the one walk over them |
+//! | `identity_hash` | the per-isolate side table of identity hashes, a weak root that follows moves |
 //! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists), allocation sites and their pretenuring feedback |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
@@ -78,6 +79,8 @@ mod config;
 mod error;
 mod evacuation;
 mod gate;
+#[cfg(not(loom))]
+mod identity_hash;
 #[cfg(not(loom))]
 pub mod isolate;
 #[cfg(not(loom))]
