@@ -120,9 +120,10 @@ pub use {
     object::InstanceType,
     platform::Platform,
     scope::{
-        ByteArray, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber, HeapString, HeapType,
-        IntoValue, Map, Object, ObjectLayout, ScopeParent,
+        ByteArray, EscapableHandleScope, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber,
+        HeapString, HeapType, IntoValue, Map, Object, ObjectLayout, ScopeParent,
     },
+    string_table::hash_str,
     tracer::{GcEvent, GcKind, GcReason, GcSpan, Phase},
     value::Smi,
 };
