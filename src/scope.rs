@@ -1,4 +1,5 @@
-//! [`HandleScope`]: where a runtime allocates, reads and writes heap objects.
+//! [`HandleScope`]: where a runtime allocates, reads and writes heap objects;
+//! [`EscapableHandleScope`]: a scope that returns one handle to its parent.
 //!
 //! Every access goes through a scope (DESIGN section 4): no reference into
 //! the heap survives a call that may allocate, so the collector is free to
@@ -1120,7 +1121,7 @@ impl<'s> HandleScope<'s> {
 /// lives as long as the parent's handles, not longer, and a handle made in
 /// the escapable scope cannot outlive it un-escaped:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0621
 /// # use isogc::*;
 /// fn leak<'p>(scope: &mut HandleScope<'p>) -> Local<'p, FixedArray> {
 ///     let mut s = EscapableHandleScope::new(scope);
@@ -1128,7 +1129,7 @@ impl<'s> HandleScope<'s> {
 /// }
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0499
 /// # use isogc::*;
 /// # let platform = Platform::new(1).unwrap();
 /// # let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
