@@ -82,11 +82,42 @@ pub enum Map {}
 pub enum Object {}
 
 /// Handle types that name a kind of heap object, for [`HandleScope::cast`].
+///
+/// A kind is a run of one or two consecutive instance types (`FIRST..=LAST`),
+/// so checking one is a single comparison of the raw type word of the
+/// object's map, with no decoding.
 pub trait HeapType: private::Sealed {
     #[doc(hidden)]
     const NAME: &'static str;
     #[doc(hidden)]
-    fn matches(t: InstanceType) -> bool;
+    const FIRST: InstanceType;
+    #[doc(hidden)]
+    const LAST: InstanceType;
+    #[doc(hidden)]
+    #[inline(always)]
+    fn matches(t: InstanceType) -> bool {
+        (Self::FIRST as u8..=Self::LAST as u8).contains(&(t as u8))
+    }
+    /// Does a map's raw type word (a Smi) name this kind? One unsigned
+    /// comparison: `raw - smi(FIRST) <= smi(LAST) - smi(FIRST)`.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn matches_raw(raw: usize) -> bool {
+        let first = Tagged::from_smi(Self::FIRST as i64).0;
+        raw.wrapping_sub(first) <= Tagged::from_smi(Self::LAST as i64).0 - first
+    }
+    /// The instance type behind a raw type word that [`HeapType::matches_raw`]
+    /// accepted (a constant for one-type kinds).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn type_of_raw(raw: usize) -> InstanceType {
+        const { assert!(Self::LAST as u8 - Self::FIRST as u8 <= 1, "a kind spans at most two types") };
+        if raw == Tagged::from_smi(Self::FIRST as i64).0 {
+            Self::FIRST
+        } else {
+            Self::LAST
+        }
+    }
 }
 /// Kinds with tagged fields, indexable with [`HandleScope::get`].
 pub trait HasFields: HeapType {}
@@ -96,22 +127,21 @@ pub trait HasLength: HeapType {}
 pub trait HasRawBytes: HeapType {}
 
 macro_rules! heap_type {
-    ($t:ty, $($it:ident)|+) => {
+    ($t:ty, $first:ident ..= $last:ident) => {
         impl private::Sealed for $t {}
         impl HeapType for $t {
             const NAME: &'static str = stringify!($t);
-            fn matches(t: InstanceType) -> bool {
-                matches!(t, $(InstanceType::$it)|+)
-            }
+            const FIRST: InstanceType = InstanceType::$first;
+            const LAST: InstanceType = InstanceType::$last;
         }
     };
 }
-heap_type!(FixedArray, FixedArray);
-heap_type!(ByteArray, ByteArray);
-heap_type!(HeapString, String | InternalizedString);
-heap_type!(HeapNumber, HeapNumber);
-heap_type!(Map, Map);
-heap_type!(Object, Object);
+heap_type!(FixedArray, FixedArray..=FixedArray);
+heap_type!(ByteArray, ByteArray..=ByteArray);
+heap_type!(HeapString, String..=InternalizedString);
+heap_type!(HeapNumber, HeapNumber..=HeapNumber);
+heap_type!(Map, Map..=Map);
+heap_type!(Object, Object..=Object);
 impl HasFields for FixedArray {}
 impl HasFields for Object {}
 impl HasLength for FixedArray {}
@@ -285,11 +315,20 @@ impl<'s> HandleScope<'s> {
     #[inline(always)]
     fn typed<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType) {
         let o = self.object(l);
-        let t = o.instance_type();
-        if !T::matches(t) {
-            wrong_kind(std::any::type_name::<T>(), t);
+        let raw = MapRef(o.map()).raw_type();
+        if !T::matches_raw(raw) {
+            wrong_kind(T::NAME, o.instance_type());
         }
-        (o, t)
+        (o, T::type_of_raw(raw))
+    }
+
+    /// Is `v` a pointer to an object of kind `K`? (A heap-object test and
+    /// one comparison of its map's raw type word.)
+    #[inline(always)]
+    fn is_kind<K: HeapType>(v: Tagged) -> bool {
+        // SAFETY: `v` came from a handle or a live object's field, so it is a
+        // Smi or points to a live object.
+        v.is_heap_object() && K::matches_raw(MapRef(unsafe { HeapObject::from_tagged(v) }.map()).raw_type())
     }
 
     fn oddball(&self, k: OddballKind) -> Local<'s, Value> {
@@ -775,7 +814,7 @@ impl<'s> HandleScope<'s> {
 
     /// `v` as a handle of kind `T`, if its object is one.
     pub fn cast<T: HeapType, U>(&self, v: Local<'s, U>) -> Option<Local<'s, T>> {
-        self.instance_type(v).filter(|&t| T::matches(t)).map(|_| v.retype())
+        Self::is_kind::<T>(self.resolve(v)).then(|| v.retype())
     }
 
     /// The map of `v`'s object (`None` for a Smi).
@@ -833,10 +872,10 @@ impl<'s> HandleScope<'s> {
             Err(len) => out_of_range(index, len, ty),
         };
         let v = o.field(w);
-        match Self::kind_of(v) {
-            Some(k) if K::matches(k) => self.push(v),
-            found => field_of_wrong_kind(K::NAME, index, ty, found, v.smi_value()),
+        if !Self::is_kind::<K>(v) {
+            field_of_wrong_kind(K::NAME, index, ty, Self::kind_of(v), v.smi_value());
         }
+        self.push(v)
     }
 
     /// Field `index` of `obj` as a handle of kind `K`, or `None` (and no
@@ -846,8 +885,7 @@ impl<'s> HandleScope<'s> {
     pub fn try_get_as<K: HeapType, T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, K>> {
         let (o, ty) = self.typed(obj);
         let v = o.field(Self::field_word(o, ty, index).ok()?);
-        Self::kind_of(v).filter(|&k| K::matches(k))?;
-        Some(self.push(v))
+        Self::is_kind::<K>(v).then(|| self.push(v))
     }
 
     /// The kind of the object `v` points to, `None` for a Smi.
@@ -1165,6 +1203,7 @@ impl<'s, 'p> EscapableHandleScope<'s, 'p> {
     /// Opens an escapable scope on `parent`, reserving the slot the escaped
     /// handle will take in `parent` (one handle of the parent's, holding
     /// `the_hole` until [`EscapableHandleScope::escape`]).
+    #[inline]
     pub fn new(parent: &'s mut HandleScope<'p>) -> EscapableHandleScope<'s, 'p> {
         let isolate: &'s mut Isolate = &mut *parent.isolate;
         isolate.gc.check_usable(isolate.heap.id);
@@ -1234,5 +1273,39 @@ impl std::fmt::Debug for EscapableHandleScope<'_, '_> {
             .field("isolate", &self.slot_isolate)
             .field("escaped", &self.has_escaped())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agrees<K: HeapType>(all: &[InstanceType]) {
+        for &t in all {
+            let raw = Tagged::from_smi(t as i64).0;
+            assert_eq!(K::matches_raw(raw), K::matches(t), "{} vs {t:?}", K::NAME);
+            if K::matches(t) {
+                assert_eq!(K::type_of_raw(raw), t);
+            }
+        }
+        // Odd words (never a Smi type word) and neighbours never match.
+        for raw in [0, 1, usize::MAX, Tagged::from_smi(K::LAST as i64 + 1).0] {
+            assert!(!K::matches_raw(raw), "{} raw {raw:#x}", K::NAME);
+        }
+    }
+
+    #[test]
+    fn the_raw_kind_check_agrees_with_the_decoded_one() {
+        use InstanceType::*;
+        let all =
+            [Map, Oddball, FixedArray, ByteArray, String, InternalizedString, HeapNumber, Object, FreeSpace, Filler];
+        agrees::<super::FixedArray>(&all);
+        agrees::<super::ByteArray>(&all);
+        agrees::<super::HeapString>(&all);
+        agrees::<super::HeapNumber>(&all);
+        agrees::<super::Map>(&all);
+        agrees::<super::Object>(&all);
+        assert!(super::HeapString::matches(String) && super::HeapString::matches(InternalizedString));
+        assert!(!super::HeapString::matches(HeapNumber) && !super::HeapString::matches(ByteArray));
     }
 }
