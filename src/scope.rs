@@ -314,12 +314,21 @@ impl<'s> HandleScope<'s> {
     /// The object behind `l`, checked to be of kind `T`.
     #[inline(always)]
     fn typed<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType) {
+        let (o, ty, _) = self.typed_map(l);
+        (o, ty)
+    }
+
+    /// [`HandleScope::typed`], with the object's map (read once: the map
+    /// word is an atomic load the compiler cannot merge with a second one).
+    #[inline(always)]
+    fn typed_map<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType, MapRef) {
         let o = self.object(l);
-        let raw = MapRef(o.map()).raw_type();
+        let map = MapRef(o.map());
+        let raw = map.raw_type();
         if !T::matches_raw(raw) {
             wrong_kind(T::NAME, o.instance_type());
         }
-        (o, T::type_of_raw(raw))
+        (o, T::type_of_raw(raw), map)
     }
 
     /// Is `v` a pointer to an object of kind `K`? (A heap-object test and
@@ -607,10 +616,10 @@ impl<'s> HandleScope<'s> {
 
     /// Word index and bound of field `index` of `o`.
     #[inline(always)]
-    fn field_word(o: HeapObject, ty: InstanceType, index: usize) -> Result<usize, usize> {
+    fn field_word(o: HeapObject, ty: InstanceType, map: MapRef, index: usize) -> Result<usize, usize> {
         let (first, len) = match ty {
             InstanceType::FixedArray => (offsets::ARRAY_HEADER_WORDS, o.smi_word(offsets::LENGTH)),
-            _ => (1, MapRef(o.map()).tagged_fields()),
+            _ => (1, map.tagged_fields()),
         };
         if index < len {
             Ok(first + index)
@@ -623,20 +632,18 @@ impl<'s> HandleScope<'s> {
     /// of an object). Panics if `index` is out of range.
     #[inline]
     pub fn get<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Local<'s, Value> {
-        match self.try_get(obj, index) {
-            Some(v) => v,
-            None => {
-                let (o, ty) = self.typed(obj);
-                out_of_range(index, Self::field_word(o, ty, index).unwrap_err(), ty)
-            }
+        let (o, ty, m) = self.typed_map(obj);
+        match Self::field_word(o, ty, m, index) {
+            Ok(w) => self.push(o.field(w)),
+            Err(len) => out_of_range(index, len, ty),
         }
     }
 
     /// Field `index` of `obj`, or `None` if out of range.
     #[inline]
     pub fn try_get<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, Value>> {
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         Some(self.push(o.field(w)))
     }
 
@@ -644,9 +651,14 @@ impl<'s> HandleScope<'s> {
     /// Panics if `index` is out of range.
     #[inline]
     pub fn set<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize, value: impl IntoValue) {
-        if self.try_set(obj, index, value).is_none() {
-            let (o, ty) = self.typed(obj);
-            out_of_range(index, Self::field_word(o, ty, index).unwrap_err(), ty)
+        let v = Tagged(value.to_raw(self));
+        let (o, ty, m) = self.typed_map(obj);
+        match Self::field_word(o, ty, m, index) {
+            Ok(w) => {
+                o.set_field_release(w, v);
+                write_barrier(&mut self.isolate.gc.barrier_worklist, o, w, v);
+            }
+            Err(len) => out_of_range(index, len, ty),
         }
     }
 
@@ -655,8 +667,8 @@ impl<'s> HandleScope<'s> {
     #[inline]
     pub fn try_set<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize, value: impl IntoValue) -> Option<()> {
         let v = Tagged(value.to_raw(self));
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         o.set_field_release(w, v);
         write_barrier(&mut self.isolate.gc.barrier_worklist, o, w, v);
         Some(())
@@ -664,16 +676,16 @@ impl<'s> HandleScope<'s> {
 
     /// Field `index` of `obj` as an integer, if it holds a Smi (no handle).
     pub fn get_smi<T: HasFields>(&self, obj: Local<'_, T>, index: usize) -> Option<i64> {
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         let v = o.field(w);
         v.is_smi().then(|| v.smi_value())
     }
 
     /// Field `index` of `obj` as a number, if it holds a Smi or heap number.
     pub fn get_number<T: HasFields>(&self, obj: Local<'_, T>, index: usize) -> Option<f64> {
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         Self::number_of(o.field(w))
     }
 
@@ -690,8 +702,8 @@ impl<'s> HandleScope<'s> {
     /// for heap objects, equality for Smis)?
     pub fn field_is<T: HasFields>(&self, obj: Local<'_, T>, index: usize, value: impl IntoValue) -> bool {
         let v = Tagged(value.to_raw(self));
-        let (o, ty) = self.typed(obj);
-        match Self::field_word(o, ty, index) {
+        let (o, ty, m) = self.typed_map(obj);
+        match Self::field_word(o, ty, m, index) {
             Ok(w) => o.field(w) == v,
             Err(len) => out_of_range(index, len, ty),
         }
@@ -706,8 +718,8 @@ impl<'s> HandleScope<'s> {
 
     /// Number of tagged fields of `obj` (its map's or array's length).
     pub fn field_count<T: HasFields>(&self, obj: Local<'_, T>) -> usize {
-        let (o, ty) = self.typed(obj);
-        Self::field_word(o, ty, usize::MAX).unwrap_err()
+        let (o, ty, m) = self.typed_map(obj);
+        Self::field_word(o, ty, m, usize::MAX).unwrap_err()
     }
 
     fn raw_area<T: HasRawBytes>(&self, obj: Local<'_, T>) -> (HeapObject, usize, usize) {
@@ -866,8 +878,8 @@ impl<'s> HandleScope<'s> {
     /// was expected. [`HandleScope::try_get_as`] returns `None` instead.
     #[inline]
     pub fn get_as<K: HeapType, T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Local<'s, K> {
-        let (o, ty) = self.typed(obj);
-        let w = match Self::field_word(o, ty, index) {
+        let (o, ty, m) = self.typed_map(obj);
+        let w = match Self::field_word(o, ty, m, index) {
             Ok(w) => w,
             Err(len) => out_of_range(index, len, ty),
         };
@@ -883,8 +895,8 @@ impl<'s> HandleScope<'s> {
     /// kind of value.
     #[inline]
     pub fn try_get_as<K: HeapType, T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, K>> {
-        let (o, ty) = self.typed(obj);
-        let v = o.field(Self::field_word(o, ty, index).ok()?);
+        let (o, ty, m) = self.typed_map(obj);
+        let v = o.field(Self::field_word(o, ty, m, index).ok()?);
         Self::is_kind::<K>(v).then(|| self.push(v))
     }
 
