@@ -185,6 +185,11 @@ mod api {
             Tagged(self.inner.borrow().blocks.slot(index as usize).load(Ordering::Relaxed))
         }
 
+        pub(crate) fn set(&self, index: u32, v: Tagged) {
+            // Relaxed: see `create`.
+            self.inner.borrow().blocks.slot(index as usize).store(v.0, Ordering::Relaxed);
+        }
+
         pub(crate) fn release(&self, index: u32) {
             let mut t = self.inner.borrow_mut();
             // Relaxed: see `create`.
@@ -249,6 +254,15 @@ mod api {
         /// Id of the isolate this handle belongs to.
         pub fn isolate_id(&self) -> u32 {
             self.table.isolate
+        }
+
+        /// Re-points this global to `v`'s value, reusing its slot: the same
+        /// as [`crate::HandleScope::set_global`].
+        ///
+        /// # Panics
+        /// If this global or `v` belongs to another isolate than `scope`'s.
+        pub fn set(&mut self, scope: &crate::HandleScope<'_>, v: Local<'_, T>) {
+            scope.set_global(self, v);
         }
     }
 

@@ -48,7 +48,8 @@
 //! | `sweeper` | phase: sweeping into free lists, concurrently and lazily or in the pause; release of empty pages |
 //! | `barrier` | the write barrier: generational and compaction slot recording, Dijkstra shading while marking |
 //! | `verifier` | the heap verifier |
-//! | `roots` | the roots (handles, string table) and the one walk over them |
+//! | `roots` | the roots (handles, string table, identity hashes) and the one walk over them |
+//! | `identity_hash` | the per-isolate side table of identity hashes, a weak root that follows moves |
 //! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists), allocation sites and their pretenuring feedback |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
@@ -79,6 +80,8 @@ mod config;
 mod error;
 mod evacuation;
 mod gate;
+#[cfg(not(loom))]
+mod identity_hash;
 #[cfg(not(loom))]
 pub mod isolate;
 #[cfg(not(loom))]
@@ -120,9 +123,10 @@ pub use {
     object::InstanceType,
     platform::Platform,
     scope::{
-        ByteArray, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber, HeapString, HeapType,
-        IntoValue, Map, Object, ObjectLayout, ScopeParent,
+        ByteArray, EscapableHandleScope, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber,
+        HeapString, HeapType, IntoValue, Map, Object, ObjectLayout, ScopeParent,
     },
+    string_table::hash_str,
     tracer::{GcEvent, GcKind, GcReason, GcSpan, Phase},
     value::Smi,
 };

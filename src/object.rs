@@ -332,6 +332,13 @@ impl MapRef {
         }
     }
 
+    /// The raw type word (the instance type as a Smi), undecoded: what a
+    /// kind check compares against.
+    #[inline(always)]
+    pub(crate) fn raw_type(self) -> usize {
+        self.0.word(offsets::MAP_TYPE)
+    }
+
     /// Can objects of this map hold tagged values (and so need scanning)?
     #[inline(always)]
     pub(crate) fn has_tagged_fields(self) -> bool {

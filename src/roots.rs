@@ -9,6 +9,7 @@
 //! | global handles | the global [`GlobalTable`] | strong |
 //! | weak handles | the weak [`GlobalTable`] | weak: cleared when the target dies |
 //! | the string table | [`StringTable`] | weak: entries of dead strings go |
+//! | identity hashes | [`IdentityHashes`] | weak: entries follow moves; those of dead objects go |
 //!
 //! Every phase reaches them through this module and no other: the scavenger
 //! and the marker walk the strong roots in parallel ([`Roots::strong`]:
@@ -19,6 +20,7 @@
 //! is one more row here.
 
 use crate::handles::{clear_weak_slot, GlobalTable, GlobalTableInner, HandleBlocks, CLEARED};
+use crate::identity_hash::IdentityHashes;
 use crate::string_table::StringTable;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::value::Tagged;
@@ -36,6 +38,8 @@ pub(crate) enum Root {
     Weak(usize),
     /// A string-table entry, filed under `hash`.
     String { hash: u64 },
+    /// The key of an identity-hash entry.
+    IdentityHash,
 }
 
 impl std::fmt::Display for Root {
@@ -45,6 +49,7 @@ impl std::fmt::Display for Root {
             Root::Global(i) => write!(f, "global handle #{i}"),
             Root::Weak(i) => write!(f, "weak handle #{i}"),
             Root::String { .. } => write!(f, "string table entry"),
+            Root::IdentityHash => write!(f, "identity-hash entry"),
         }
     }
 }
@@ -58,16 +63,21 @@ impl RootSet {
     pub(crate) const LOCALS: RootSet = RootSet(1);
     /// The global handles.
     pub(crate) const GLOBALS: RootSet = RootSet(2);
-    /// The weak handles.
-    pub(crate) const WEAKS: RootSet = RootSet(4);
+    /// The weak handles alone.
+    const WEAK_HANDLES: RootSet = RootSet(4);
+    /// The identity-hash table's keys alone.
+    const IDENTITY_HASHES: RootSet = RootSet(16);
+    /// The weak references that may point into the young generation, which
+    /// a scavenge updates: the weak handles and the identity-hash keys.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
     /// What keeps objects alive: local and global handles.
     pub(crate) const STRONG: RootSet = RootSet(1 | 2);
     /// What holds objects without keeping them alive.
-    pub(crate) const WEAK: RootSet = RootSet(4 | 8);
+    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16);
     /// Every root.
-    pub(crate) const ALL: RootSet = RootSet(15);
+    pub(crate) const ALL: RootSet = RootSet(31);
 
     fn has(self, kind: RootSet) -> bool {
         self.0 & kind.0 != 0
@@ -82,6 +92,7 @@ pub(crate) struct Roots {
     pub(crate) globals: Rc<GlobalTable>,
     pub(crate) weaks: Rc<GlobalTable>,
     pub(crate) string_table: StringTable,
+    pub(crate) identity_hashes: IdentityHashes,
 }
 
 impl Roots {
@@ -89,11 +100,17 @@ impl Roots {
     pub(crate) fn new(id: u32, reserved: impl IntoIterator<Item = Tagged>) -> Roots {
         let mut locals = Vec::with_capacity(1024);
         locals.extend(reserved);
-        Roots { locals, globals: GlobalTable::new(id), weaks: GlobalTable::new(id), string_table: StringTable::new() }
+        Roots {
+            locals,
+            globals: GlobalTable::new(id),
+            weaks: GlobalTable::new(id),
+            string_table: StringTable::new(),
+            identity_hashes: IdentityHashes::new(id),
+        }
     }
 
     /// Calls `f` on every root of `set`, in a fixed order: locals, globals,
-    /// weak handles, string table. Cleared weak handles are skipped. Runs
+    /// weak handles, string table, identity-hash keys. Cleared weak handles are skipped. Runs
     /// on the isolate's thread.
     pub(crate) fn for_each(&self, set: RootSet, mut f: impl FnMut(Root, Tagged)) {
         if set.has(RootSet::LOCALS) {
@@ -107,7 +124,7 @@ impl Roots {
                 // Relaxed: the isolate's thread owns the tables outside GC
                 // jobs, and a job's join orders its workers' stores before.
                 let v = Tagged(t.blocks.slot(i).load(Ordering::Relaxed));
-                if !(kind == RootSet::WEAKS && v == CLEARED) {
+                if !(kind == RootSet::WEAK_HANDLES && v == CLEARED) {
                     f(root(i), v);
                 }
             }
@@ -117,11 +134,17 @@ impl Roots {
                 f(Root::String { hash }, t);
             }
         }
+        if set.has(RootSet::IDENTITY_HASHES) {
+            for (t, _) in self.identity_hashes.iter() {
+                f(Root::IdentityHash, t);
+            }
+        }
     }
 
     /// Calls `f` on every root of `set` (in [`Roots::for_each`]'s order) and
     /// stores what it returns: the same value leaves the root alone;
-    /// [`CLEARED`] clears a weak handle or drops a string-table entry.
+    /// [`CLEARED`] clears a weak handle or drops a string-table or
+    /// identity-hash entry (a moved identity-hash key keeps its hash).
     /// Runs on the isolate's thread, inside a pause.
     pub(crate) fn update(&mut self, set: RootSet, mut f: impl FnMut(Root, Tagged) -> Tagged) {
         if set.has(RootSet::LOCALS) {
@@ -135,7 +158,7 @@ impl Roots {
                 let slot = t.blocks.slot(i);
                 // Relaxed: see `for_each`.
                 let v = Tagged(slot.load(Ordering::Relaxed));
-                if kind == RootSet::WEAKS && v == CLEARED {
+                if kind == RootSet::WEAK_HANDLES && v == CLEARED {
                     continue;
                 }
                 let nv = f(root(i), v);
@@ -151,10 +174,13 @@ impl Roots {
             self.string_table.update(|hash, t| f(Root::String { hash }, t));
             self.string_table.retain(|t| t != CLEARED);
         }
+        if set.has(RootSet::IDENTITY_HASHES) {
+            self.identity_hashes.update(|t| f(Root::IdentityHash, t));
+        }
     }
 
-    /// Weak clearing once marking is complete: weak handles and string-table
-    /// entries whose target `is_live` rejects are cleared (the one clearing
+    /// Weak clearing once marking is complete: weak handles, string-table
+    /// and identity-hash entries whose target `is_live` rejects are cleared (the one clearing
     /// rule, [`clear_weak_slot`], that `loom-tests/tests/weak_read.rs`
     /// checks against a racing read).
     pub(crate) fn clear_dead(&mut self, is_live: impl Fn(Tagged) -> bool) {
@@ -163,7 +189,8 @@ impl Roots {
             clear_weak_slot(table.blocks.slot(i), |addr| is_live(Tagged::from_address(addr)));
         }
         drop(table);
-        self.string_table.retain(is_live);
+        self.string_table.retain(&is_live);
+        self.identity_hashes.retain(is_live);
     }
 
     /// The strong roots, held for a parallel walk ([`StrongRoots::walk`]).
@@ -175,7 +202,8 @@ impl Roots {
     fn tables(&self, set: RootSet) -> impl Iterator<Item = (RootSet, &GlobalTable, fn(usize) -> Root)> {
         let globals =
             set.has(RootSet::GLOBALS).then_some((RootSet::GLOBALS, &*self.globals, Root::Global as fn(_) -> _));
-        let weaks = set.has(RootSet::WEAKS).then_some((RootSet::WEAKS, &*self.weaks, Root::Weak as fn(_) -> _));
+        let weaks =
+            set.has(RootSet::WEAK_HANDLES).then_some((RootSet::WEAK_HANDLES, &*self.weaks, Root::Weak as fn(_) -> _));
         globals.into_iter().chain(weaks)
     }
 }

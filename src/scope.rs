@@ -1,4 +1,5 @@
-//! [`HandleScope`]: where a runtime allocates, reads and writes heap objects.
+//! [`HandleScope`]: where a runtime allocates, reads and writes heap objects;
+//! [`EscapableHandleScope`]: a scope that returns one handle to its parent.
 //!
 //! Every access goes through a scope (DESIGN section 4): no reference into
 //! the heap survives a call that may allocate, so the collector is free to
@@ -18,6 +19,7 @@ use crate::heap::{Space, MAX_OBJECT_BYTES, MAX_REGULAR_OBJECT_SIZE, WORD};
 use crate::isolate::Isolate;
 use crate::object::{offsets, sizes, string_hash, HeapObject, InstanceType, MapRef};
 use crate::value::{Smi, Tagged};
+use std::marker::PhantomData;
 
 mod private {
     pub trait Sealed {}
@@ -39,6 +41,12 @@ impl private::Sealed for HandleScope<'_> {}
 impl ScopeParent for HandleScope<'_> {
     fn isolate_mut(&mut self) -> &mut Isolate {
         self.isolate
+    }
+}
+impl private::Sealed for EscapableHandleScope<'_, '_> {}
+impl ScopeParent for EscapableHandleScope<'_, '_> {
+    fn isolate_mut(&mut self) -> &mut Isolate {
+        self.scope.isolate
     }
 }
 
@@ -74,9 +82,42 @@ pub enum Map {}
 pub enum Object {}
 
 /// Handle types that name a kind of heap object, for [`HandleScope::cast`].
+///
+/// A kind is a run of one or two consecutive instance types (`FIRST..=LAST`),
+/// so checking one is a single comparison of the raw type word of the
+/// object's map, with no decoding.
 pub trait HeapType: private::Sealed {
     #[doc(hidden)]
-    fn matches(t: InstanceType) -> bool;
+    const NAME: &'static str;
+    #[doc(hidden)]
+    const FIRST: InstanceType;
+    #[doc(hidden)]
+    const LAST: InstanceType;
+    #[doc(hidden)]
+    #[inline(always)]
+    fn matches(t: InstanceType) -> bool {
+        (Self::FIRST as u8..=Self::LAST as u8).contains(&(t as u8))
+    }
+    /// Does a map's raw type word (a Smi) name this kind? One unsigned
+    /// comparison: `raw - smi(FIRST) <= smi(LAST) - smi(FIRST)`.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn matches_raw(raw: usize) -> bool {
+        let first = Tagged::from_smi(Self::FIRST as i64).0;
+        raw.wrapping_sub(first) <= Tagged::from_smi(Self::LAST as i64).0 - first
+    }
+    /// The instance type behind a raw type word that [`HeapType::matches_raw`]
+    /// accepted (a constant for one-type kinds).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn type_of_raw(raw: usize) -> InstanceType {
+        const { assert!(Self::LAST as u8 - Self::FIRST as u8 <= 1, "a kind spans at most two types") };
+        if raw == Tagged::from_smi(Self::FIRST as i64).0 {
+            Self::FIRST
+        } else {
+            Self::LAST
+        }
+    }
 }
 /// Kinds with tagged fields, indexable with [`HandleScope::get`].
 pub trait HasFields: HeapType {}
@@ -86,21 +127,21 @@ pub trait HasLength: HeapType {}
 pub trait HasRawBytes: HeapType {}
 
 macro_rules! heap_type {
-    ($t:ty, $($it:ident)|+) => {
+    ($t:ty, $first:ident ..= $last:ident) => {
         impl private::Sealed for $t {}
         impl HeapType for $t {
-            fn matches(t: InstanceType) -> bool {
-                matches!(t, $(InstanceType::$it)|+)
-            }
+            const NAME: &'static str = stringify!($t);
+            const FIRST: InstanceType = InstanceType::$first;
+            const LAST: InstanceType = InstanceType::$last;
         }
     };
 }
-heap_type!(FixedArray, FixedArray);
-heap_type!(ByteArray, ByteArray);
-heap_type!(HeapString, String | InternalizedString);
-heap_type!(HeapNumber, HeapNumber);
-heap_type!(Map, Map);
-heap_type!(Object, Object);
+heap_type!(FixedArray, FixedArray..=FixedArray);
+heap_type!(ByteArray, ByteArray..=ByteArray);
+heap_type!(HeapString, String..=InternalizedString);
+heap_type!(HeapNumber, HeapNumber..=HeapNumber);
+heap_type!(Map, Map..=Map);
+heap_type!(Object, Object..=Object);
 impl HasFields for FixedArray {}
 impl HasFields for Object {}
 impl HasLength for FixedArray {}
@@ -167,6 +208,61 @@ fn wrong_isolate(what: &str, handle: u32, scope: u32) -> ! {
 
 #[cold]
 #[inline(never)]
+fn escaped_twice(slot: u32) -> ! {
+    panic!(
+        "isogc: EscapableHandleScope::escape called twice on one scope (its escape slot #{slot} already \
+         holds the first escaped handle); a scope returns exactly one handle to its parent: return \
+         several values in a FixedArray, or open one EscapableHandleScope per value"
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn escape_into_wrong_scope(slot: u32, slot_isolate: u32, base: usize, isolate: u32) -> ! {
+    panic!(
+        "isogc: escape into the wrong scope: this EscapableHandleScope's escape slot (#{slot}, \
+         isolate {slot_isolate}) is not the slot reserved just below its handles (first handle \
+         #{base}, isolate {isolate}); its handle scope was exchanged for another one (std::mem::swap \
+         or replace through DerefMut); escape from the scope the slot was reserved for"
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn field_of_wrong_kind(expected: &str, index: usize, host: InstanceType, found: Option<InstanceType>, smi: i64) -> ! {
+    match found {
+        Some(found) => panic!(
+            "isogc: get_as::<{expected}>: field {index} of a {host:?} holds a {found:?}, not a {expected}; \
+             use try_get_as (or get and cast) where the field's kind may vary"
+        ),
+        None => panic!(
+            "isogc: get_as::<{expected}>: field {index} of a {host:?} holds the Smi {smi}, not a {expected}; \
+             use try_get_as (or get_smi) where the field may hold a Smi"
+        ),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn identity_hash_of_smi(v: i64) -> ! {
+    panic!(
+        "isogc: identity_hash of the Smi {v}: a Smi is a value, not an object, and has no identity; \
+         hash its integer (to_smi) instead, or call try_identity_hash, which returns None for a Smi"
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn repoint_constant(index: u32) -> ! {
+    panic!(
+        "isogc: set_local on the shared handle #{index} of an oddball (undefined, null, true, false or \
+         the_hole, as returned by HandleScope::undefined() and friends); those handles are constants of \
+         the isolate: copy one into a handle of your own with HandleScope::local and re-point that"
+    )
+}
+
+#[cold]
+#[inline(never)]
 fn out_of_range(index: usize, len: usize, ty: InstanceType) -> ! {
     panic!("isogc: index out of bounds: the len is {len} but the index is {index} ({ty:?})")
 }
@@ -218,12 +314,30 @@ impl<'s> HandleScope<'s> {
     /// The object behind `l`, checked to be of kind `T`.
     #[inline(always)]
     fn typed<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType) {
+        let (o, ty, _) = self.typed_map(l);
+        (o, ty)
+    }
+
+    /// [`HandleScope::typed`], with the object's map (read once: the map
+    /// word is an atomic load the compiler cannot merge with a second one).
+    #[inline(always)]
+    fn typed_map<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType, MapRef) {
         let o = self.object(l);
-        let t = o.instance_type();
-        if !T::matches(t) {
-            wrong_kind(std::any::type_name::<T>(), t);
+        let map = MapRef(o.map());
+        let raw = map.raw_type();
+        if !T::matches_raw(raw) {
+            wrong_kind(T::NAME, o.instance_type());
         }
-        (o, t)
+        (o, T::type_of_raw(raw), map)
+    }
+
+    /// Is `v` a pointer to an object of kind `K`? (A heap-object test and
+    /// one comparison of its map's raw type word.)
+    #[inline(always)]
+    fn is_kind<K: HeapType>(v: Tagged) -> bool {
+        // SAFETY: `v` came from a handle or a live object's field, so it is a
+        // Smi or points to a live object.
+        v.is_heap_object() && K::matches_raw(MapRef(unsafe { HeapObject::from_tagged(v) }.map()).raw_type())
     }
 
     fn oddball(&self, k: OddballKind) -> Local<'s, Value> {
@@ -502,10 +616,10 @@ impl<'s> HandleScope<'s> {
 
     /// Word index and bound of field `index` of `o`.
     #[inline(always)]
-    fn field_word(o: HeapObject, ty: InstanceType, index: usize) -> Result<usize, usize> {
+    fn field_word(o: HeapObject, ty: InstanceType, map: MapRef, index: usize) -> Result<usize, usize> {
         let (first, len) = match ty {
             InstanceType::FixedArray => (offsets::ARRAY_HEADER_WORDS, o.smi_word(offsets::LENGTH)),
-            _ => (1, MapRef(o.map()).tagged_fields()),
+            _ => (1, map.tagged_fields()),
         };
         if index < len {
             Ok(first + index)
@@ -518,20 +632,18 @@ impl<'s> HandleScope<'s> {
     /// of an object). Panics if `index` is out of range.
     #[inline]
     pub fn get<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Local<'s, Value> {
-        match self.try_get(obj, index) {
-            Some(v) => v,
-            None => {
-                let (o, ty) = self.typed(obj);
-                out_of_range(index, Self::field_word(o, ty, index).unwrap_err(), ty)
-            }
+        let (o, ty, m) = self.typed_map(obj);
+        match Self::field_word(o, ty, m, index) {
+            Ok(w) => self.push(o.field(w)),
+            Err(len) => out_of_range(index, len, ty),
         }
     }
 
     /// Field `index` of `obj`, or `None` if out of range.
     #[inline]
     pub fn try_get<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, Value>> {
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         Some(self.push(o.field(w)))
     }
 
@@ -539,9 +651,14 @@ impl<'s> HandleScope<'s> {
     /// Panics if `index` is out of range.
     #[inline]
     pub fn set<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize, value: impl IntoValue) {
-        if self.try_set(obj, index, value).is_none() {
-            let (o, ty) = self.typed(obj);
-            out_of_range(index, Self::field_word(o, ty, index).unwrap_err(), ty)
+        let v = Tagged(value.to_raw(self));
+        let (o, ty, m) = self.typed_map(obj);
+        match Self::field_word(o, ty, m, index) {
+            Ok(w) => {
+                o.set_field_release(w, v);
+                write_barrier(&mut self.isolate.gc.barrier_worklist, o, w, v);
+            }
+            Err(len) => out_of_range(index, len, ty),
         }
     }
 
@@ -550,8 +667,8 @@ impl<'s> HandleScope<'s> {
     #[inline]
     pub fn try_set<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize, value: impl IntoValue) -> Option<()> {
         let v = Tagged(value.to_raw(self));
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         o.set_field_release(w, v);
         write_barrier(&mut self.isolate.gc.barrier_worklist, o, w, v);
         Some(())
@@ -559,16 +676,16 @@ impl<'s> HandleScope<'s> {
 
     /// Field `index` of `obj` as an integer, if it holds a Smi (no handle).
     pub fn get_smi<T: HasFields>(&self, obj: Local<'_, T>, index: usize) -> Option<i64> {
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         let v = o.field(w);
         v.is_smi().then(|| v.smi_value())
     }
 
     /// Field `index` of `obj` as a number, if it holds a Smi or heap number.
     pub fn get_number<T: HasFields>(&self, obj: Local<'_, T>, index: usize) -> Option<f64> {
-        let (o, ty) = self.typed(obj);
-        let w = Self::field_word(o, ty, index).ok()?;
+        let (o, ty, m) = self.typed_map(obj);
+        let w = Self::field_word(o, ty, m, index).ok()?;
         Self::number_of(o.field(w))
     }
 
@@ -585,8 +702,8 @@ impl<'s> HandleScope<'s> {
     /// for heap objects, equality for Smis)?
     pub fn field_is<T: HasFields>(&self, obj: Local<'_, T>, index: usize, value: impl IntoValue) -> bool {
         let v = Tagged(value.to_raw(self));
-        let (o, ty) = self.typed(obj);
-        match Self::field_word(o, ty, index) {
+        let (o, ty, m) = self.typed_map(obj);
+        match Self::field_word(o, ty, m, index) {
             Ok(w) => o.field(w) == v,
             Err(len) => out_of_range(index, len, ty),
         }
@@ -601,8 +718,8 @@ impl<'s> HandleScope<'s> {
 
     /// Number of tagged fields of `obj` (its map's or array's length).
     pub fn field_count<T: HasFields>(&self, obj: Local<'_, T>) -> usize {
-        let (o, ty) = self.typed(obj);
-        Self::field_word(o, ty, usize::MAX).unwrap_err()
+        let (o, ty, m) = self.typed_map(obj);
+        Self::field_word(o, ty, m, usize::MAX).unwrap_err()
     }
 
     fn raw_area<T: HasRawBytes>(&self, obj: Local<'_, T>) -> (HeapObject, usize, usize) {
@@ -709,7 +826,7 @@ impl<'s> HandleScope<'s> {
 
     /// `v` as a handle of kind `T`, if its object is one.
     pub fn cast<T: HeapType, U>(&self, v: Local<'s, U>) -> Option<Local<'s, T>> {
-        self.instance_type(v).filter(|&t| T::matches(t)).map(|_| v.retype())
+        Self::is_kind::<T>(self.resolve(v)).then(|| v.retype())
     }
 
     /// The map of `v`'s object (`None` for a Smi).
@@ -740,6 +857,188 @@ impl<'s> HandleScope<'s> {
         })
     }
 
+    /// Is `v` a heap object whose map is `map` (a runtime's "is this an
+    /// instance of my type" test)? One comparison of the map word; `false`
+    /// for a Smi.
+    #[inline]
+    pub fn has_map<T>(&self, v: Local<'_, T>, map: Local<'_, Map>) -> bool {
+        let t = self.resolve(v);
+        let m = self.resolve(map);
+        // SAFETY: a handle's heap object is live (and never forwarded
+        // outside a pause).
+        t.is_heap_object() && unsafe { HeapObject::from_tagged(t) }.map_word() == m.address()
+    }
+
+    /// Field `index` of `obj` as a handle of kind `K` (`get` and `cast` in
+    /// one step).
+    ///
+    /// # Panics
+    /// If `index` is out of range, or the field holds a value of another
+    /// kind (or a Smi): the message names the field, what it holds and what
+    /// was expected. [`HandleScope::try_get_as`] returns `None` instead.
+    #[inline]
+    pub fn get_as<K: HeapType, T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Local<'s, K> {
+        let (o, ty, m) = self.typed_map(obj);
+        let w = match Self::field_word(o, ty, m, index) {
+            Ok(w) => w,
+            Err(len) => out_of_range(index, len, ty),
+        };
+        let v = o.field(w);
+        if !Self::is_kind::<K>(v) {
+            field_of_wrong_kind(K::NAME, index, ty, Self::kind_of(v), v.smi_value());
+        }
+        self.push(v)
+    }
+
+    /// Field `index` of `obj` as a handle of kind `K`, or `None` (and no
+    /// handle made) if `index` is out of range or the field holds another
+    /// kind of value.
+    #[inline]
+    pub fn try_get_as<K: HeapType, T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, K>> {
+        let (o, ty, m) = self.typed_map(obj);
+        let v = o.field(Self::field_word(o, ty, m, index).ok()?);
+        Self::is_kind::<K>(v).then(|| self.push(v))
+    }
+
+    /// The kind of the object `v` points to, `None` for a Smi.
+    #[inline(always)]
+    fn kind_of(v: Tagged) -> Option<InstanceType> {
+        // SAFETY: `v` came from a live object's field or a handle, so it is
+        // a Smi or points to a live object.
+        v.is_heap_object().then(|| unsafe { HeapObject::from_tagged(v) }.instance_type())
+    }
+
+    // ----- Identity hashes --------------------------------------------------
+
+    /// A hash of `v`'s object identity: the same number for the same object
+    /// for as long as it lives, however often the collector moves it, and
+    /// unrelated to its contents (equal strings have different identity
+    /// hashes; use [`HandleScope::string_hash`] for contents). Different
+    /// objects may share a hash. The first call for an object draws its
+    /// hash and records it in the isolate's identity-hash table (a weak
+    /// side table that the collector updates as objects move and die).
+    ///
+    /// # Panics
+    /// If `v` holds a Smi: a Smi is a value and has no identity (hash its
+    /// integer instead). [`HandleScope::try_identity_hash`] returns `None`.
+    pub fn identity_hash<T>(&mut self, v: Local<'_, T>) -> u32 {
+        match self.try_identity_hash(v) {
+            Some(h) => h,
+            None => identity_hash_of_smi(self.resolve(v).smi_value()),
+        }
+    }
+
+    /// [`HandleScope::identity_hash`], or `None` for a Smi.
+    pub fn try_identity_hash<T>(&mut self, v: Local<'_, T>) -> Option<u32> {
+        let t = self.resolve(v);
+        t.is_heap_object().then(|| self.isolate.heap.roots.identity_hashes.get_or_insert(t))
+    }
+
+    /// Number of objects that have been given an identity hash and are
+    /// still alive (entries of the isolate's identity-hash table).
+    pub fn identity_hash_count(&self) -> usize {
+        self.isolate.heap.roots.identity_hashes.len()
+    }
+
+    // ----- Strings without copying ------------------------------------------
+
+    /// The contents of `s`, borrowed from the heap: no copy. The borrow of
+    /// the scope keeps the string in place (nothing that may allocate or
+    /// collect can run while it lives).
+    #[inline]
+    pub fn as_str<'a>(&'a self, s: Local<'_, HeapString>) -> &'a str {
+        let (o, _) = self.typed(s);
+        let bytes = o.bytes(offsets::STRING_HEADER_WORDS * WORD, o.smi_word(offsets::LENGTH));
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: a heap string's bytes are copied from a `&str` when it is
+        // made (`new_string`, `intern`) and never written afterwards (strings
+        // have no raw-byte access), so they are UTF-8. They stay where they
+        // are for `'a`: objects move only in GC pauses, which start only from
+        // calls that take the scope mutably, and `'a` borrows it.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+
+    /// The hash of `s`'s contents, stored in the string when it was made (no
+    /// pass over its bytes): [`crate::hash_str`] of its contents, so a
+    /// runtime's table can look a heap string and a Rust `&str` up alike.
+    #[inline]
+    pub fn string_hash(&self, s: Local<'_, HeapString>) -> u64 {
+        self.typed(s).0.word(offsets::STRING_HASH) as u64
+    }
+
+    /// Do `a` and `b` hold the same contents? Identical or internalized
+    /// strings compare in one step, others by hash and length, then bytes.
+    pub fn string_equals(&self, a: Local<'_, HeapString>, b: Local<'_, HeapString>) -> bool {
+        let ((x, tx), (y, ty)) = (self.typed(a), self.typed(b));
+        if x == y {
+            return true;
+        }
+        if tx == InstanceType::InternalizedString && ty == InstanceType::InternalizedString {
+            return false; // one internalized string per content
+        }
+        x.word(offsets::STRING_HASH) == y.word(offsets::STRING_HASH)
+            && x.word(offsets::LENGTH) == y.word(offsets::LENGTH)
+            && self.as_str(a) == self.as_str(b)
+    }
+
+    /// Does `s` hold exactly `other`? Compares lengths, then bytes.
+    pub fn string_eq(&self, s: Local<'_, HeapString>, other: &str) -> bool {
+        self.as_str(s) == other
+    }
+
+    /// Orders `a` and `b` by contents: byte-wise on UTF-8, which is the
+    /// order of Unicode code points (Rust's `str` order).
+    pub fn string_cmp(&self, a: Local<'_, HeapString>, b: Local<'_, HeapString>) -> std::cmp::Ordering {
+        self.as_str(a).cmp(self.as_str(b))
+    }
+
+    // ----- Re-pointing handles ----------------------------------------------
+
+    /// A new handle in this scope to `v`'s value: a copy to re-point with
+    /// [`HandleScope::set_local`] without changing `v`.
+    #[inline]
+    pub fn local<T>(&mut self, v: Local<'_, T>) -> Local<'s, T> {
+        let t = self.resolve(v);
+        self.push(t)
+    }
+
+    /// Re-points `target` to `value`'s value: every copy of `target` sees
+    /// the new value. `target` may belong to this scope or to any enclosing
+    /// one that is still open, so loop state kept in an outer handle can be
+    /// updated from the loop body's own scope (the value then lives as long
+    /// as `target`'s scope): no heap array is needed to carry it.
+    ///
+    /// # Panics
+    /// If either handle belongs to another isolate, or `target` is one of
+    /// the isolate's shared oddball handles ([`HandleScope::undefined`] and
+    /// friends): copy it with [`HandleScope::local`] first.
+    #[inline]
+    pub fn set_local<T>(&mut self, target: Local<'_, T>, value: Local<'_, T>) {
+        let t = self.resolve(value);
+        self.store_local(target, t);
+    }
+
+    /// Re-points `target` to the Smi `v` (no handle made).
+    ///
+    /// # Panics
+    /// As [`HandleScope::set_local`].
+    #[inline]
+    pub fn set_local_smi(&mut self, target: Local<'_, Value>, v: Smi) {
+        self.store_local(target, v.tagged());
+    }
+
+    #[inline(always)]
+    fn store_local<T>(&mut self, target: Local<'_, T>, t: Tagged) {
+        let heap = &mut self.isolate.heap;
+        if target.isolate != heap.id {
+            wrong_isolate("Local", target.isolate, heap.id);
+        }
+        if (target.index as usize) < heap.ro_roots.oddballs.len() {
+            repoint_constant(target.index);
+        }
+        heap.roots.locals[target.index as usize] = t;
+    }
+
     // ----- Global and weak handles ------------------------------------------
 
     /// A global handle to `v`'s value.
@@ -748,6 +1047,19 @@ impl<'s> HandleScope<'s> {
         let table = self.isolate.heap.roots.globals.clone();
         let index = table.create(t);
         Global::from_table(table, index)
+    }
+
+    /// Re-points `g` to `v`'s value (rusty_v8's `Global::set`): the global's
+    /// slot is reused, nothing is allocated.
+    ///
+    /// # Panics
+    /// If `g` or `v` belongs to another isolate than this scope's.
+    pub fn set_global<T>(&self, g: &mut Global<T>, v: Local<'_, T>) {
+        let id = self.isolate.heap.id;
+        if g.table.isolate != id {
+            wrong_isolate("Global", g.table.isolate, id);
+        }
+        g.table.set(g.index, self.resolve(v));
     }
 
     /// A local handle to a global's value.
@@ -812,5 +1124,200 @@ impl<'s> HandleScope<'s> {
     /// Number of local handles this scope holds.
     pub fn handle_count(&self) -> usize {
         self.isolate.heap.roots.locals.len() - self.base
+    }
+}
+
+/// A [`HandleScope`] that can return one handle to its parent scope:
+/// the shape of V8's (and rusty_v8's) `EscapableHandleScope`.
+///
+/// A helper that opens a scope of its own for its temporaries returns its
+/// result with [`EscapableHandleScope::escape`]; everything else it made
+/// goes when the scope ends. Opening the scope reserves the escaped handle's
+/// slot in the parent, just below the scope's own handles (it holds
+/// `the_hole` until the escape), so escaping is a store into that slot: no
+/// allocation, and the parent's handle count grows by one however many
+/// temporaries the helper made. Everything a [`HandleScope`] does is
+/// reachable through `Deref`.
+///
+/// ```
+/// # use isogc::*;
+/// /// A two-element list `[head, tail]`, built with temporaries of its own.
+/// fn cons<'p>(
+///     scope: &mut HandleScope<'p>,
+///     head: Smi,
+///     tail: Local<'_, Value>,
+/// ) -> Result<Local<'p, FixedArray>, AllocError> {
+///     let mut s = EscapableHandleScope::new(scope);
+///     let cell = s.new_fixed_array(2)?;
+///     let boxed = s.new_number(head.value() as f64)?; // a temporary
+///     s.set(cell, 0, boxed);
+///     s.set(cell, 1, tail);
+///     Ok(s.escape(cell))
+/// }
+///
+/// let platform = Platform::new(1).unwrap();
+/// let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
+/// let mut scope = HandleScope::new(&mut isolate);
+/// let before = scope.handle_count();
+/// let nil = scope.null();
+/// let list = cons(&mut scope, Smi::from(1), nil).unwrap();
+/// let list = cons(&mut scope, Smi::from(2), list.as_value()).unwrap();
+/// assert_eq!(scope.handle_count(), before + 2); // one per escape
+/// scope.collect_garbage(GcRequest::Major);
+/// assert_eq!(scope.get_number(list, 0), Some(2.0));
+/// ```
+///
+/// The compiler keeps escaped handles in their scope: an escaped handle
+/// lives as long as the parent's handles, not longer, and a handle made in
+/// the escapable scope cannot outlive it un-escaped:
+///
+/// ```compile_fail,E0621
+/// # use isogc::*;
+/// fn leak<'p>(scope: &mut HandleScope<'p>) -> Local<'p, FixedArray> {
+///     let mut s = EscapableHandleScope::new(scope);
+///     s.new_fixed_array(1).unwrap() // not escaped: does not live long enough
+/// }
+/// ```
+///
+/// ```compile_fail,E0499
+/// # use isogc::*;
+/// # let platform = Platform::new(1).unwrap();
+/// # let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
+/// let escaped;
+/// {
+///     let mut parent = HandleScope::new(&mut isolate);
+///     let mut s = EscapableHandleScope::new(&mut parent);
+///     let a = s.new_fixed_array(1).unwrap();
+///     escaped = s.escape(a);
+/// } // the parent ends here: its handles with it
+/// let mut other = HandleScope::new(&mut isolate);
+/// other.length(escaped);
+/// ```
+///
+/// # Panics
+/// [`EscapableHandleScope::escape`] panics when called a second time on
+/// one scope, with a handle of another isolate, or when the scope's
+/// [`HandleScope`] was exchanged for another one (`std::mem::swap` through
+/// `DerefMut`), so that the reserved slot is not its parent's any more.
+pub struct EscapableHandleScope<'s, 'p> {
+    scope: HandleScope<'s>,
+    /// The reserved slot in the parent (just below `scope.base`).
+    slot: u32,
+    /// Has the escape filled the slot?
+    escaped: bool,
+    /// The isolate of the reserved slot (to catch an exchanged scope).
+    slot_isolate: u32,
+    /// Escaped handles are the parent's: they live for `'p`.
+    _parent: PhantomData<&'p ()>,
+}
+
+impl<'s, 'p> EscapableHandleScope<'s, 'p> {
+    /// Opens an escapable scope on `parent`, reserving the slot the escaped
+    /// handle will take in `parent` (one handle of the parent's, holding
+    /// `the_hole` until [`EscapableHandleScope::escape`]).
+    #[inline]
+    pub fn new(parent: &'s mut HandleScope<'p>) -> EscapableHandleScope<'s, 'p> {
+        let isolate: &'s mut Isolate = &mut *parent.isolate;
+        isolate.gc.check_usable(isolate.heap.id);
+        let hole = isolate.heap.ro_roots.oddball(OddballKind::TheHole);
+        let handles = &mut isolate.heap.roots.locals;
+        let slot = handles.len();
+        handles.push(hole);
+        let slot_isolate = isolate.heap.id;
+        // The scope's own handles start above the reserved slot, so its drop
+        // (truncating to `base`) keeps the slot: the parent's drop pops it.
+        EscapableHandleScope {
+            scope: HandleScope { isolate, base: slot + 1 },
+            slot: slot as u32,
+            escaped: false,
+            slot_isolate,
+            _parent: PhantomData,
+        }
+    }
+
+    /// Returns `value` to the parent scope: its value is stored into the
+    /// slot reserved when this scope opened, and the returned handle (the
+    /// parent's) stays valid after this scope ends. Call it once per scope;
+    /// this scope stays usable afterwards.
+    ///
+    /// # Panics
+    /// If called a second time on this scope, if `value` belongs to another
+    /// isolate, or if this scope's [`HandleScope`] was exchanged for another
+    /// one (see the type's docs). The isolate stays usable.
+    #[inline]
+    pub fn escape<T>(&mut self, value: Local<'_, T>) -> Local<'p, T> {
+        let slot = self.slot;
+        if self.escaped {
+            escaped_twice(slot);
+        }
+        let heap = &self.scope.isolate.heap;
+        if heap.id != self.slot_isolate || self.scope.base != slot as usize + 1 {
+            escape_into_wrong_scope(slot, self.slot_isolate, self.scope.base, heap.id);
+        }
+        let t = self.scope.resolve(value);
+        self.escaped = true;
+        self.scope.isolate.heap.roots.locals[slot as usize] = t;
+        Local::new(slot, self.slot_isolate)
+    }
+
+    /// Has [`EscapableHandleScope::escape`] been called on this scope?
+    pub fn has_escaped(&self) -> bool {
+        self.escaped
+    }
+}
+
+impl<'s> std::ops::Deref for EscapableHandleScope<'s, '_> {
+    type Target = HandleScope<'s>;
+    fn deref(&self) -> &HandleScope<'s> {
+        &self.scope
+    }
+}
+
+impl<'s> std::ops::DerefMut for EscapableHandleScope<'s, '_> {
+    fn deref_mut(&mut self) -> &mut HandleScope<'s> {
+        &mut self.scope
+    }
+}
+
+impl std::fmt::Debug for EscapableHandleScope<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EscapableHandleScope")
+            .field("isolate", &self.slot_isolate)
+            .field("escaped", &self.has_escaped())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agrees<K: HeapType>(all: &[InstanceType]) {
+        for &t in all {
+            let raw = Tagged::from_smi(t as i64).0;
+            assert_eq!(K::matches_raw(raw), K::matches(t), "{} vs {t:?}", K::NAME);
+            if K::matches(t) {
+                assert_eq!(K::type_of_raw(raw), t);
+            }
+        }
+        // Odd words (never a Smi type word) and neighbours never match.
+        for raw in [0, 1, usize::MAX, Tagged::from_smi(K::LAST as i64 + 1).0] {
+            assert!(!K::matches_raw(raw), "{} raw {raw:#x}", K::NAME);
+        }
+    }
+
+    #[test]
+    fn the_raw_kind_check_agrees_with_the_decoded_one() {
+        use InstanceType::*;
+        let all =
+            [Map, Oddball, FixedArray, ByteArray, String, InternalizedString, HeapNumber, Object, FreeSpace, Filler];
+        agrees::<super::FixedArray>(&all);
+        agrees::<super::ByteArray>(&all);
+        agrees::<super::HeapString>(&all);
+        agrees::<super::HeapNumber>(&all);
+        agrees::<super::Map>(&all);
+        agrees::<super::Object>(&all);
+        assert!(super::HeapString::matches(String) && super::HeapString::matches(InternalizedString));
+        assert!(!super::HeapString::matches(HeapNumber) && !super::HeapString::matches(ByteArray));
     }
 }

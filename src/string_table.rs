@@ -8,6 +8,14 @@ use crate::object::{offsets, HeapObject};
 use crate::value::Tagged;
 use std::collections::HashMap;
 
+/// The hash isogc stores in every heap string: 64-bit FNV-1a of its UTF-8
+/// bytes. [`crate::HandleScope::string_hash`] of a heap string with contents
+/// `s` is `hash_str(s)`, so a runtime's table can file heap strings and Rust
+/// strings under one hash.
+pub fn hash_str(s: &str) -> u64 {
+    crate::object::string_hash(s.as_bytes())
+}
+
 pub(crate) struct StringTable {
     by_hash: HashMap<u64, Vec<Tagged>>,
     len: usize,

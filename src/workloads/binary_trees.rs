@@ -16,8 +16,8 @@
 //! the real program prints and checks each against its closed form
 //! ([`expected_output`]).
 
-use super::{build_tree, clear_registers, registers_for, verification, Trees, Workload, WorkloadError};
-use crate::{AllocError, HandleScope, Isolate, Local, Object, ObjectLayout};
+use super::{build_tree, verification, Workload, WorkloadError};
+use crate::{HandleScope, Isolate, Local, Object, ObjectLayout};
 use std::time::Instant;
 
 /// The smallest depth of the short-lived trees.
@@ -73,14 +73,6 @@ fn item_check(scope: &mut HandleScope<'_>, node: Local<'_, Object>) -> u64 {
     1 + item_check(&mut s, left) + item_check(&mut s, right)
 }
 
-/// Builds a tree of `depth` and returns its root (register 0 is left
-/// holding it; the caller clears it when done).
-fn tree<'s>(s: &mut HandleScope<'s>, t: &Trees<'_>, depth: u32) -> Result<Local<'s, Object>, AllocError> {
-    build_tree(s, t, depth, 0)?;
-    let root = s.get(t.regs, 0);
-    Ok(s.cast::<Object, _>(root).expect("binary-trees: the builder stored no root"))
-}
-
 /// Runs binary-trees with maximum depth `n` (the program's argument; 21 for
 /// timing runs) and checks every line of its output.
 pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> {
@@ -90,21 +82,16 @@ pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> 
     let mut nodes = 0;
     let mut s = HandleScope::new(isolate);
     let node = s.new_map(&ObjectLayout { name: "TreeNode".into(), tagged_fields: 2, raw_bytes: 0 })?;
-    let regs = s.new_fixed_array(registers_for(max + 1))?;
-    let t = Trees { node, regs };
-    let all = registers_for(max + 1);
 
     {
         let mut s = HandleScope::new(&mut s);
-        let stretch = tree(&mut s, &t, max + 1)?;
-        clear_registers(&mut s, regs, all);
+        let stretch = build_tree(&mut s, node, max + 1)?;
         let check = item_check(&mut s, stretch);
         nodes += tree_nodes(max + 1);
         output.push(format!("stretch tree of depth {}\t check: {check}", max + 1));
     }
 
-    let long_lived = tree(&mut s, &t, max)?;
-    clear_registers(&mut s, regs, all);
+    let long_lived = build_tree(&mut s, node, max)?;
     nodes += tree_nodes(max);
 
     for d in (MIN_DEPTH..=max).step_by(2) {
@@ -112,12 +99,9 @@ pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> 
         let mut check = 0;
         for _ in 0..iterations {
             let mut s = HandleScope::new(&mut s);
-            let short = tree(&mut s, &t, d)?;
+            let short = build_tree(&mut s, node, d)?;
             check += item_check(&mut s, short);
         }
-        // Each tree overwrote the previous one's registers; only the last
-        // is still held.
-        clear_registers(&mut s, regs, all);
         nodes += iterations * tree_nodes(d);
         output.push(format!("{iterations}\t trees of depth {d}\t check: {check}"));
     }

@@ -21,8 +21,8 @@
 //! array of heap numbers would add 250,000 small long-lived objects and
 //! 500,000 slots to every major GC's marking, a different benchmark.
 
-use super::{build_tree, clear_registers, registers_for, verification, Trees, Workload, WorkloadError};
-use crate::{AllocError, ByteArray, HandleScope, Isolate, Local, Object, ObjectLayout};
+use super::{build_tree, verification, Workload, WorkloadError};
+use crate::{AllocError, ByteArray, HandleScope, Isolate, Local, Map, Object, ObjectLayout};
 use std::time::Instant;
 
 /// GCBench's constants.
@@ -81,24 +81,29 @@ pub struct GcBench {
 }
 
 /// A new node: children `undefined`, `i = j = 0`.
-fn new_node<'s>(s: &mut HandleScope<'s>, t: &Trees<'_>) -> Result<Local<'s, Object>, AllocError> {
-    s.new_object(t.node)
+fn new_node<'s>(s: &mut HandleScope<'s>, node: Local<'_, Map>) -> Result<Local<'s, Object>, AllocError> {
+    s.new_object(node)
 }
 
 /// `Populate`: gives `node` two new children, then populates each, down to
 /// `depth` levels below it. Children are stored into their (older) parent
 /// before they get children of their own.
-fn populate(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, node: Local<'_, Object>) -> Result<(), AllocError> {
+fn populate(
+    scope: &mut HandleScope<'_>,
+    map: Local<'_, Map>,
+    depth: u32,
+    node: Local<'_, Object>,
+) -> Result<(), AllocError> {
     if depth == 0 {
         return Ok(());
     }
     let mut s = HandleScope::new(scope);
-    let left = new_node(&mut s, t)?;
+    let left = new_node(&mut s, map)?;
     s.set(node, 0, left);
-    let right = new_node(&mut s, t)?;
+    let right = new_node(&mut s, map)?;
     s.set(node, 1, right);
-    populate(&mut s, t, depth - 1, left)?;
-    populate(&mut s, t, depth - 1, right)
+    populate(&mut s, map, depth - 1, left)?;
+    populate(&mut s, map, depth - 1, right)
 }
 
 /// Nodes of the tree at `node`, checking that it is perfect.
@@ -157,22 +162,17 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
     let mut s = HandleScope::new(isolate);
     let layout = ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8 };
     let node = s.new_map(&layout)?;
-    let deepest = p.stretch_depth.max(p.long_lived_depth).max(p.max_depth);
-    let regs = s.new_fixed_array(registers_for(deepest))?;
-    let t = Trees { node, regs };
-    let all = registers_for(deepest);
 
     output.push(format!("Stretching memory with a binary tree of depth {}", p.stretch_depth));
     {
         let mut s = HandleScope::new(&mut s);
-        build_tree(&mut s, &t, p.stretch_depth, 0)?; // `MakeTree`
-        clear_registers(&mut s, regs, all);
+        build_tree(&mut s, node, p.stretch_depth)?; // `MakeTree`
         nodes += Params::tree_size(p.stretch_depth);
     }
 
     output.push(format!("Creating a long-lived binary tree of depth {}", p.long_lived_depth));
-    let long_lived = new_node(&mut s, &t)?;
-    populate(&mut s, &t, p.long_lived_depth, long_lived)?;
+    let long_lived = new_node(&mut s, node)?;
+    populate(&mut s, node, p.long_lived_depth, long_lived)?;
     nodes += Params::tree_size(p.long_lived_depth);
 
     output.push(format!("Creating a long-lived array of {} doubles", p.array_size));
@@ -186,8 +186,8 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
         output.push(format!("Creating {iterations} trees of depth {d}"));
         for i in 0..iterations {
             let mut s = HandleScope::new(&mut s);
-            let temp = new_node(&mut s, &t)?;
-            populate(&mut s, &t, d, temp)?;
+            let temp = new_node(&mut s, node)?;
+            populate(&mut s, node, d, temp)?;
             if i + 1 == iterations {
                 check_tree(&mut s, temp, d, "a top-down tree")?;
             }
@@ -195,14 +195,11 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
         output.push("\tTop down construction".into());
         for i in 0..iterations {
             let mut s = HandleScope::new(&mut s);
-            build_tree(&mut s, &t, d, 0)?; // `MakeTree`
+            let root = build_tree(&mut s, node, d)?; // `MakeTree`
             if i + 1 == iterations {
-                let root = s.get(regs, 0);
-                let root = s.cast::<Object, _>(root).expect("gcbench: MakeTree stored no root");
                 check_tree(&mut s, root, d, "a bottom-up tree")?;
             }
         }
-        clear_registers(&mut s, regs, all);
         output.push("\tBottom up construction".into());
         nodes += 2 * iterations * Params::tree_size(d);
     }

@@ -15,15 +15,18 @@
 //! (`papers/gc-benchmarks.md` says where these versions depart from the
 //! originals; `papers/cheng-blelloch-2001-mmu.md` how the MMU is computed).
 //!
-//! Recursive builders keep their partial results in a *register file*: a
-//! small fixed array that plays the part of an interpreter's stack frame.
-//! A `Local` cannot outlive the scope that made it (there is no escapable
-//! scope), so a call returns its result by storing it into a register of
-//! its caller; each call opens its own scope, and the number of live handles
-//! stays proportional to the recursion depth, as the roots of a real
-//! runtime's stack would be, not to the size of the tree.
+//! Recursive builders return their results as a runtime's functions return
+//! values: each call opens an [`crate::EscapableHandleScope`] for its
+//! temporaries and escapes its result into its caller's scope, so the
+//! number of live handles stays proportional to the recursion depth, as the
+//! roots of a real runtime's stack would be, not to the size of the tree,
+//! and a parent is linked to its (young) children by plain young-to-young
+//! stores.
 
-use crate::{AllocError, ConfigError, GcEvent, HandleScope, HeapConfig, Isolate, Platform};
+use crate::{
+    AllocError, ConfigError, EscapableHandleScope, GcEvent, HandleScope, HeapConfig, Isolate, Local, Map, Object,
+    Platform,
+};
 use std::time::{Duration, Instant};
 
 pub mod binary_trees;
@@ -208,48 +211,26 @@ pub fn measure(
     Ok(Measured { run, events, report, created, isolate_id: isolate.id(), config })
 }
 
-/// Number of registers a builder of trees of `max_depth` needs: two per
-/// level (the results of the left and the right call) and one for the root.
-fn registers_for(max_depth: u32) -> usize {
-    2 * (max_depth as usize + 1) + 2
-}
-
-/// A node layout (two tagged fields: left, right) and the register file a
-/// builder returns results in (there is no escapable handle scope).
-struct Trees<'a> {
-    node: crate::Local<'a, crate::Map>,
-    regs: crate::Local<'a, crate::FixedArray>,
-}
-
 /// Builds a perfect tree of `depth` bottom-up (children before their parent,
-/// as binary-trees' `bottomUpTree` and GCBench's `MakeTree` do) and stores its
-/// root into register `out`. A node at depth `d` receives its children in
-/// registers `2d` and `2d + 1`, which no call below it uses.
-fn build_tree(scope: &mut HandleScope<'_>, t: &Trees<'_>, depth: u32, out: usize) -> Result<(), crate::AllocError> {
-    let mut s = HandleScope::new(scope);
-    let node = if depth == 0 {
-        s.new_object(t.node)?
-    } else {
-        let (l, r) = (2 * depth as usize, 2 * depth as usize + 1);
-        build_tree(&mut s, t, depth - 1, l)?;
-        build_tree(&mut s, t, depth - 1, r)?;
-        let node = s.new_object(t.node)?;
-        let left = s.get(t.regs, l);
-        s.set(node, 0, left);
-        let right = s.get(t.regs, r);
-        s.set(node, 1, right);
-        node
-    };
-    s.set(t.regs, out, node);
-    Ok(())
-}
-
-/// Clears registers `0..n` (so they no longer keep a finished tree alive).
-fn clear_registers(scope: &mut HandleScope<'_>, regs: crate::Local<'_, crate::FixedArray>, n: usize) {
-    let undefined = scope.undefined();
-    for i in 0..n.min(scope.length(regs)) {
-        scope.set(regs, i, undefined);
+/// as binary-trees' `bottomUpTree` and GCBench's `MakeTree` do) from nodes of
+/// `node`'s layout (two tagged fields: left, right), and returns its root.
+/// Each inner node's call opens an escapable scope for its children and
+/// escapes the node to its caller; a leaf is made in its caller's scope.
+fn build_tree<'p>(
+    scope: &mut HandleScope<'p>,
+    node: Local<'_, Map>,
+    depth: u32,
+) -> Result<Local<'p, Object>, AllocError> {
+    if depth == 0 {
+        return scope.new_object(node);
     }
+    let mut s = EscapableHandleScope::new(scope);
+    let left = build_tree(&mut s, node, depth - 1)?;
+    let right = build_tree(&mut s, node, depth - 1)?;
+    let n = s.new_object(node)?;
+    s.set(n, 0, left);
+    s.set(n, 1, right);
+    Ok(s.escape(n))
 }
 
 fn verification(workload: Workload, what: String) -> WorkloadError {

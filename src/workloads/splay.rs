@@ -15,7 +15,7 @@
 //! increasing in order, and every payload intact (shape, arrays, strings).
 
 use super::{verification, Workload, WorkloadError};
-use crate::{AllocError, HandleScope, Isolate, Local, Map, Object, ObjectLayout, Smi};
+use crate::{AllocError, EscapableHandleScope, HandleScope, Isolate, Local, Map, Object, ObjectLayout, Smi};
 use std::time::{Duration, Instant};
 
 /// Splay's parameters.
@@ -284,10 +284,17 @@ fn leaf_string(tag: &str) -> String {
     format!("String for key {tag} in leaf node")
 }
 
-/// A payload tree of `depth` for the key printed as `tag`, built bottom-up
-/// in the caller's scope (at most a few hundred handles).
-fn payload<'s>(s: &mut HandleScope<'s>, t: &Tree<'_>, depth: u32, tag: &str) -> Result<Local<'s, Object>, AllocError> {
+/// A payload tree of `depth` for the key printed as `tag`, built bottom-up:
+/// a leaf in the caller's scope, an inner node in an escapable scope of its
+/// own that escapes it to the caller (a handful of live handles per level).
+fn payload<'p>(
+    scope: &mut HandleScope<'p>,
+    t: &Tree<'_>,
+    depth: u32,
+    tag: &str,
+) -> Result<Local<'p, Object>, AllocError> {
     if depth == 0 {
+        let s = scope;
         let array = s.new_fixed_array(LEAF_ARRAY_LEN)?;
         for i in 0..LEAF_ARRAY_LEN {
             s.set(array, i, Smi::from(i as i32));
@@ -298,12 +305,13 @@ fn payload<'s>(s: &mut HandleScope<'s>, t: &Tree<'_>, depth: u32, tag: &str) -> 
         s.set(leaf, LEAF_STRING, string);
         return Ok(leaf);
     }
-    let left = payload(s, t, depth - 1, tag)?;
-    let right = payload(s, t, depth - 1, tag)?;
+    let mut s = EscapableHandleScope::new(scope);
+    let left = payload(&mut s, t, depth - 1, tag)?;
+    let right = payload(&mut s, t, depth - 1, tag)?;
     let node = s.new_object(t.payload_node)?;
     s.set(node, 0, left);
     s.set(node, 1, right);
-    Ok(node)
+    Ok(s.escape(node))
 }
 
 /// Inserts a node with a key not yet in the tree and a fresh payload;
