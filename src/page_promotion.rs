@@ -2,8 +2,8 @@
 //! pages where they are, and nothing is copied.
 //!
 //! Follows V8's fast promotion mode (`PromoteYoungGenerationGC::
-//! EvacuateYoungGeneration`, `Heap::ComputeFastPromotionMode`; see
-//! `papers/v8-pretenuring.md`, which also maps new-space sizing): when
+//! EvacuateYoungGeneration`, `Heap::ComputeFastPromotionMode`, and
+//! mark-compact's page promotion; see `papers/v8-new-space-sizing.md`): when
 //! nearly everything in new space survives, a scavenge would copy it all
 //! (twice, before the age mark promotes it) only to promote it anyway, so
 //! the minor GC moves whole pages to old space instead. Its pause is a few
