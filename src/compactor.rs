@@ -5,7 +5,7 @@
 //! 1. **Candidates** are chosen when marking starts ([`Compactor::select_candidates`]):
 //!    old-space pages whose free share is at least [`FREE_SHARE`] (or
 //!    [`FREE_SHARE_REDUCING`] in a GC asked to reduce memory), fewest live
-//!    bytes first, up to a byte budget that fits [`TARGET_PAUSE_MS`] at the
+//!    bytes first, up to a byte budget that fits `HeapConfig::pause_target` at the
 //!    measured evacuation speed. Nothing is chosen unless at least one page
 //!    would be released. Map-space pages and pinned pages (`NEVER_EVACUATE`)
 //!    never move. Candidates leave the free list, so nothing new lands on
@@ -61,8 +61,6 @@ pub(crate) const FREE_SHARE: f64 = 0.7;
 /// ... or this share, in a GC asked to reduce memory (explicit or last
 /// resort), with no byte budget: V8's reduce-memory threshold is 20%.
 pub(crate) const FREE_SHARE_REDUCING: f64 = 0.2;
-/// Evacuation should fit this much of the finalization pause.
-pub(crate) const TARGET_PAUSE_MS: f64 = 2.0;
 /// Evacuation speed assumed before one was measured, bytes per ms (a
 /// conservative guess; the first compaction measures the real one).
 const INITIAL_SPEED: f64 = 256.0 * 1024.0;
@@ -132,7 +130,9 @@ impl Compactor {
         let budget = if stress || reducing {
             usize::MAX
         } else {
-            (self.speed.unwrap_or(INITIAL_SPEED) * TARGET_PAUSE_MS) as usize
+            // Evacuation should fit the pause budget (V8 sizes its candidate
+            // set by its measured compaction speed the same way).
+            (self.speed.unwrap_or(INITIAL_SPEED) * heap.config.pause_target.as_secs_f64() * 1e3) as usize
         };
         let (mut chosen, mut bytes) = (Vec::new(), 0usize);
         for (live, page) in eligible {
