@@ -303,6 +303,22 @@ impl Sweeping {
         true
     }
 
+    /// The allocating thread sweeps pages of both spaces itself until
+    /// `deadline` (at least one page, if any is left to claim). `false` if
+    /// no page was left to claim.
+    pub(crate) fn sweep_until(&mut self, old: &mut OldSpace, map: &mut OldSpace, deadline: Instant) -> bool {
+        let mut swept = false;
+        for space in [old, map] {
+            while self.sweep_one_page(space) {
+                swept = true;
+                if Instant::now() >= deadline {
+                    return true;
+                }
+            }
+        }
+        swept
+    }
+
     /// Pages whose result the owner has not taken yet.
     pub(crate) fn pages_left(&self) -> usize {
         let untaken = |(q, h): (&Queue, usize)| {

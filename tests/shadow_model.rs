@@ -1259,6 +1259,8 @@ struct Summary {
     promoted_bytes: usize,
     /// Scavenges that ran with more than one task.
     parallel_minor: u64,
+    /// Minor GCs that promoted new space by pages instead of scavenging it.
+    page_promotions: u64,
     /// Incremental marking cycles finalized (not abandoned).
     incremental: u64,
     /// Lazy sweeping steps (one page each, on the allocation path).
@@ -1298,6 +1300,7 @@ impl Summary {
             reachable: self.reachable + o.reachable,
             promoted_bytes: self.promoted_bytes + o.promoted_bytes,
             parallel_minor: self.parallel_minor + o.parallel_minor,
+            page_promotions: self.page_promotions + o.page_promotions,
             incremental: self.incremental + o.incremental,
             lazy_steps: self.lazy_steps + o.lazy_steps,
             finish_steps: self.finish_steps + o.finish_steps,
@@ -1376,6 +1379,8 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> 
         nodes: run.nodes.len(),
         reachable,
         promoted_bytes: scope.gc_events().iter().map(|e| e.promoted_bytes).sum(),
+        page_promotions: scope.gc_events().iter().filter(|e| e.kind == GcKind::Minor && e.promoted_pages > 0).count()
+            as u64,
         parallel_minor: scope.gc_events().iter().filter(|e| e.kind == GcKind::Minor && e.scavenge_tasks > 1).count()
             as u64,
         incremental: count(&finalized),
@@ -1461,7 +1466,16 @@ fn run_mode(mode: GcMode, stress: bool) {
         // least run through some (their count depends on the seed).
         assert!(t.incremental > 0, "no incremental marking cycle was finalized");
     }
-    assert!(t.parallel_minor * 3 >= t.minor, "too few parallel scavenges: {} of {}", t.parallel_minor, t.minor);
+    // Minor GCs that promoted by pages ran no scavenge job.
+    let minor_promotions = t.page_promotions.min(t.minor);
+    println!("shadow model {name}: {} GCs promoted new space by pages", t.page_promotions);
+    assert!(t.page_promotions > 0, "no GC promoted new space by pages");
+    assert!(
+        t.parallel_minor * 3 >= t.minor - minor_promotions,
+        "too few parallel scavenges: {} of {}",
+        t.parallel_minor,
+        t.minor - minor_promotions
+    );
     println!(
         "shadow model {name}: sweeping: {} lazy steps, {} finished on allocation, {} by marking starts, {} \
          background runs; explicit GCs with pages pending (one GC task): {} scavenges, {} major GCs",
@@ -1478,10 +1492,10 @@ fn run_mode(mode: GcMode, stress: bool) {
             // seed; tests/sweeping.rs pins each interleaving down
             // deterministically.
             assert!(t.lazy_steps > 0, "no lazy sweeping step ran");
-            // Rare (a few per hundred programs, fewer when background
-            // sweepers are quick): the stress tests run too few programs to
-            // count on one.
-            assert!(stress || t.marking_start_sweeps > 0, "no marking start finished a pending sweep");
+            // A marking start finishes a pending sweep only when marking
+            // starts at the limit or on request (at the soft limit the
+            // allocation path sweeps in budgeted steps first; see
+            // tests/sweeping.rs), so its count is not asserted here.
             assert!(t.minor_while_pending > 0, "no explicit scavenge ran while pages were pending");
             assert!(t.major_while_pending > 0, "no explicit major GC ran while pages were pending");
         }

@@ -383,10 +383,31 @@ impl Collector {
                 self.collect_major(heap, GcReason::OldGenerationLimit, false);
             }
         } else if heap.config.mode == GcMode::Concurrent && self.controller.reached_soft_limit(old_gen) {
-            self.start_marking(heap, GcReason::SoftLimit);
+            if self.sweeping.is_some() && !self.controller.reached_limit(old_gen) {
+                // Marking needs the last cycle's sweeping finished; rather
+                // than finishing it inside the start pause, sweep a budgeted
+                // step now and start marking once it is done.
+                self.sweeping_step(heap);
+            } else {
+                self.start_marking(heap, GcReason::SoftLimit);
+            }
         } else if self.controller.reached_limit(old_gen) {
             self.collect_major(heap, GcReason::OldGenerationLimit, false);
         }
+    }
+
+    /// Sweeping on the allocating thread for at most half the pause budget
+    /// (at least one page), a recorded [`GcKind::SweepingStep`].
+    fn sweeping_step(&mut self, heap: &mut Heap) {
+        let deadline = Instant::now() + heap.config.pause_target / 2;
+        self.sweeping_pause(heap, GcReason::AllocationStep, |gc, heap| {
+            let Some(s) = gc.sweeping.as_mut() else { return false };
+            let mut swept = s.sweep_until(&mut heap.old_space, &mut heap.map_space, deadline);
+            // What the background sweepers finished counts too.
+            swept |= s.harvest(&mut heap.old_space) | s.harvest(&mut heap.map_space);
+            sweeper::end_if_complete(heap, &mut gc.sweeping);
+            swept
+        });
     }
 
     /// The pause that starts a concurrent marking cycle: sweeping finished
