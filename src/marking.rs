@@ -170,9 +170,61 @@ fn mark_parallel(heap: &mut Heap, seed: Vec<HeapObject>, compacting: bool) -> us
 /// workers first) grey the objects they copy or promote.
 pub(crate) struct IncrementalMarking {
     shared: Arc<MarkingShared>,
-    /// Heap size at the previous step: a step marks at least twice what the
-    /// mutator allocated since, so marking outpaces allocation.
-    allocated_at_last_step: usize,
+    schedule: Schedule,
+}
+
+/// When marking should be how far (V8's incremental-marking schedule): the
+/// cycle aims to have marked `estimated_live` bytes by the time the old
+/// generation has used [`Schedule::AIM`] of its headroom to the limit, and
+/// at the latest after [`Schedule::TARGET_TIME`]. The background workers
+/// do the marking; the mutator steps only for what they are behind.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Schedule {
+    started: Instant,
+    /// Bytes marking expects to mark: the heap's objects when it started
+    /// (garbage included, so the estimate errs toward marking early).
+    estimated_live: usize,
+    /// Old-generation size when it started, and its limit.
+    old_gen_at_start: usize,
+    limit: usize,
+}
+
+impl Schedule {
+    /// Share of the old generation's headroom by which marking should be
+    /// done, so that a normal workload never finishes marking at the limit.
+    pub(crate) const AIM: f64 = 0.5;
+    /// Marking should be done this long after it started, whatever the
+    /// allocation rate (V8 aims at about half a second).
+    pub(crate) const TARGET_TIME: Duration = Duration::from_millis(500);
+    /// A step that is due marks at least this much (V8's minimum step
+    /// size: smaller steps cost more in entry than they mark).
+    pub(crate) const MIN_STEP: usize = 64 << 10;
+
+    pub(crate) fn new(estimated_live: usize, old_gen: usize, limit: usize, started: Instant) -> Schedule {
+        Schedule { started, estimated_live, old_gen_at_start: old_gen, limit }
+    }
+
+    /// Bytes that should be marked by now, with the old generation at
+    /// `old_gen`: the larger of the allocation-based and the time-based
+    /// share of the estimate.
+    pub(crate) fn expected(&self, old_gen: usize, now: Instant) -> usize {
+        let headroom = self.limit.saturating_sub(self.old_gen_at_start).max(1) as f64;
+        let by_allocation = old_gen.saturating_sub(self.old_gen_at_start) as f64 / (Self::AIM * headroom);
+        let by_time = now.duration_since(self.started).as_secs_f64() / Self::TARGET_TIME.as_secs_f64();
+        (self.estimated_live as f64 * by_allocation.max(by_time).min(1.0)) as usize
+    }
+
+    /// What a step on the mutator's thread should mark now, given what the
+    /// cycle has marked: nothing while the workers keep up (or are behind by
+    /// less than a minimum step).
+    pub(crate) fn step_bytes(&self, marked: usize, old_gen: usize, now: Instant) -> usize {
+        let behind = self.expected(old_gen, now).saturating_sub(marked);
+        if behind < Self::MIN_STEP {
+            0
+        } else {
+            behind
+        }
+    }
 }
 
 /// What background marking workers share with the isolate's thread.
@@ -187,6 +239,9 @@ struct MarkingShared {
     compacting: bool,
     /// The workers' runs, reported with the finalization event.
     spans: SpanRecorder,
+    /// Bytes blackened so far this cycle, by workers and steps (for the
+    /// schedule).
+    marked_bytes: AtomicUsize,
 }
 
 /// Posts background workers while there is work, up to the cap.
@@ -208,6 +263,7 @@ fn background_worker(shared: &MarkingShared) {
         let started = Instant::now();
         let mut live = LiveBytes::new();
         let mut n = 0u32;
+        let mut marked = 0;
         loop {
             let obj = match local.pop() {
                 Some(o) => o,
@@ -219,17 +275,24 @@ fn background_worker(shared: &MarkingShared) {
                     None => break,
                 },
             };
-            blacken_into(&mut local, &mut live, shared.compacting, obj);
+            marked += blacken_into(&mut local, &mut live, shared.compacting, obj);
             if local.len() >= 2 * crate::worklist::SEGMENT_SIZE {
                 // Share half, so other workers and the mutator's steps help.
                 let half = local.split_off(local.len() / 2);
                 shared.pool.push(half);
             }
             n += 1;
-            if n % 64 == 0 && shared.gate.should_leave() {
-                break;
+            if n % 64 == 0 {
+                // Relaxed: a progress counter the schedule reads; nothing is
+                // published through it.
+                shared.marked_bytes.fetch_add(std::mem::take(&mut marked), Ordering::Relaxed);
+                if shared.gate.should_leave() {
+                    break;
+                }
             }
         }
+        // Relaxed: as above.
+        shared.marked_bytes.fetch_add(marked, Ordering::Relaxed);
         live.flush();
         if n > 0 {
             shared.spans.record(Phase::ConcurrentMark, None, started);
@@ -240,10 +303,9 @@ fn background_worker(shared: &MarkingShared) {
     shared.pool.retire(local);
 }
 
-/// A marking step does at least this much work...
-const STEP_MIN_BYTES: usize = 256 << 10;
-/// ...and stops after this long (checked every 64 objects).
-const STEP_MAX_TIME: Duration = Duration::from_micros(500);
+/// A marking step stops after this share of the pause budget (checked
+/// every 64 objects).
+const STEP_BUDGET_SHARE: u32 = 2;
 
 /// Sets the mark bit of `v` if it is a white heap object (read-only objects
 /// are never marked; objects on pages allocated black count as marked).
@@ -381,7 +443,7 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
 /// chosen, so slots into them are recorded). The caller finished sweeping
 /// and retired the old-space allocation areas (objects allocated from now
 /// on are marked one by one).
-pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool) -> IncrementalMarking {
+pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool, limit: usize) -> IncrementalMarking {
     reset_live_bytes(heap);
     set_marking_flags(heap, true);
     let mut roots = Vec::with_capacity(1024);
@@ -392,25 +454,51 @@ pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool) -> Incrementa
         max_workers: heap.gc_worker_cap(),
         compacting,
         spans: SpanRecorder::new(heap.spans.origin()),
+        marked_bytes: AtomicUsize::new(0),
     });
     for chunk in roots.chunks(crate::worklist::SEGMENT_SIZE) {
         shared.pool.push(chunk.to_vec());
     }
     post_workers(&shared, &heap.platform);
-    IncrementalMarking { shared, allocated_at_last_step: heap.size_of_objects() }
+    let schedule = Schedule::new(heap.size_of_objects(), heap.old_gen_size(), limit, Instant::now());
+    IncrementalMarking { shared, schedule }
 }
 
-/// One budgeted step on the mutator's thread: flushes the barrier worklist,
-/// posts workers if there is work, and marks a share itself. Returns `true`
-/// when no grey object is left (the cycle can be finalized).
-pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist: &mut Vec<HeapObject>) -> bool {
+/// What is due on the mutator's thread at an allocation safepoint while a
+/// cycle runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepDue {
+    /// Nothing: the workers keep up with the schedule.
+    Nothing,
+    /// A step of at least this many bytes (bounded by time).
+    Mark(usize),
+    /// No grey object is left: the cycle can be finalized.
+    Complete,
+}
+
+/// Hands the barrier's shaded objects to the workers, posts workers if there
+/// is work, and says what the schedule wants of the mutator now.
+pub(crate) fn step_due(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist: &mut Vec<HeapObject>) -> StepDue {
     if !barrier_worklist.is_empty() {
         m.shared.pool.push(std::mem::take(barrier_worklist));
     }
+    if m.shared.pool.is_done() {
+        return StepDue::Complete;
+    }
     post_workers(&m.shared, &heap.platform);
-    let size = heap.size_of_objects();
-    let budget = STEP_MIN_BYTES.max(2 * size.saturating_sub(m.allocated_at_last_step));
-    let deadline = Instant::now() + STEP_MAX_TIME;
+    // Relaxed: a progress counter (see `background_worker`).
+    let marked = m.shared.marked_bytes.load(Ordering::Relaxed);
+    match m.schedule.step_bytes(marked, heap.old_gen_size(), Instant::now()) {
+        0 => StepDue::Nothing,
+        n => StepDue::Mark(n),
+    }
+}
+
+/// One step on the mutator's thread: marks about `bytes`, for at most half
+/// the pause budget. Returns `true` when no grey object is left (the cycle
+/// can be finalized).
+pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize) -> bool {
+    let deadline = Instant::now() + heap.config.pause_target / STEP_BUDGET_SHARE;
     let (mut done, mut n) = (0, 0u32);
     let mut local: Vec<HeapObject> = Vec::new();
     let mut live = LiveBytes::new();
@@ -427,7 +515,7 @@ pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist: &m
         };
         done += blacken_into(&mut local, &mut live, m.shared.compacting, obj);
         n += 1;
-        if done >= budget || (n % 64 == 0 && Instant::now() >= deadline) {
+        if done >= bytes || (n % 64 == 0 && Instant::now() >= deadline) {
             break;
         }
     }
@@ -435,7 +523,8 @@ pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist: &m
         m.shared.pool.push(local);
     }
     live.flush();
-    m.allocated_at_last_step = size;
+    // Relaxed: a progress counter (see `background_worker`).
+    m.shared.marked_bytes.fetch_add(done, Ordering::Relaxed);
     m.shared.pool.is_done()
 }
 
@@ -550,4 +639,38 @@ pub(crate) fn allocate_black(addr: usize, size: usize) {
         page.header().marks.set(page.mark_index(addr));
     }
     page.add_live_bytes(size);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+    use std::time::{Duration, Instant};
+
+    const MB: usize = 1 << 20;
+
+    #[test]
+    fn the_schedule_expects_progress_with_allocation_and_with_time() {
+        let t0 = Instant::now();
+        // 40 MB to mark; the old generation at 30 MB of a 40 MB limit.
+        let s = Schedule::new(40 * MB, 30 * MB, 40 * MB, t0);
+        assert_eq!(s.expected(30 * MB, t0), 0, "nothing is due at the start");
+        // A quarter of the headroom used: half of the aim, so half the bytes.
+        assert_eq!(s.expected(32 * MB + MB / 2, t0), 20 * MB);
+        // Half the headroom (the aim): everything.
+        assert_eq!(s.expected(35 * MB, t0), 40 * MB);
+        assert_eq!(s.expected(39 * MB, t0), 40 * MB, "never more than the estimate");
+        // With no allocation, time alone: half the target time, half the bytes.
+        assert_eq!(s.expected(30 * MB, t0 + Schedule::TARGET_TIME / 2), 20 * MB);
+        assert_eq!(s.expected(30 * MB, t0 + Duration::from_secs(10)), 40 * MB);
+    }
+
+    #[test]
+    fn steps_are_due_only_when_the_workers_fall_behind_by_a_minimum_step() {
+        let t0 = Instant::now();
+        let s = Schedule::new(40 * MB, 30 * MB, 40 * MB, t0);
+        let at = 32 * MB + MB / 2; // 20 MB expected
+        assert_eq!(s.step_bytes(20 * MB, at, t0), 0, "the workers keep up");
+        assert_eq!(s.step_bytes(20 * MB - Schedule::MIN_STEP + 1, at, t0), 0, "behind by less than a step");
+        assert_eq!(s.step_bytes(15 * MB, at, t0), 5 * MB, "behind: the step makes up the difference");
+    }
 }

@@ -31,7 +31,7 @@ mod controller;
 use crate::compactor::{CompactionStats, Compactor};
 use crate::config::GcMode;
 use crate::heap::{Heap, HeapStats, PAGE_SIZE, RESERVED_HANDLES};
-use crate::marking::{self, IncrementalMarking};
+use crate::marking::{self, IncrementalMarking, StepDue};
 use crate::object::HeapObject;
 use crate::page_promotion::{self, PagePromotion};
 use crate::scavenger::{self, ScavengeContext, ScavengeStats};
@@ -373,9 +373,17 @@ impl Collector {
     pub(crate) fn safepoint(&mut self, heap: &mut Heap) {
         let old_gen = heap.old_gen_size();
         if let Some(mut m) = self.marking.take() {
-            let complete = self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |gc, heap, t| {
-                t.time(Phase::Mark, || marking::step(heap, &mut m, &mut gc.barrier_worklist))
-            });
+            // Steps only for what the background workers are behind the
+            // schedule; none while they keep up.
+            let complete = match marking::step_due(heap, &mut m, &mut self.barrier_worklist) {
+                StepDue::Complete => true,
+                StepDue::Nothing => false,
+                StepDue::Mark(bytes) => {
+                    self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |_, heap, t| {
+                        t.time(Phase::Mark, || marking::step(heap, &mut m, bytes))
+                    })
+                }
+            };
             self.marking = Some(m);
             if complete {
                 self.collect_major(heap, GcReason::MarkingComplete, false);
@@ -420,7 +428,8 @@ impl Collector {
             t.time(Phase::Sweep, || sweeper::finish(heap, &mut gc.sweeping));
             gc.compactor.select_candidates(heap, false);
             let compacting = gc.compactor.is_compacting();
-            gc.marking = Some(t.time(Phase::Mark, || marking::start_incremental(heap, compacting)));
+            let limit = gc.controller.old_gen_limit();
+            gc.marking = Some(t.time(Phase::Mark, || marking::start_incremental(heap, compacting, limit)));
         });
     }
 
