@@ -218,3 +218,44 @@ fn the_pause_target_keeps_a_high_survival_nursery_small() {
     assert_eq!(relaxed, 4 * MB, "a 1 s budget does not hold V8's growth back");
     assert!(tight < relaxed, "a 1 ms budget keeps new space smaller: {tight} vs {relaxed}");
 }
+
+both_modes! {
+    /// Fast promotion stops short of the hard limit (the last pages are
+    /// scavenged): with everything surviving, allocation ends in
+    /// `Err(OutOfMemory)` after the last-resort GC, never in a panic or a
+    /// promotion loop; the list built so far is intact and the isolate
+    /// stays usable.
+    fn everything_surviving_up_to_the_hard_limit_ends_in_out_of_memory(mode: GcMode) {
+        let platform = Platform::new(1).unwrap();
+        let cfg = HeapConfig {
+            max_old_space_size: 4 * MB,
+            initial_old_space_size: 2 * MB,
+            ..test_config_in(mode)
+        };
+        let mut isolate = Isolate::new(&platform, cfg).unwrap();
+        let mut scope = HandleScope::new(&mut isolate);
+        let holder = scope.new_fixed_array(1).unwrap();
+        let mut made = 0;
+        let err = loop {
+            let mut s = HandleScope::new(&mut scope);
+            let node = match s.new_fixed_array(2) {
+                Ok(n) => n,
+                Err(e) => break e,
+            };
+            s.set(node, 0, Smi::new(made as i64).unwrap());
+            let next = s.get(holder, 0);
+            s.set(node, 1, next);
+            s.set(holder, 0, node);
+            made += 1;
+            assert!(made < 1_000_000, "the hard limit was never reached");
+        };
+        assert!(matches!(err, isogc::AllocError::OutOfMemory { .. }), "{err:?}");
+        let events = scope.gc_events();
+        assert!(!page_promotions(&events, GcKind::Minor).is_empty(), "fast promotion ran on the way");
+        check_list(&mut scope, holder, made, "after running out of memory");
+        // Still usable: drop the list and allocate again.
+        scope.set(holder, 0, Smi::from(0));
+        scope.collect_garbage(GcRequest::Major);
+        scope.new_fixed_array(2).unwrap();
+    }
+}
