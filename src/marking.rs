@@ -27,7 +27,7 @@ use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
-use crate::platform::Platform;
+use crate::platform::{Background, Platform, Step};
 use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
@@ -196,14 +196,17 @@ fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
     for _ in posted..shared.max_workers.min(posted + queued) {
         shared.pool.add_holder();
         let shared = shared.clone();
-        platform.spawn(move || background_worker(&shared));
+        platform.spawn_background(move |bg| background_worker(&shared, bg));
     }
 }
 
 /// A background marking worker: marks until the pool is empty or it is told
-/// to stop, then publishes what it still holds.
-fn background_worker(shared: &MarkingShared) {
+/// to stop, then publishes what it still holds. Told by the platform to give
+/// way, it publishes what it holds and yields, still counted as a holder: it
+/// resumes from the pool later.
+fn background_worker(shared: &MarkingShared, bg: &Background<'_>) -> Step {
     let mut local: Vec<HeapObject> = Vec::new();
+    let mut yielded = false;
     if let Some(_inside) = shared.gate.enter() {
         let started = Instant::now();
         let mut live = LiveBytes::new();
@@ -226,7 +229,8 @@ fn background_worker(shared: &MarkingShared) {
                 shared.pool.push(half);
             }
             n += 1;
-            if n % 64 == 0 && shared.gate.should_leave() {
+            if n % 64 == 0 && (shared.gate.should_leave() || bg.should_yield()) {
+                yielded = !shared.gate.should_leave();
                 break;
             }
         }
@@ -235,9 +239,14 @@ fn background_worker(shared: &MarkingShared) {
             shared.spans.record(Phase::ConcurrentMark, None, started);
         }
     }
+    if yielded {
+        shared.pool.push(local);
+        return Step::Yield;
+    }
     // Publish what is left, then stop counting (the guard has left the gate
     // already, after the worker's last heap access).
     shared.pool.retire(local);
+    Step::Done
 }
 
 /// A marking step does at least this much work...
