@@ -107,6 +107,7 @@ fn run_b(platform: &Platform, mib: usize, stop: &AtomicBool) -> u64 {
     scope.collect_garbage(GcRequest::Minor);
     scope.collect_garbage(GcRequest::Minor);
     let mut round = 0;
+    // Relaxed: a stop request; nothing else is handed over with it.
     while !stop.load(Ordering::Relaxed) {
         let q = n / 4;
         let from = (round % 4) * q;
@@ -157,6 +158,7 @@ fn main() {
     // Let B build its old generation and start its first cycle.
     std::thread::sleep(Duration::from_millis(500));
     let with_b = PauseStats::of(run_a(&platform, o.scavenges));
+    // Relaxed: pairs with nothing (see `run_b`); the join synchronises.
     stop.store(true, Ordering::Relaxed);
     let majors = b.join().expect("isolate B");
     println!(

@@ -219,6 +219,7 @@ impl Scheduler {
     /// Posts `n` pumps to the pool (the current thread's pool when called
     /// from a pump; rayon's global spawn is never used).
     fn post_pumps(self: &Arc<Scheduler>, n: usize) {
+        debug_assert!(rayon::current_thread_index().is_some(), "only pumps re-post, from the pool's threads");
         // Relaxed: see `pumps`.
         self.pumps.fetch_add(n, Ordering::Relaxed);
         for _ in 0..n {

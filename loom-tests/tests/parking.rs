@@ -109,6 +109,7 @@ fn idle_task_is_woken(bound: Option<usize>) {
         drop(local);
         helper.join().unwrap();
         let all = SEGMENT_SIZE * (SEGMENT_SIZE + 1) / 2;
+        // Relaxed (here and in the tasks): a tally read after the join.
         assert_eq!(processed.load(Ordering::Relaxed), all, "an entry was lost");
     });
 }

@@ -87,6 +87,8 @@ fn the_joiner_finishes_a_job_alone_while_the_only_worker_is_busy_and_the_late_he
     let task = |id: usize| {
         calls.fetch_add(1, Ordering::SeqCst);
         ids.fetch_or(1 << id, Ordering::SeqCst);
+        // Relaxed: hands out indices and counts visits; the join orders them
+        // before the checks below.
         while let Some(item) = items.get(cursor.fetch_add(1, Ordering::Relaxed)) {
             item.fetch_add(1, Ordering::Relaxed);
         }
@@ -96,6 +98,7 @@ fn the_joiner_finishes_a_job_alone_while_the_only_worker_is_busy_and_the_late_he
     // only worker waits for `release`, which comes after the join.
     p.run_job(2, Phase::Scavenge, &spans, &task);
     assert_eq!(ids.load(Ordering::SeqCst), 0b1, "only the joiner ran");
+    // Relaxed: after the join (see above).
     assert!(items.iter().all(|i| i.load(Ordering::Relaxed) == 1), "the joiner did all the work");
     assert_eq!(p.inner.sched.wanted.load(Ordering::SeqCst), 0, "the join withdrew the helper it no longer wants");
     release.release();
