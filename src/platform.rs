@@ -3,7 +3,7 @@
 //! One [`Platform`] owns a rayon thread pool and nothing of any heap.
 //! Isolates post two kinds of work to it, after V8's task priorities:
 //!
-//! - **user-blocking jobs** ([`Platform::run_job`]): work a pause waits for
+//! - **user-blocking jobs** (`Platform::run_job`): work a pause waits for
 //!   (a scavenge, the finalization's marking, evacuation, pointer updating,
 //!   finishing sweeping). The joining isolate thread does the job's work
 //!   itself from the start (V8's `JobHandle::Join`); pool threads that are
@@ -11,12 +11,12 @@
 //!   when its work is done, not when every requested helper has started: a
 //!   helper that gets a thread after the joiner returned finds nothing to do
 //!   and leaves at once. A pause therefore never waits for a pool thread.
-//! - **background tasks** ([`Platform::spawn_background`]): concurrent
+//! - **background tasks** (`Platform::spawn_background`): concurrent
 //!   marking, concurrent sweeping, unmapping. They run only on threads that
 //!   no queued helper wants, and give way at a bounded granularity (a page,
 //!   64 objects) when a helper is queued or, after a time slice of
 //!   [`BACKGROUND_SLICE`], when another background task waits: they return
-//!   [`Step::Yield`] and are queued again at the back.
+//!   `Step::Yield` and are queued again at the back.
 //!
 //! **Why a small scheduler over rayon.** rayon provides the threads, their
 //! idle sleep and wake-up, and the spawn queue, but not priorities (its
@@ -32,9 +32,9 @@
 //!
 //! **A job's lifetime.** The job's task function lives on the joining
 //! thread's stack, so a helper must never touch it once the joiner returned.
-//! A job's shared state is reference-counted ([`Job`]): helpers hold the
-//! [`Arc`], never the stack data, until they are inside the job's
-//! [`WorkerGate`]. The joiner, after its own share, takes the job out of the
+//! A job's shared state is reference-counted (`Job`): helpers hold the
+//! `Arc`, never the stack data, until they are inside the job's
+//! `WorkerGate`. The joiner, after its own share, takes the job out of the
 //! queue and closes the gate: once `close` returns, no helper is inside and
 //! none gets in (the gate's handshake, modelled in `loom-tests/`), and only
 //! then does `run_job` return (also when the joiner's share panics).
