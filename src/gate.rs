@@ -1,11 +1,15 @@
-//! The gate that keeps background workers off the heap during pauses.
+//! The gate that keeps background workers off the heap during pauses, and
+//! pool helpers off a job whose owner has returned.
 //!
 //! Concurrent markers and sweepers run as detached tasks on the shared pool
 //! (each marking cycle and each sweeping has its own gate). Whenever the
 //! isolate's thread pauses for a scavenge, a finalization, or the heap's
 //! destruction, no marker may touch the heap, yet the thread must not wait
 //! for tasks that are merely queued (other isolates' jobs may hold the pool's
-//! threads). The gate is a Dekker-style handshake:
+//! threads). The same handshake ends a user-blocking job
+//! ([`crate::platform`]): its helpers enter the job's gate before they touch
+//! the job (which lives on the joining thread's stack), and the joining
+//! thread closes it before it returns. The gate is a Dekker-style handshake:
 //!
 //! - a worker **registers first, then checks** `stop` ([`WorkerGate::enter`]);
 //! - the pausing thread **sets `stop` first, then waits** until no worker is
@@ -21,15 +25,22 @@
 //! the pause began is turned away; one queued until after the cycle ended
 //! finds the gate closed for good. `loom-tests/tests/gate.rs` checks this,
 //! with a twin that checks before registering.
+//!
+//! **Waiting.** The pausing thread spins briefly, then parks on a
+//! [`WaitQueue`] (a worker may be preempted, or finishing a page); the worker
+//! whose leaving empties the gate wakes it. `loom-tests/tests/parking.rs`
+//! checks that wake-up, with a lost wake-up twin.
 
 use crate::sync::faults::{fault, Fault};
-use crate::sync::{fence, thread, AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering, WaitQueue};
 
 /// The handshake between background workers and the pausing thread.
 #[derive(Default)]
 pub struct WorkerGate {
     stop: AtomicBool,
     inside: AtomicUsize,
+    /// Where the pausing thread parks while workers are inside.
+    closer: WaitQueue,
 }
 
 /// A worker's permission to touch the heap; leaving drops it.
@@ -40,7 +51,7 @@ pub struct GateGuard<'g> {
 impl WorkerGate {
     /// An open gate.
     pub fn new() -> WorkerGate {
-        WorkerGate { stop: AtomicBool::new(false), inside: AtomicUsize::new(0) }
+        WorkerGate { stop: AtomicBool::new(false), inside: AtomicUsize::new(0), closer: WaitQueue::new() }
     }
 
     /// A worker asks to touch the heap: `None` if a pause is on (or the
@@ -63,9 +74,9 @@ impl WorkerGate {
         self.inside.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if self.stop.load(Ordering::Acquire) {
-            // Release: as in `GateGuard::drop` (nothing was touched, but the
-            // pausing thread may be waiting on this count).
-            self.inside.fetch_sub(1, Ordering::Release);
+            // Nothing was touched, but the pausing thread may be waiting on
+            // this count.
+            self.leave();
             return None;
         }
         Some(GateGuard { gate: self })
@@ -87,9 +98,7 @@ impl WorkerGate {
         fence(Ordering::SeqCst);
         // Acquire: pairs with the Release decrements of leaving workers, so
         // the pause happens after their last heap access.
-        while self.inside.load(Ordering::Acquire) != 0 {
-            thread::yield_now();
-        }
+        self.closer.wait_until(|| self.inside.load(Ordering::Acquire) == 0);
     }
 
     /// Lets workers in again (after a pause).
@@ -98,12 +107,19 @@ impl WorkerGate {
         // sees the gate open also sees everything the pause did.
         self.stop.store(false, Ordering::Release);
     }
+
+    fn leave(&self) {
+        // Release: pairs with the Acquire wait in `close`: the worker's heap
+        // accesses happen before the pause.
+        if self.inside.fetch_sub(1, Ordering::Release) == 1 {
+            // The gate is empty now: wake a pausing thread parked on it.
+            self.closer.notify_all();
+        }
+    }
 }
 
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
-        // Release: pairs with the Acquire wait in `close`: the worker's heap
-        // accesses happen before the pause.
-        self.gate.inside.fetch_sub(1, Ordering::Release);
+        self.gate.leave();
     }
 }

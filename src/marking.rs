@@ -27,7 +27,7 @@ use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
-use crate::platform::Platform;
+use crate::platform::{Background, Platform, Step};
 use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
@@ -251,14 +251,17 @@ fn post_workers(shared: &Arc<MarkingShared>, platform: &Platform) {
     for _ in posted..shared.max_workers.min(posted + queued) {
         shared.pool.add_holder();
         let shared = shared.clone();
-        platform.spawn(move || background_worker(&shared));
+        platform.spawn_background(move |bg| background_worker(&shared, bg));
     }
 }
 
 /// A background marking worker: marks until the pool is empty or it is told
-/// to stop, then publishes what it still holds.
-fn background_worker(shared: &MarkingShared) {
+/// to stop, then publishes what it still holds. Told by the platform to give
+/// way, it publishes what it holds and yields, still counted as a holder: it
+/// resumes from the pool later.
+fn background_worker(shared: &MarkingShared, bg: &Background<'_>) -> Step {
     let mut local: Vec<HeapObject> = Vec::new();
+    let mut yielded = false;
     if let Some(_inside) = shared.gate.enter() {
         let started = Instant::now();
         let mut live = LiveBytes::new();
@@ -286,7 +289,8 @@ fn background_worker(shared: &MarkingShared) {
                 // Relaxed: a progress counter the schedule reads; nothing is
                 // published through it.
                 shared.marked_bytes.fetch_add(std::mem::take(&mut marked), Ordering::Relaxed);
-                if shared.gate.should_leave() {
+                if shared.gate.should_leave() || bg.should_yield() {
+                    yielded = !shared.gate.should_leave();
                     break;
                 }
             }
@@ -298,9 +302,14 @@ fn background_worker(shared: &MarkingShared) {
             shared.spans.record(Phase::ConcurrentMark, None, started);
         }
     }
+    if yielded {
+        shared.pool.push(local);
+        return Step::Yield;
+    }
     // Publish what is left, then stop counting (the guard has left the gate
     // already, after the worker's last heap access).
     shared.pool.retire(local);
+    Step::Done
 }
 
 /// A marking step stops after this share of the pause budget (checked

@@ -49,7 +49,7 @@ use crate::heap::page::{flags, Page, PagePool, SpaceId, SweptFree};
 use crate::heap::sweep_state::{sweep_runs, SweepState};
 use crate::heap::{Heap, WORD};
 use crate::object::HeapObject;
-use crate::platform::Platform;
+use crate::platform::{Background, Platform, Step};
 use crate::sync::{Arc, AtomicUsize, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
 use std::time::Instant;
@@ -168,21 +168,29 @@ fn post_workers(shared: &Arc<SweeperShared>, platform: &Platform) {
         // Relaxed: as above.
         shared.workers.fetch_add(1, Ordering::Relaxed);
         let shared = shared.clone();
-        platform.spawn(move || background_sweeper(&shared));
+        platform.spawn_background(move |bg| background_sweeper(&shared, bg));
     }
 }
 
 /// A background sweeper: sweeps pages until none is left or a pause begins.
-fn background_sweeper(shared: &SweeperShared) {
+/// Told by the platform to give way (checked per page), it yields and
+/// resumes later, still counted as posted.
+fn background_sweeper(shared: &SweeperShared, bg: &Background<'_>) -> Step {
     if let Some(_inside) = shared.gate.enter() {
         let started = Instant::now();
-        let n: usize = shared.queues.iter().map(|q| q.sweep_all(shared.fillers, || shared.gate.should_leave())).sum();
+        let stop = || shared.gate.should_leave() || bg.should_yield();
+        let n: usize = shared.queues.iter().map(|q| q.sweep_all(shared.fillers, stop)).sum();
         if n > 0 {
             shared.spans.record(Phase::ConcurrentSweep, None, started);
+        }
+        let left = shared.queues.iter().any(|q| q.claimed_so_far() < q.pages.len());
+        if left && !shared.gate.should_leave() {
+            return Step::Yield;
         }
     }
     // Relaxed: see `post_workers`.
     shared.workers.fetch_sub(1, Ordering::Relaxed);
+    Step::Done
 }
 
 /// Prepares sweeping in the major GC's pause, after marking and weak

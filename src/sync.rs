@@ -16,7 +16,10 @@
 //! | `Arc` | `std` | loom's |
 //! | [`UnsafeCell`] (loom's `with_mut` API) | a wrapper over `std`'s | loom's |
 //! | [`Mutex`] (`lock()` returns the guard) | `parking_lot`'s | a wrapper over loom's |
+//! | [`Condvar`] (`wait` takes and returns the guard) | a wrapper over `parking_lot`'s | a wrapper over loom's |
+//! | [`WaitQueue`] (spin, then park until a condition; wake) | over the above | the same code over loom's |
 //! | [`thread`]`::{yield_now, current}` | `std` | loom's |
+//! | [`thread`]`::spin_loop` | `std::hint` | loom's `yield_now` (a spin is a point to switch threads) |
 //! | [`thread`]`::{panicking, available_parallelism}` | `std` | `std` (nothing to model) |
 //! | [`atomic_word`] (an atomic view of a heap word) | over raw page memory | absent (models use a model heap) |
 //!
@@ -53,7 +56,36 @@ pub(crate) use loom_atomic::Atomic;
 pub(crate) use parking_lot::Mutex;
 
 #[cfg(loom)]
-pub(crate) use loom_mutex::Mutex;
+pub(crate) use loom_mutex::{Condvar, Mutex};
+
+#[cfg(not(loom))]
+pub(crate) use real_condvar::Condvar;
+
+/// `Condvar` in normal builds: `parking_lot`'s, behind a `wait` that takes
+/// the guard and gives it back (loom's shape), so call sites are the same in
+/// both builds.
+#[cfg(not(loom))]
+mod real_condvar {
+    /// A condition variable for [`super::Mutex`].
+    #[derive(Debug, Default)]
+    pub(crate) struct Condvar(parking_lot::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Condvar {
+            Condvar(parking_lot::Condvar::new())
+        }
+
+        /// Unlocks, sleeps until notified (or spuriously), locks again.
+        pub(crate) fn wait<'a, T>(&self, mut guard: parking_lot::MutexGuard<'a, T>) -> parking_lot::MutexGuard<'a, T> {
+            self.0.wait(&mut guard);
+            guard
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
 
 /// A cell for data handed between threads by an atomic protocol (the
 /// sweeper's per-page result). Under loom it is loom's tracked cell, so a
@@ -102,6 +134,20 @@ pub(crate) mod thread {
     #[cfg(all(test, not(loom)))]
     pub(crate) use std::thread::current;
 
+    /// A busy-wait hint; under loom, a point where the model switches
+    /// threads (a spinning model thread must let the others run).
+    #[cfg(loom)]
+    pub(crate) use loom::thread::yield_now as spin_loop;
+    /// A busy-wait hint; under loom, a point where the model switches
+    /// threads (a spinning model thread must let the others run).
+    #[cfg(not(loom))]
+    pub(crate) use std::hint::spin_loop;
+
+    /// Threads for the crate's own unit tests (a platform's jobs driven from
+    /// several threads).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) use std::thread::{scope, sleep};
+
     // Neither has anything for loom to model: a panic in a model thread is a
     // real panic of the thread running it, and the core count only sizes the
     // worker pool, which loom builds do not have.
@@ -133,6 +179,122 @@ mod loom_mutex {
         pub(crate) fn into_inner(self) -> T {
             self.0.into_inner().unwrap_or_else(PoisonError::into_inner)
         }
+    }
+
+    /// loom's condition variable, with the normal build's API.
+    #[derive(Debug)]
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) fn new() -> Condvar {
+            Condvar(loom::sync::Condvar::new())
+        }
+
+        /// Unlocks, sleeps until notified, locks again.
+        pub(crate) fn wait<'a, T>(&self, guard: loom::sync::MutexGuard<'a, T>) -> loom::sync::MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap_or_else(PoisonError::into_inner)
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
+
+/// Sleeping until a condition that other threads make true through atomics
+/// (the gate's "no worker inside", a worklist's "work or termination").
+///
+/// A waiter spins briefly ([`WaitQueue::wait_until`]: a wait is usually
+/// short), then *parks*: under the lock it counts itself as a sleeper, issues
+/// a SeqCst fence, re-checks the condition and sleeps on the condvar until it
+/// holds. A thread that makes the condition true then calls
+/// [`WaitQueue::notify_all`]: a SeqCst fence, then, only if it sees a
+/// sleeper, it takes the lock (so a waiter between its re-check and its sleep
+/// cannot miss the notification) and notifies. The two fences are a Dekker
+/// pair: either the waker sees the sleeper count, or the waiter's re-check
+/// sees the condition. The waker's fast path (no sleeper) is a fence and a
+/// load. `loom-tests/tests/parking.rs` checks it, with a twin that notifies
+/// without taking the lock (the lost wake-up).
+pub(crate) struct WaitQueue {
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        WaitQueue::new()
+    }
+}
+
+/// Checks of the condition before a waiter parks: a few with a CPU spin
+/// hint, then a few with `yield_now` (a wait on another thread's short
+/// step usually ends within them).
+#[cfg(not(loom))]
+const SPINS: (u32, u32) = (64, 16);
+/// Under loom: one check, then park (a spin is only more interleavings).
+#[cfg(loom)]
+const SPINS: (u32, u32) = (0, 0);
+
+impl WaitQueue {
+    pub(crate) fn new() -> WaitQueue {
+        WaitQueue { sleepers: AtomicUsize::new(0), lock: Mutex::new(()), cv: Condvar::new() }
+    }
+
+    /// Returns once `ready()` holds: spins for a while, then parks. Whoever
+    /// makes `ready()` true must call [`WaitQueue::notify_all`] afterwards.
+    /// `ready` does its own loads with the orderings the caller needs.
+    #[inline]
+    pub(crate) fn wait_until(&self, mut ready: impl FnMut() -> bool) {
+        for i in 0..SPINS.0 + SPINS.1 {
+            if ready() {
+                return;
+            }
+            if i < SPINS.0 {
+                thread::spin_loop();
+            } else {
+                thread::yield_now();
+            }
+        }
+        self.park_until(ready);
+    }
+
+    #[cold]
+    fn park_until(&self, mut ready: impl FnMut() -> bool) {
+        let mut guard = self.lock.lock();
+        // Relaxed: ordered by the fence below (pairs with the fence in
+        // `notify_all`); the decrement below is only ever read as a hint.
+        self.sleepers.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        while !ready() {
+            guard = self.cv.wait(guard);
+        }
+        // Relaxed: a stale non-zero count only costs a waker a lock.
+        self.sleepers.fetch_sub(1, Ordering::Relaxed);
+        drop(guard);
+    }
+
+    /// Wakes every parked waiter. Call after the store that makes their
+    /// condition true.
+    #[inline]
+    pub(crate) fn notify_all(&self) {
+        fence(Ordering::SeqCst);
+        // Relaxed: the fence above pairs with the one in `park_until`: if
+        // this reads no sleeper, that waiter's re-check sees the condition.
+        if self.sleepers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        self.wake();
+    }
+
+    #[cold]
+    fn wake(&self) {
+        if !faults::fault(faults::Fault::NotifyWithoutLock) {
+            // Taking the lock waits out a waiter between its re-check and
+            // its sleep (the condvar releases the lock only once it sleeps).
+            drop(self.lock.lock());
+        }
+        self.cv.notify_all();
     }
 }
 
@@ -295,6 +457,10 @@ pub mod faults {
         /// copy that point into other evacuated pages, so they are never
         /// updated.
         MigratedSlotsNotRecorded = 14,
+        /// A thread that made a parked waiter's condition true notifies it
+        /// without taking the wait queue's lock, so a waiter between its
+        /// last check and its sleep misses the wake-up and sleeps forever.
+        NotifyWithoutLock = 15,
     }
 
     #[cfg(loom)]

@@ -25,9 +25,16 @@
 //! What makes "all joined tasks idle" sound: a task goes idle only when its
 //! private segments are empty (everything it still owns has been published),
 //! and an idle task publishes nothing.
+//!
+//! **Idle tasks park.** An idle task spins briefly, then parks on the
+//! worklist's [`WaitQueue`] until work is stealable or the job is done: on an
+//! oversubscribed machine a spinning helper would take the core from the task
+//! that holds the work. Every publication (a segment into a deque or the
+//! injector) and the termination wake parked tasks; the wake-up's fast path,
+//! with no task parked, is a fence and a load per published segment.
 
 use crate::sync::faults::{fault, Fault};
-use crate::sync::{thread, AtomicUsize, Mutex, Ordering};
+use crate::sync::{thread, AtomicUsize, Mutex, Ordering, WaitQueue};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 
 /// Entries per segment.
@@ -61,6 +68,8 @@ pub struct Worklist<T> {
     /// `joined << 32 | idle`, and `DONE` once terminated.
     state: AtomicUsize,
     workers: Mutex<Vec<Option<Worker<Vec<T>>>>>,
+    /// Where idle tasks park until work appears or the job is done.
+    idle: WaitQueue,
 }
 
 impl<T: Send> Worklist<T> {
@@ -75,6 +84,7 @@ impl<T: Send> Worklist<T> {
             stealers,
             state: AtomicUsize::new(JOINED),
             workers: Mutex::new(workers.into_iter().map(Some).collect()),
+            idle: WaitQueue::new(),
         }
     }
 
@@ -170,6 +180,7 @@ impl<T: Send> Local<'_, T> {
         } else if self.list.someone_idle() && self.list.injector.is_empty() {
             let seg = std::mem::replace(&mut self.push, Vec::with_capacity(SEGMENT_SIZE));
             self.list.injector.push(seg);
+            self.list.idle.notify_all();
         }
     }
 
@@ -179,6 +190,7 @@ impl<T: Send> Local<'_, T> {
         if !self.push.is_empty() {
             let seg = std::mem::replace(&mut self.push, Vec::with_capacity(SEGMENT_SIZE));
             self.deque.push(seg);
+            self.list.idle.notify_all();
         }
     }
 
@@ -231,7 +243,6 @@ impl<T: Send> Local<'_, T> {
         // SeqCst: the idle count and the deques' contents must be seen in one
         // total order with other tasks' publications and idle transitions.
         list.state.fetch_add(1, Ordering::SeqCst);
-        let mut spins = 0u32;
         loop {
             let s = list.state.load(Ordering::SeqCst);
             if s & DONE != 0 {
@@ -240,6 +251,7 @@ impl<T: Send> Local<'_, T> {
             if s >> 32 == s & IDLE_MASK {
                 // Everyone is idle: no one holds or can create work.
                 if list.state.compare_exchange(s, s | DONE, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    list.idle.notify_all();
                     return false;
                 }
                 continue;
@@ -248,12 +260,13 @@ impl<T: Send> Local<'_, T> {
                 list.state.fetch_sub(1, Ordering::SeqCst);
                 return true;
             }
-            spins += 1;
-            if spins < 64 && !cfg!(loom) {
-                std::hint::spin_loop();
-            } else {
-                thread::yield_now();
-            }
+            // Spin, then park until something changed: work published (its
+            // publisher wakes us), the job done (the task that ends it wakes
+            // us), or everyone idle (we then end it ourselves).
+            list.idle.wait_until(|| {
+                let s = list.state.load(Ordering::SeqCst);
+                s & DONE != 0 || s >> 32 == s & IDLE_MASK || list.has_stealable_work()
+            });
         }
     }
 }

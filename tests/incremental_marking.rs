@@ -171,11 +171,17 @@ both_modes! {
                 s.set(arr, i, v);
             }
         }
-        scope.collect_garbage(GcRequest::Major);
         let marked_by =
             |e: &GcEvent| e.spans.iter().filter(|s| s.phase == Phase::Mark && s.task.is_some()).map(|s| s.thread).max();
-        let atomic = scope.gc_events().into_iter().rev().find(|e| e.kind == GcKind::Major).unwrap();
-        assert!(marked_by(&atomic).is_some_and(|t| t > 0), "the atomic marking ran on pool threads too");
+        // A pool helper joins a marking job only if it gets a thread before
+        // the joining thread has finished the work alone (issue #15): on a
+        // loaded machine a waking worker can miss one GC, not twenty.
+        let on_pool = (0..20).any(|_| {
+            scope.collect_garbage(GcRequest::Major);
+            let atomic = scope.gc_events().into_iter().rev().find(|e| e.kind == GcKind::Major).unwrap();
+            marked_by(&atomic).is_some_and(|t| t > 0)
+        });
+        assert!(on_pool, "the atomic marking ran on pool threads too");
         // Rewrite elements while the next cycle marks (in concurrent mode),
         // with promoted garbage (a ring of arrays) to drive it.
         let ring = scope.new_fixed_array(256).unwrap();
