@@ -272,7 +272,7 @@ impl<'j, 'h> Task<'j, 'h> {
     /// Evacuates from-space object `obj` (on `page`), or finds where another
     /// task or an earlier visit put it. The map is read once: it gives the
     /// size and the tagged fields, which travel with the copy to the worklist.
-    #[inline(never)]
+    #[inline(always)]
     fn copy(&mut self, obj: HeapObject, page: Page) -> (Tagged, bool) {
         let map_word = load_map_word(&RawMemory, obj.address());
         if let Some(to) = forwarding_target(map_word) {
