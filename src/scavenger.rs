@@ -399,8 +399,13 @@ impl<'j, 'h> Task<'j, 'h> {
         let (obj, fields) = s.get();
         let page = obj.page();
         if page.has(flags::TO_SPACE) {
-            for i in fields {
-                let v = obj.field(i);
+            let (mut slot, end) = (obj.slot(fields.start), obj.slot(fields.end));
+            while slot < end {
+                // SAFETY: `slot` is a field of `obj`, used as a one-word
+                // object.
+                let cell = unsafe { HeapObject::from_address(slot) };
+                slot += WORD;
+                let v = cell.field(0);
                 // Smis (and cleared weak words) need nothing: the common
                 // case of data-heavy objects stays a load and a test.
                 if !v.is_heap_object() {
@@ -408,7 +413,7 @@ impl<'j, 'h> Task<'j, 'h> {
                 }
                 let (nv, _) = self.evacuate(v);
                 if nv != v {
-                    obj.set_field(i, nv);
+                    cell.set_field(0, nv);
                 }
             }
         } else {
@@ -524,15 +529,18 @@ const SMALL_FIELDS: usize = 16;
 #[inline(always)]
 fn points_to_moving(obj: HeapObject, fields: Range<usize>, moving: usize) -> bool {
     let mut any = false;
-    for i in fields {
-        let v = obj.field(i);
-        if v.is_heap_object() {
-            // SAFETY: a field of a live object points to a live object.
-            if unsafe { Page::of(v.address()) }.flags() & moving != 0 {
-                prefetch(v.address());
-                any = true;
-            }
+    // By address rather than by index: one induction variable, and the
+    // loop runs for every field of every small object copied.
+    let (mut slot, end) = (obj.slot(fields.start), obj.slot(fields.end));
+    while slot < end {
+        // SAFETY: `slot` is a field of `obj`, read as a one-word object.
+        let v = unsafe { HeapObject::from_address(slot) }.field(0);
+        // SAFETY: a field of a live object points to a live object.
+        if v.is_heap_object() && unsafe { Page::of(v.address()) }.flags() & moving != 0 {
+            prefetch(v.address());
+            any = true;
         }
+        slot += WORD;
     }
     any
 }
