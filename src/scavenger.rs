@@ -45,13 +45,13 @@ use crate::heap::remembered_set::SlotCallbackResult;
 use crate::heap::{Heap, WORD};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::{HeapObject, MapRef};
-use std::ops::Range;
 use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
@@ -617,9 +617,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
         exclusive: tasks == 1,
         marking,
         after_marking,
-        moving: flags::FROM_SPACE
-            | flags::NEW_LARGE
-            | if after_marking { flags::EVACUATION_CANDIDATE } else { 0 },
+        moving: flags::FROM_SPACE | flags::NEW_LARGE | if after_marking { flags::EVACUATION_CANDIDATE } else { 0 },
         copies: Mutex::new(Vec::new()),
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),
