@@ -206,6 +206,8 @@ struct Job<'h> {
     site_count: usize,
     /// Mementos found, per site: the tasks' counts merged.
     found: Mutex<HashMap<u32, u32>>,
+    /// The tasks' emptied OLD_TO_NEW buckets.
+    emptied: Mutex<Vec<(Page, usize)>>,
 }
 
 /// One task's state.
@@ -220,6 +222,9 @@ struct Task<'j, 'h> {
     /// Mementos found behind evacuated objects, per site (merged into the
     /// job's once, when the task ends: no shared counter per object).
     found: FoundMementos,
+    /// OLD_TO_NEW buckets this task's iteration left empty: released after
+    /// the job (see [`release_empty_buckets`]).
+    emptied: Vec<(Page, usize)>,
 }
 
 impl<'j, 'h> Task<'j, 'h> {
@@ -448,29 +453,34 @@ impl<'j, 'h> Task<'j, 'h> {
         // objects count, the others go.
         let pending = page.is_pending_sweep();
         let mut visited = 0;
-        page.header().old_to_new.iterate(|slot| {
-            visited += 1;
-            let addr = page.slot_address(slot);
-            if pending && !slot_in_live_object(page, addr) {
-                return SlotCallbackResult::Remove;
-            }
-            // A slot is treated as a one-word "object" for field access.
-            // The sweeper removes slots of freed ranges (and stale ones of
-            // pending pages are filtered above), and freed large pages take
-            // their slot sets with them, so:
-            // SAFETY: recorded slots lie inside live old objects.
-            let cell = unsafe { HeapObject::from_address(addr) };
-            let v = cell.field(0);
-            let (nv, young) = self.evacuate(v);
-            if nv != v {
-                cell.set_field(0, nv);
-            }
-            if young {
-                SlotCallbackResult::Keep
-            } else {
-                SlotCallbackResult::Remove
-            }
-        });
+        let mut emptied = std::mem::take(&mut self.emptied);
+        page.header().old_to_new.iterate_noting_empty(
+            |slot| {
+                visited += 1;
+                let addr = page.slot_address(slot);
+                if pending && !slot_in_live_object(page, addr) {
+                    return SlotCallbackResult::Remove;
+                }
+                // A slot is treated as a one-word "object" for field access.
+                // The sweeper removes slots of freed ranges (and stale ones of
+                // pending pages are filtered above), and freed large pages take
+                // their slot sets with them, so:
+                // SAFETY: recorded slots lie inside live old objects.
+                let cell = unsafe { HeapObject::from_address(addr) };
+                let v = cell.field(0);
+                let (nv, young) = self.evacuate(v);
+                if nv != v {
+                    cell.set_field(0, nv);
+                }
+                if young {
+                    SlotCallbackResult::Keep
+                } else {
+                    SlotCallbackResult::Remove
+                }
+            },
+            |bucket| emptied.push((page, bucket)),
+        );
+        self.emptied = emptied;
         self.stats.old_to_new_slots += visited;
     }
 
@@ -514,6 +524,9 @@ impl<'j, 'h> Task<'j, 'h> {
         }
         if !self.copies.is_empty() {
             job.copies.lock().append(&mut self.copies);
+        }
+        if !self.emptied.is_empty() {
+            job.emptied.lock().append(&mut self.emptied);
         }
     }
 }
@@ -630,6 +643,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
         memento_map,
         site_count,
         found: Mutex::new(HashMap::new()),
+        emptied: Mutex::new(Vec::new()),
     };
     platform.run_job(tasks, Phase::Scavenge, spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
@@ -641,12 +655,31 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
                 old_lab: Lab::default(),
                 stats: ScavengeStats::default(),
                 found: FoundMementos::default(),
+                emptied: Vec::new(),
             }
             .run(id);
         }
     });
     sites.add_found(&job.found.into_inner());
+    release_empty_buckets(job.emptied.into_inner());
     (job.stats.into_inner(), job.copies.into_inner())
+}
+
+/// Frees the OLD_TO_NEW buckets the job's iterations left empty (unless a
+/// task refilled one since), as V8's scavenger releases empty slot-set
+/// buckets: the remembered set of the next scavenge then costs what it
+/// holds, not every bucket ever installed (a splay-like old tree, whose
+/// old-to-new pointers move around, otherwise ends up with buckets on every
+/// page and scans all their cells at every scavenge).
+fn release_empty_buckets(emptied: Vec<(Page, usize)>) {
+    for (page, bucket) in emptied {
+        // SAFETY: the job has joined, this is the pause's own thread, the
+        // background sweepers and markers are paused (the collector's
+        // pause_workers), and the mutator is this thread: no one else
+        // uses the slot set. Iteration and insertion take no reference to
+        // a bucket beyond their own calls.
+        unsafe { page.header().old_to_new.release_if_empty(bucket) };
+    }
 }
 
 /// Weak handles follow their targets' moves; those of dead young objects
