@@ -141,6 +141,14 @@ fn json_row(r: &Row, size: Size, workers: usize) -> Value {
         "step_p999_ms": opt_ms(rep.steps.p999),
         "step_max_ms": opt_ms(rep.steps.max),
         "peak_heap_mb": rep.peak_committed as f64 / MB,
+        "scavenge_count": rep.scavenges.count,
+        "scavenge_moved_mb": rep.scavenges.moved_bytes as f64 / MB,
+        "scavenge_total_ms": ms(rep.scavenges.time),
+        "scavenge_mb_per_ms": rep.scavenges.bytes_per_ms().map(|b| b / MB),
+        "scavenge_roots_total_ms": ms(rep.scavenges.roots),
+        "scavenge_old_to_new_total_ms": ms(rep.scavenges.old_to_new),
+        "scavenge_old_to_new_max_ms": ms(rep.scavenges.old_to_new_max),
+        "scavenge_old_to_new_slots": rep.scavenges.old_to_new_slots,
     });
     let map = o.as_object_mut().expect("an object");
     for (prefix, s) in [("", &rep.all), ("minor_", &rep.minor), ("major_", &rep.major)] {

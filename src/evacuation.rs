@@ -249,22 +249,75 @@ unsafe impl Memory for RawMemory {
 
     #[inline(always)]
     unsafe fn copy_body(&self, from: usize, to: usize, words: usize) {
-        let (src, dst, n) = ((from + 8) as *const usize, (to + 8) as *mut usize, words.saturating_sub(1));
-        // Small bodies (most objects) are copied word by word: cheaper than a
-        // call to memcpy. Only map words change during a scavenge, and word 0
-        // is not copied here.
-        // SAFETY: per the contract, no thread writes the source body, and the
-        // destination is unshared and does not overlap it.
-        unsafe {
-            if n <= 8 {
-                for i in 0..n {
-                    dst.add(i).write(src.add(i).read());
-                }
-            } else {
-                std::ptr::copy_nonoverlapping(src, dst, n)
-            }
+        let (src, dst, n) = ((from + WORD) as *const usize, (to + WORD) as *mut usize, words.saturating_sub(1));
+        // Only map words change during a scavenge, and word 0 is not copied
+        // here, so plain (non-atomic) copies of the body race with nothing.
+        // SAFETY: per the contract, `src` and `dst` each cover `n` words, no
+        // thread writes the source body, and the destination is unshared and
+        // does not overlap it.
+        unsafe { copy_words(src, dst, n) }
+    }
+}
+
+/// Copies `n` words from `src` to `dst`. Most objects are a few words: a
+/// body of up to 16 words is one fixed-size copy picked by a jump table
+/// (inlined moves, no call; a variable-length loop would be turned back
+/// into a call to `memcpy`), longer ones call `memcpy`.
+///
+/// # Safety
+/// `src` and `dst` are valid for `n` words and do not overlap.
+#[cfg(not(loom))]
+#[inline(always)]
+unsafe fn copy_words(src: *const usize, dst: *mut usize, n: usize) {
+    /// One fixed-size copy of `N` words.
+    ///
+    /// # Safety
+    /// As `copy_words` with `n == N`.
+    #[inline(always)]
+    unsafe fn fixed<const N: usize>(src: *const usize, dst: *mut usize) {
+        // SAFETY: forwarded from the caller; `[usize; N]` has `usize`'s
+        // alignment, which both pointers have.
+        unsafe { dst.cast::<[usize; N]>().write(src.cast::<[usize; N]>().read()) }
+    }
+    // SAFETY (every arm): forwarded from the caller, with N == n.
+    unsafe {
+        match n {
+            0 => {}
+            1 => fixed::<1>(src, dst),
+            2 => fixed::<2>(src, dst),
+            3 => fixed::<3>(src, dst),
+            4 => fixed::<4>(src, dst),
+            5 => fixed::<5>(src, dst),
+            6 => fixed::<6>(src, dst),
+            7 => fixed::<7>(src, dst),
+            8 => fixed::<8>(src, dst),
+            9 => fixed::<9>(src, dst),
+            10 => fixed::<10>(src, dst),
+            11 => fixed::<11>(src, dst),
+            12 => fixed::<12>(src, dst),
+            13 => fixed::<13>(src, dst),
+            14 => fixed::<14>(src, dst),
+            15 => fixed::<15>(src, dst),
+            16 => fixed::<16>(src, dst),
+            _ => std::ptr::copy_nonoverlapping(src, dst, n),
         }
     }
+}
+
+/// Asks the CPU to bring the cache line at `addr` in (a hint: no effect on
+/// what any thread sees). The scavenger prefetches the objects a fresh copy
+/// points to, so their map words are in cache by the time it visits them.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn prefetch(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and changes no memory, whatever the
+    // address; SSE, which it needs, is part of every x86_64 target.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
 }
 
 /// Where `v` points once every move of this pause is done: the target of

@@ -289,6 +289,32 @@ impl HeapObject {
         }
     }
 
+    /// [`HeapObject::size_with_map`] and [`HeapObject::tagged_range`] from
+    /// one reading of the map's instance type and of the length word: the
+    /// scavenger's copy path, which needs both for every object it moves.
+    #[inline(always)]
+    pub(crate) fn size_and_tagged_range(self, map: MapRef) -> (usize, std::ops::Range<usize>) {
+        use InstanceType::*;
+        let r = match map.instance_type() {
+            FixedArray => {
+                let len = self.smi_word(offsets::LENGTH);
+                let start = offsets::ARRAY_HEADER_WORDS;
+                ((start + len) * WORD, start..start + len)
+            }
+            Object => (map.instance_size(), 1..1 + map.tagged_fields()),
+            ByteArray => (round_to_words(offsets::ARRAY_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH)), 0..0),
+            String | InternalizedString => {
+                (round_to_words(offsets::STRING_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH)), 0..0)
+            }
+            HeapNumber | Oddball => (map.instance_size(), 0..0),
+            Map => (map.instance_size(), offsets::MAP_NAME..offsets::MAP_NAME + 1),
+            FreeSpace => (self.smi_word(offsets::FREE_SPACE_SIZE), 0..0),
+            Filler => (WORD, 0..0),
+        };
+        debug_assert_eq!(r, (self.size_with_map(map), self.tagged_range(map)), "one layout, two readings");
+        r
+    }
+
     /// Calls `f` with the index of every tagged word of the body.
     #[inline]
     pub(crate) fn for_each_tagged_index(self, map: MapRef, f: impl FnMut(usize)) {
@@ -337,17 +363,6 @@ impl MapRef {
     #[inline(always)]
     pub(crate) fn raw_type(self) -> usize {
         self.0.word(offsets::MAP_TYPE)
-    }
-
-    /// Can objects of this map hold tagged values (and so need scanning)?
-    #[inline(always)]
-    pub(crate) fn has_tagged_fields(self) -> bool {
-        use InstanceType::*;
-        match self.instance_type() {
-            FixedArray | Map => true,
-            Object => self.tagged_fields() > 0,
-            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler => false,
-        }
     }
 
     /// Fixed instance size in bytes (0 for variable-sized kinds).

@@ -33,7 +33,7 @@
 //! ([`crate::evacuation`], [`crate::heap::live_objects`]).
 
 use crate::evacuation::{
-    forward_exclusive, forwarded_if_evacuated, forwarding_target, load_map_word, try_forward, RawMemory,
+    forward_exclusive, forwarded_if_evacuated, forwarding_target, load_map_word, prefetch, try_forward, RawMemory,
 };
 use crate::handles::CLEARED;
 use crate::heap::allocation_site::MEMENTO_BYTES;
@@ -51,6 +51,7 @@ use crate::tracer::Phase;
 use crate::value::{Tagged, TAG_MASK};
 use crate::worklist::{Local, Worklist};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 /// Most scavenger tasks one scavenge uses (V8's `kMaxScavengerTasks`).
@@ -73,6 +74,12 @@ pub(crate) struct ScavengeStats {
     /// (OLD_TO_NEW) before the transitive closure: the part of the pause
     /// that does not shrink with new space.
     pub(crate) roots_time: Duration,
+    /// Of `roots_time`, the longest any task spent on the remembered set
+    /// (OLD_TO_NEW slots of old pages): the part of the fixed cost that grows
+    /// with how many old-to-new pointers the mutator stored.
+    pub(crate) old_to_new_time: Duration,
+    /// OLD_TO_NEW slots the scavenge visited (all tasks).
+    pub(crate) old_to_new_slots: usize,
     /// The pause the controller predicted for this scavenge (minor GCs).
     pub(crate) predicted: Option<Duration>,
     /// Tasks the job ran with.
@@ -93,6 +100,8 @@ impl ScavengeStats {
         self.promoted += o.promoted;
         self.flipped += o.flipped;
         self.roots_time = self.roots_time.max(o.roots_time);
+        self.old_to_new_time = self.old_to_new_time.max(o.old_to_new_time);
+        self.old_to_new_slots += o.old_to_new_slots;
     }
 }
 
@@ -101,6 +110,75 @@ impl ScavengeStats {
 /// main thread.
 pub(crate) fn task_count(semi_space_bytes: usize, per_task: usize, gc_workers: usize) -> usize {
     (semi_space_bytes / per_task).clamp(1, MAX_TASKS).min(gc_workers + 1)
+}
+
+/// A copied object waiting to be scanned, with the word range of its tagged
+/// fields decoded from its map when it was copied: scanning reads neither the
+/// map nor the length again. (A range that does not fit in `u32`s, which no
+/// regular object has, is marked with `start == u32::MAX` and decoded again.)
+#[derive(Clone, Copy, Debug)]
+struct Scan {
+    addr: usize,
+    start: u32,
+    end: u32,
+}
+
+impl Scan {
+    #[inline(always)]
+    fn new(obj: HeapObject, fields: Range<usize>) -> Scan {
+        // (`start <= end` for every layout, so one test covers both.)
+        if fields.end < u32::MAX as usize {
+            Scan { addr: obj.address(), start: fields.start as u32, end: fields.end as u32 }
+        } else {
+            Scan { addr: obj.address(), start: u32::MAX, end: 0 }
+        }
+    }
+
+    /// The object and the indices of its tagged fields.
+    #[inline(always)]
+    fn get(self) -> (HeapObject, Range<usize>) {
+        // SAFETY: only objects the scavenge copied or promoted are queued;
+        // they stay live and in place until it ends.
+        let obj = unsafe { HeapObject::from_address(self.addr) };
+        if self.start == u32::MAX {
+            return (obj, obj.tagged_range(MapRef(obj.map())));
+        }
+        (obj, self.start as usize..self.end as usize)
+    }
+}
+
+/// Mementos found behind evacuated objects, per site, counted by a task:
+/// runs of one site (objects of one site are usually copied together) are
+/// counted in a register-like last entry, folded into a map when the site
+/// changes, so the common case hashes nothing.
+#[derive(Default)]
+struct FoundMementos {
+    last: Option<(u32, u32)>,
+    map: HashMap<u32, u32>,
+}
+
+impl FoundMementos {
+    #[inline(always)]
+    fn count(&mut self, site: u32) {
+        match &mut self.last {
+            Some((s, n)) if *s == site => *n += 1,
+            _ => self.switch(site),
+        }
+    }
+
+    #[cold]
+    fn switch(&mut self, site: u32) {
+        if let Some((s, n)) = self.last.replace((site, 1)) {
+            *self.map.entry(s).or_insert(0) += n;
+        }
+    }
+
+    fn into_map(mut self) -> HashMap<u32, u32> {
+        if let Some((s, n)) = self.last.take() {
+            *self.map.entry(s).or_insert(0) += n;
+        }
+        self.map
+    }
 }
 
 /// State shared by the tasks of one scavenge.
@@ -112,8 +190,12 @@ struct Job<'h> {
     /// The major GC's scavenge, between marking and sweeping: promoted
     /// objects are accounted live (and marked on pages pending sweep).
     after_marking: bool,
+    /// Page flags of the objects a scan must visit a pointer to: from-space
+    /// (copied), young large objects (promoted) and, in the major GC's
+    /// scavenge, evacuated pages (forwarded).
+    moving: usize,
     copies: Mutex<Vec<HeapObject>>,
-    worklist: Worklist<HeapObject>,
+    worklist: Worklist<Scan>,
     new_space: Mutex<&'h mut NewSpace>,
     old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
     fillers: FillerMaps,
@@ -127,6 +209,8 @@ struct Job<'h> {
     site_count: usize,
     /// Mementos found, per site: the tasks' counts merged.
     found: Mutex<HashMap<u32, u32>>,
+    /// The tasks' emptied OLD_TO_NEW buckets.
+    emptied: Mutex<Vec<(Page, usize)>>,
 }
 
 /// One task's state.
@@ -134,22 +218,27 @@ struct Task<'j, 'h> {
     job: &'j Job<'h>,
     /// Objects copied or promoted while marking is in progress.
     copies: Vec<HeapObject>,
-    local: Local<'j, HeapObject>,
+    local: Local<'j, Scan>,
     to_lab: Lab,
     old_lab: Lab,
     stats: ScavengeStats,
     /// Mementos found behind evacuated objects, per site (merged into the
     /// job's once, when the task ends: no shared counter per object).
-    found: HashMap<u32, u32>,
+    found: FoundMementos,
+    /// OLD_TO_NEW buckets this task's iteration left empty: released after
+    /// the job (see [`release_empty_buckets`]).
+    emptied: Vec<(Page, usize)>,
 }
 
 impl<'j, 'h> Task<'j, 'h> {
-    /// Where `v` lives after the scavenge, evacuating it if needed. Runs
-    /// for every field scanned: kept inline, with the copy out of line.
+    /// Where `v` lives after the scavenge, evacuating it if needed, and
+    /// whether that is in to-space (young after the scavenge: a promoted host
+    /// records the slot). Runs for every slot visited: kept inline, with the
+    /// copy out of line.
     #[inline(always)]
-    fn evacuate(&mut self, v: Tagged) -> Tagged {
+    fn evacuate(&mut self, v: Tagged) -> (Tagged, bool) {
         if !v.is_heap_object() {
-            return v;
+            return (v, false);
         }
         // SAFETY: every pointer the scavenger follows comes from a root or a
         // field of a live object, so it points to a live object.
@@ -157,37 +246,53 @@ impl<'j, 'h> Task<'j, 'h> {
         let page = obj.page();
         let f = page.flags();
         if f & flags::FROM_SPACE != 0 {
-            self.copy(obj, page)
-        } else {
-            if f & flags::NEW_LARGE != 0 && page.try_set_flag(flags::LARGE_SURVIVED) {
-                let size = obj.size();
-                self.stats.promoted += size;
-                self.stats.flipped += size;
-                self.local.push(obj);
-                if self.job.marking {
-                    self.copies.push(obj);
-                }
+            return self.copy(obj, page);
+        }
+        if f & flags::NEW_LARGE != 0 {
+            self.promote_large(obj, page);
+        }
+        if self.job.after_marking {
+            // The major GC's scavenge: a pointer into a page compaction
+            // just evacuated goes to the object's new place (old space).
+            return (forwarded_if_evacuated(v, f), f & flags::TO_SPACE != 0);
+        }
+        (v, f & flags::TO_SPACE != 0)
+    }
+
+    /// A young large object reached: the first task to reach it promotes it
+    /// (by a page flip, after the scavenge) and scans it.
+    #[cold]
+    fn promote_large(&mut self, obj: HeapObject, page: Page) {
+        if page.try_set_flag(flags::LARGE_SURVIVED) {
+            let map = MapRef(obj.map());
+            let (size, fields) = obj.size_and_tagged_range(map);
+            self.stats.promoted += size;
+            self.stats.flipped += size;
+            if !fields.is_empty() {
+                self.local.push(Scan::new(obj, fields));
             }
-            if self.job.after_marking {
-                // The major GC's scavenge: a pointer into a page compaction
-                // just evacuated goes to the object's new place.
-                return forwarded_if_evacuated(v, f);
+            if self.job.marking {
+                self.copies.push(obj);
             }
-            v
         }
     }
 
-    #[inline(never)]
-    fn copy(&mut self, obj: HeapObject, page: Page) -> Tagged {
+    /// Evacuates from-space object `obj` (on `page`), or finds where another
+    /// task or an earlier visit put it. The map is read once: it gives the
+    /// size and the tagged fields, which travel with the copy to the worklist.
+    #[inline(always)]
+    fn copy(&mut self, obj: HeapObject, page: Page) -> (Tagged, bool) {
         let map_word = load_map_word(&RawMemory, obj.address());
         if let Some(to) = forwarding_target(map_word) {
-            return Tagged::from_address(to);
+            return (Tagged::from_address(to), in_to_space(to));
         }
         // SAFETY: a non-forwarded live object's map word points to its map.
         let map = MapRef(unsafe { HeapObject::from_address(map_word & !TAG_MASK) });
-        let size = obj.size_with_map(map);
-        if let Some(site) = self.memento_behind(obj.address() + size, page) {
-            *self.found.entry(site).or_insert(0) += 1;
+        let (size, fields) = obj.size_and_tagged_range(map);
+        if self.job.site_count != 0 {
+            if let Some(site) = self.memento_behind(obj.address() + size, page) {
+                self.found.count(site);
+            }
         }
         let survivor = NewSpace::below_age_mark(page, obj.address());
         let young = if survivor { None } else { self.allocate_young(size) };
@@ -205,9 +310,10 @@ impl<'j, 'h> Task<'j, 'h> {
         };
         match forwarded {
             Ok(to) => {
+                // SAFETY: the copy is complete and now the object's home.
+                let copy = unsafe { HeapObject::from_address(to) };
                 if self.job.marking {
-                    // SAFETY: the copy is complete.
-                    self.copies.push(unsafe { HeapObject::from_address(to) });
+                    self.copies.push(copy);
                 }
                 if promoted {
                     self.stats.promoted += size;
@@ -217,19 +323,24 @@ impl<'j, 'h> Task<'j, 'h> {
                 } else {
                     self.stats.survived += size;
                 }
-                // Only objects with tagged fields need scanning.
-                if map.has_tagged_fields() {
-                    // SAFETY: the copy is complete and now the object's home.
-                    self.local.push(unsafe { HeapObject::from_address(to) });
+                // Only objects whose fields a scan would change or record
+                // need one: a small object (just copied, so in cache) is
+                // checked now and, if it points to nothing that moves (Smis,
+                // old and read-only objects only), it is done without a trip
+                // through the worklist.
+                if !fields.is_empty()
+                    && (fields.len() > SMALL_FIELDS || points_to_moving(copy, fields.clone(), self.job.moving))
+                {
+                    self.local.push(Scan::new(copy, fields));
                 }
-                Tagged::from_address(to)
+                (Tagged::from_address(to), !promoted)
             }
             Err(winner) => {
                 let lab = if promoted { &mut self.old_lab } else { &mut self.to_lab };
                 // The copy was the last allocation in its buffer: give it back.
                 debug_assert_eq!(lab.top, to + size);
                 lab.top = to;
-                Tagged::from_address(winner)
+                (Tagged::from_address(winner), in_to_space(winner))
             }
         }
     }
@@ -288,23 +399,92 @@ impl<'j, 'h> Task<'j, 'h> {
         }
     }
 
-    /// Updates every tagged field of `obj`. Objects outside to-space
-    /// (promoted ones, surviving young large objects) record the slots that
-    /// still point into new space.
-    fn scan(&mut self, obj: HeapObject) {
-        let map = MapRef(obj.map());
+    /// Updates every tagged field of a copied or promoted object. Objects
+    /// outside to-space (promoted ones, surviving young large objects) record
+    /// the slots that still point into new space.
+    #[inline(always)]
+    fn scan(&mut self, s: Scan) {
+        let (obj, fields) = s.get();
         let page = obj.page();
-        let record = !page.has(flags::TO_SPACE);
-        for i in obj.tagged_range(map) {
+        if page.has(flags::TO_SPACE) {
+            let (mut slot, end) = (obj.slot(fields.start), obj.slot(fields.end));
+            while slot < end {
+                // SAFETY: `slot` is a field of `obj`, used as a one-word
+                // object.
+                let cell = unsafe { HeapObject::from_address(slot) };
+                slot += WORD;
+                let v = cell.field(0);
+                // Smis (and cleared weak words) need nothing: the common
+                // case of data-heavy objects stays a load and a test.
+                if !v.is_heap_object() {
+                    continue;
+                }
+                let (nv, _) = self.evacuate(v);
+                if nv != v {
+                    cell.set_field(0, nv);
+                }
+            }
+        } else {
+            self.scan_promoted(obj, page, fields);
+        }
+    }
+
+    /// [`Task::scan`] of an object outside to-space: slots left pointing
+    /// into new space go into its page's OLD_TO_NEW set.
+    #[inline(never)]
+    fn scan_promoted(&mut self, obj: HeapObject, page: Page, fields: Range<usize>) {
+        for i in fields {
             let v = obj.field(i);
-            let nv = self.evacuate(v);
+            if !v.is_heap_object() {
+                continue;
+            }
+            let (nv, young) = self.evacuate(v);
             if nv != v {
                 obj.set_field(i, nv);
             }
-            if record && is_in_to_space(nv) {
+            if young {
                 page.header().old_to_new.insert(page.slot_index(obj.slot(i)));
             }
         }
+    }
+
+    /// The OLD_TO_NEW slots of old page `page`: each is updated, and kept
+    /// only while it still points into new space.
+    fn old_to_new(&mut self, page: Page) {
+        // A page still waiting for its sweeper (paused during the scavenge)
+        // may hold stale slots of dead objects: only slots inside marked
+        // objects count, the others go.
+        let pending = page.is_pending_sweep();
+        let mut visited = 0;
+        let mut emptied = std::mem::take(&mut self.emptied);
+        page.header().old_to_new.iterate_noting_empty(
+            |slot| {
+                visited += 1;
+                let addr = page.slot_address(slot);
+                if pending && !slot_in_live_object(page, addr) {
+                    return SlotCallbackResult::Remove;
+                }
+                // A slot is treated as a one-word "object" for field access.
+                // The sweeper removes slots of freed ranges (and stale ones of
+                // pending pages are filtered above), and freed large pages take
+                // their slot sets with them, so:
+                // SAFETY: recorded slots lie inside live old objects.
+                let cell = unsafe { HeapObject::from_address(addr) };
+                let v = cell.field(0);
+                let (nv, young) = self.evacuate(v);
+                if nv != v {
+                    cell.set_field(0, nv);
+                }
+                if young {
+                    SlotCallbackResult::Keep
+                } else {
+                    SlotCallbackResult::Remove
+                }
+            },
+            |bucket| emptied.push((page, bucket)),
+        );
+        self.emptied = emptied;
+        self.stats.old_to_new_slots += visited;
     }
 
     fn run(mut self, id: usize) {
@@ -313,43 +493,21 @@ impl<'j, 'h> Task<'j, 'h> {
         // The strong roots: the locals on task 0, the isolate's own thread
         // (which the worklist counts as joined from the start), global-handle
         // blocks claimed by every task.
-        job.roots.visit(id, |h| self.evacuate(h));
+        job.roots.visit(id, |h| self.evacuate(h).0);
         // The remembered set, page by page.
+        let remembered = Instant::now();
         loop {
             // Relaxed: hands out page indices only.
             let i = job.page_cursor.fetch_add(1, Ordering::Relaxed);
             let Some(&page) = job.old_pages.get(i) else { break };
-            // A page still waiting for its sweeper (paused during the
-            // scavenge) may hold stale slots of dead objects: only slots
-            // inside marked objects count, the others go.
-            let pending = page.is_pending_sweep();
-            page.header().old_to_new.iterate(|slot| {
-                if pending && !slot_in_live_object(page, page.slot_address(slot)) {
-                    return SlotCallbackResult::Remove;
-                }
-                // A slot is treated as a one-word "object" for field access.
-                // The sweeper removes slots of freed ranges (and stale ones of
-                // pending pages are filtered above), and freed large pages
-                // take their slot sets with them, so:
-                // SAFETY: recorded slots lie inside live old objects.
-                let cell = unsafe { HeapObject::from_address(page.slot_address(slot)) };
-                let v = cell.field(0);
-                let nv = self.evacuate(v);
-                if nv != v {
-                    cell.set_field(0, nv);
-                }
-                if is_in_to_space(nv) {
-                    SlotCallbackResult::Keep
-                } else {
-                    SlotCallbackResult::Remove
-                }
-            });
+            self.old_to_new(page);
         }
+        self.stats.old_to_new_time = remembered.elapsed();
         self.stats.roots_time = started.elapsed();
         // Transitive closure, with stealing, until every task is idle.
         loop {
-            while let Some(obj) = self.local.pop() {
-                self.scan(obj);
+            while let Some(s) = self.local.pop() {
+                self.scan(s);
             }
             if !self.local.wait_for_work() {
                 break;
@@ -360,23 +518,55 @@ impl<'j, 'h> Task<'j, 'h> {
         guard.0.retire(&mut self.old_lab);
         drop(guard);
         job.stats.lock().add(self.stats);
-        if !self.found.is_empty() {
-            let mut found = job.found.lock();
-            for (site, n) in self.found.drain() {
-                *found.entry(site).or_insert(0) += n;
+        let found = std::mem::take(&mut self.found).into_map();
+        if !found.is_empty() {
+            let mut all = job.found.lock();
+            for (site, n) in found {
+                *all.entry(site).or_insert(0) += n;
             }
         }
         if !self.copies.is_empty() {
             job.copies.lock().append(&mut self.copies);
         }
+        if !self.emptied.is_empty() {
+            job.emptied.lock().append(&mut self.emptied);
+        }
     }
 }
 
-/// Does `v` point into to-space (young after this scavenge)?
+/// Most tagged fields a copied object may have for the copy path to look
+/// for a pointer among them before queueing it for a scan.
+const SMALL_FIELDS: usize = 16;
+
+/// Does one of `obj`'s `fields` point into a page with one of the flags
+/// `moving` (objects this scavenge moves or promotes: a scan of `obj` would
+/// update or record the field)? Prefetches those objects, which the scan of
+/// `obj` (soon: the worklist is LIFO) will read.
+#[inline(always)]
+fn points_to_moving(obj: HeapObject, fields: Range<usize>, moving: usize) -> bool {
+    let mut any = false;
+    // By address rather than by index: one induction variable, and the
+    // loop runs for every field of every small object copied.
+    let (mut slot, end) = (obj.slot(fields.start), obj.slot(fields.end));
+    while slot < end {
+        // SAFETY: `slot` is a field of `obj`, read as a one-word object.
+        let v = unsafe { HeapObject::from_address(slot) }.field(0);
+        // SAFETY: a field of a live object points to a live object.
+        if v.is_heap_object() && unsafe { Page::of(v.address()) }.flags() & moving != 0 {
+            prefetch(v.address());
+            any = true;
+        }
+        slot += WORD;
+    }
+    any
+}
+
+/// Is the object at `addr` (a copy some task made) in to-space, young after
+/// this scavenge?
 #[inline]
-fn is_in_to_space(v: Tagged) -> bool {
-    // SAFETY: `v` is a live object's pointer (see `Task::evacuate`).
-    v.is_heap_object() && unsafe { HeapObject::from_tagged(v) }.page().has(flags::TO_SPACE)
+fn in_to_space(addr: usize) -> bool {
+    // SAFETY: `addr` is a live object's address (see `Task::evacuate`).
+    unsafe { Page::of(addr) }.has(flags::TO_SPACE)
 }
 
 /// An object the major GC's scavenge promoted to `addr`: on a page pending
@@ -443,6 +633,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
         exclusive: tasks == 1,
         marking,
         after_marking,
+        moving: flags::FROM_SPACE | flags::NEW_LARGE | if after_marking { flags::EVACUATION_CANDIDATE } else { 0 },
         copies: Mutex::new(Vec::new()),
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),
@@ -455,6 +646,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
         memento_map,
         site_count,
         found: Mutex::new(HashMap::new()),
+        emptied: Mutex::new(Vec::new()),
     };
     platform.run_job(tasks, Phase::Scavenge, spans, &|id| {
         if let Some(local) = job.worklist.local(id) {
@@ -465,13 +657,32 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
                 to_lab: Lab::default(),
                 old_lab: Lab::default(),
                 stats: ScavengeStats::default(),
-                found: HashMap::new(),
+                found: FoundMementos::default(),
+                emptied: Vec::new(),
             }
             .run(id);
         }
     });
     sites.add_found(&job.found.into_inner());
+    release_empty_buckets(job.emptied.into_inner());
     (job.stats.into_inner(), job.copies.into_inner())
+}
+
+/// Frees the OLD_TO_NEW buckets the job's iterations left empty (unless a
+/// task refilled one since), as V8's scavenger releases empty slot-set
+/// buckets: the remembered set of the next scavenge then costs what it
+/// holds, not every bucket ever installed (a splay-like old tree, whose
+/// old-to-new pointers move around, otherwise ends up with buckets on every
+/// page and scans all their cells at every scavenge).
+fn release_empty_buckets(emptied: Vec<(Page, usize)>) {
+    for (page, bucket) in emptied {
+        // SAFETY: the job has joined, this is the pause's own thread, the
+        // background sweepers and markers are paused (the collector's
+        // pause_workers), and the mutator is this thread: no one else
+        // uses the slot set. Iteration and insertion take no reference to
+        // a bucket beyond their own calls.
+        unsafe { page.header().old_to_new.release_if_empty(bucket) };
+    }
 }
 
 /// Weak handles follow their targets' moves; those of dead young objects

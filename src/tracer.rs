@@ -187,6 +187,14 @@ pub struct GcEvent {
     /// transitive closure, the part of the pause that does not shrink with
     /// new space.
     pub scavenge_roots: Duration,
+    /// Scavenges: of `scavenge_roots`, the longest any task spent on the
+    /// remembered set (the OLD_TO_NEW slots of old pages), the part of the
+    /// fixed cost that grows with the old-to-new pointers the mutator
+    /// stored rather than with the roots.
+    pub scavenge_old_to_new: Duration,
+    /// Scavenges: OLD_TO_NEW slots visited (all tasks), what
+    /// `scavenge_old_to_new` is proportional to.
+    pub scavenge_old_to_new_slots: usize,
     /// Semi-space size after the GC, bytes.
     pub semi_space_size: usize,
     /// Compaction: old-space pages evacuated and released by this GC.

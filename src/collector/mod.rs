@@ -507,6 +507,8 @@ impl Collector {
             scavenge_tasks: scavenge.tasks,
             predicted_scavenge: scavenge.predicted,
             scavenge_roots: scavenge.roots_time,
+            scavenge_old_to_new: scavenge.old_to_new_time,
+            scavenge_old_to_new_slots: scavenge.old_to_new_slots,
             semi_space_size: heap.new_space.capacity(),
             evacuated_pages: compaction.evacuated_pages,
             evacuated_bytes: compaction.evacuated_bytes,

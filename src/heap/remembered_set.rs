@@ -154,13 +154,31 @@ impl SlotSet {
     ///
     /// Insertions into other slots that race with the iteration are never
     /// lost: a removal clears exactly one bit with an atomic `fetch_and`.
-    pub fn iterate(&self, mut f: impl FnMut(usize) -> SlotCallbackResult) -> usize {
+    pub fn iterate(&self, f: impl FnMut(usize) -> SlotCallbackResult) -> usize {
+        self.iterate_noting_empty(f, |_| {})
+    }
+
+    /// As [`SlotSet::iterate`], and calls `empty` with the index of every
+    /// bucket the iteration left without a slot, as far as it saw: a
+    /// concurrent insertion may have refilled it, so a caller that wants to
+    /// release it checks again ([`SlotSet::release_if_empty`]). A bucket,
+    /// once installed, otherwise stays until the page goes, and iteration
+    /// reads every cell of every installed bucket: on an old generation
+    /// whose old-to-new pointers come and go (a tree fed young payloads)
+    /// that, not the slots, becomes the cost of a scavenge's remembered set.
+    pub fn iterate_noting_empty(
+        &self,
+        mut f: impl FnMut(usize) -> SlotCallbackResult,
+        mut empty: impl FnMut(usize),
+    ) -> usize {
         let mut kept = 0;
         for b in 0..self.buckets.len() {
             let Some(bucket) = self.bucket(b) else { continue };
+            let mut left = 0u32;
             for (c, cell) in bucket.cells.iter().enumerate() {
                 // Acquire: pairs with the Release in `insert` (see there).
                 let mut bits = cell.load(Ordering::Acquire);
+                let seen = bits;
                 let mut remove = 0u32;
                 while bits != 0 {
                     let bit = bits.trailing_zeros();
@@ -183,6 +201,10 @@ impl SlotSet {
                         cell.fetch_and(!remove, Ordering::Relaxed);
                     }
                 }
+                left |= seen & !remove;
+            }
+            if left == 0 {
+                empty(b);
             }
         }
         kept
@@ -201,6 +223,34 @@ impl SlotSet {
                 out.0.push(p.swap(std::ptr::null_mut(), Ordering::Relaxed));
             }
         }
+    }
+
+    /// Frees bucket `b` if it holds no slot; returns whether it did. The
+    /// next insertion into its range installs a fresh one.
+    ///
+    /// # Safety
+    /// No other thread may use this slot set during the call (a pause,
+    /// after its parallel phase joined, with the background sweepers
+    /// paused), and no reference to the bucket taken before the call is
+    /// used after it (the set hands out none beyond its own calls).
+    pub unsafe fn release_if_empty(&self, b: usize) -> bool {
+        // Relaxed (here and below): the caller excludes every other thread;
+        // the join that ended their accesses ordered them before this.
+        let p = self.buckets[b].load(Ordering::Relaxed);
+        if p.is_null() {
+            return false;
+        }
+        // SAFETY: a non-null bucket pointer came from `Box::into_raw` and is
+        // live until freed, which only this function and `drop` do.
+        let bucket = unsafe { &*p };
+        if bucket.cells.iter().any(|c| c.load(Ordering::Relaxed) != 0) {
+            return false;
+        }
+        self.buckets[b].store(std::ptr::null_mut(), Ordering::Relaxed);
+        // SAFETY: unlinked above, and no other thread can hold it (the
+        // caller's contract), so this is the last reference.
+        drop(unsafe { Box::from_raw(p) });
+        true
     }
 
     /// Number of recorded slots (tests and models).
@@ -295,6 +345,39 @@ mod tests {
         assert_eq!(s.len(), 1, "the range end is exclusive");
         assert!(s.contains(1024));
         assert!(s.bucket(2).is_none(), "untouched buckets stay unallocated");
+    }
+
+    #[test]
+    fn iteration_notes_emptied_buckets_and_they_can_be_released() {
+        let s = SlotSet::new(4096);
+        for slot in [5, SLOTS_PER_BUCKET + 1, SLOTS_PER_BUCKET + 2, 2 * SLOTS_PER_BUCKET] {
+            s.insert(slot);
+        }
+        let mut empty = vec![];
+        // Keep only the second slot of bucket 1: buckets 0 and 2 empty.
+        s.iterate_noting_empty(
+            |slot| {
+                if slot == SLOTS_PER_BUCKET + 2 {
+                    SlotCallbackResult::Keep
+                } else {
+                    SlotCallbackResult::Remove
+                }
+            },
+            |b| empty.push(b),
+        );
+        assert_eq!(empty, vec![0, 2]);
+        s.insert(7);
+        // SAFETY: this thread is the set's only user.
+        unsafe {
+            assert!(!s.release_if_empty(0), "refilled since: kept");
+            assert!(!s.release_if_empty(1), "holds a slot: kept");
+            assert!(s.release_if_empty(2));
+            assert!(!s.release_if_empty(3), "never installed");
+        }
+        assert!(s.bucket(2).is_none());
+        assert_eq!(s.len(), 2);
+        s.insert(2 * SLOTS_PER_BUCKET + 3);
+        assert!(s.contains(2 * SLOTS_PER_BUCKET + 3), "a released bucket comes back on insertion");
     }
 
     #[test]

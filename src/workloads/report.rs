@@ -23,7 +23,7 @@
 //! most `(1 - MMU(w)) w`. So the reported 1, 10 and 100 ms figures are
 //! non-decreasing wherever they are defined.
 
-use crate::{GcEvent, GcKind};
+use crate::{GcEvent, GcKind, Phase};
 use std::time::Duration;
 
 /// The nearest-rank `p`-th percentile (`0 < p <= 100`) of `sorted`
@@ -86,6 +86,53 @@ impl LatencyStats {
         let mut v = latencies.to_vec();
         v.sort_unstable();
         LatencyStats { count: v.len(), p99: percentile(&v, 99.0), p999: percentile(&v, 99.9), max: v.last().copied() }
+    }
+}
+
+/// What the scavenges of a run (minor GCs and a major GC's own) did, summed:
+/// the scavenger's speed, and how much of its time the remembered set took.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ScavengeTotals {
+    /// Scavenges.
+    pub count: usize,
+    /// Bytes they moved: copied within new space plus promoted.
+    pub moved_bytes: usize,
+    /// Time in their scavenge phases.
+    pub time: Duration,
+    /// Their fixed parts (`GcEvent::scavenge_roots`: roots and remembered
+    /// set), summed.
+    pub roots: Duration,
+    /// Their remembered-set parts (`GcEvent::scavenge_old_to_new`), summed.
+    pub old_to_new: Duration,
+    /// The longest remembered-set part of any one scavenge.
+    pub old_to_new_max: Duration,
+    /// OLD_TO_NEW slots visited, summed.
+    pub old_to_new_slots: usize,
+}
+
+impl ScavengeTotals {
+    /// The totals of the scavenges among `events`.
+    pub fn of<'e>(events: impl IntoIterator<Item = &'e GcEvent>) -> ScavengeTotals {
+        let mut t = ScavengeTotals::default();
+        for e in events {
+            let time: Duration = e.phases.iter().filter(|(p, _)| *p == Phase::Scavenge).map(|(_, d)| *d).sum();
+            if time.is_zero() {
+                continue;
+            }
+            t.count += 1;
+            t.moved_bytes += e.survived_bytes + e.promoted_bytes;
+            t.time += time;
+            t.roots += e.scavenge_roots;
+            t.old_to_new += e.scavenge_old_to_new;
+            t.old_to_new_max = t.old_to_new_max.max(e.scavenge_old_to_new);
+            t.old_to_new_slots += e.scavenge_old_to_new_slots;
+        }
+        t
+    }
+
+    /// Bytes moved per millisecond of scavenging (`None` before any).
+    pub fn bytes_per_ms(&self) -> Option<f64> {
+        (!self.time.is_zero()).then(|| self.moved_bytes as f64 / (self.time.as_secs_f64() * 1e3))
     }
 }
 
@@ -224,6 +271,8 @@ pub struct Report {
     pub steps: LatencyStats,
     /// Most bytes of pages the heap ever held.
     pub peak_committed: usize,
+    /// The scavenges' speed and remembered-set share.
+    pub scavenges: ScavengeTotals,
 }
 
 impl Report {
@@ -254,6 +303,7 @@ impl Report {
             mmu: MMU_WINDOWS.map(|w| mmu.at(w)),
             steps: LatencyStats::of(step_latencies),
             peak_committed,
+            scavenges: ScavengeTotals::of(events),
         }
     }
 }
