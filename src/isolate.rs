@@ -12,7 +12,7 @@ use crate::tracer::GcEvent;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-pub use crate::heap::{HeapStats, MemoryUsage, SpaceStats};
+pub use crate::heap::{HeapStats, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats};
 
 static NEXT_ISOLATE_ID: AtomicU32 = AtomicU32::new(1);
 
@@ -102,9 +102,20 @@ impl Isolate {
         }
     }
 
-    /// Per-space statistics. Walks the heap to count objects.
+    /// Per-space statistics (used, committed, available bytes) and the
+    /// heap's counters (handles, GCs, limits), in time proportional to the
+    /// number of spaces and pages: no object is visited. Object counts come
+    /// from [`Isolate::heap_object_counts`], which walks the heap.
     pub fn heap_stats(&self) -> HeapStats {
         self.gc.stats(&self.heap)
+    }
+
+    /// Objects and their bytes per space, fillers not counted: a walk over
+    /// every object of the heap (time proportional to the objects; the
+    /// background sweepers wait meanwhile). For tests and diagnostics; the
+    /// cheap figures are in [`Isolate::heap_stats`].
+    pub fn heap_object_counts(&self) -> ObjectCounts {
+        self.gc.object_counts(&self.heap)
     }
 
     /// The most recent GC events (up to 65,536), oldest first.
@@ -145,5 +156,39 @@ impl Isolate {
 impl std::fmt::Debug for Isolate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Isolate").field("id", &self.heap.id).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::heap::WALKS;
+    use crate::{GcRequest, HandleScope, HeapConfig, Isolate, Platform};
+
+    fn walks() -> u64 {
+        WALKS.with(|w| w.get())
+    }
+
+    #[test]
+    fn heap_stats_do_not_walk_the_heap_and_object_counts_do() {
+        let platform = Platform::new(1).unwrap();
+        let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
+        let _keep = {
+            let mut s = HandleScope::new(&mut isolate);
+            let a = s.new_fixed_array(100).unwrap();
+            for i in 0..100 {
+                let b = s.new_fixed_array(4).unwrap();
+                s.set(a, i, b);
+            }
+            s.global(a)
+        };
+        isolate.collect_garbage(GcRequest::Major);
+        let before = walks();
+        let stats = isolate.heap_stats();
+        assert_eq!(walks(), before, "heap_stats walked the heap");
+        assert!(stats.used > 0);
+        let counts = isolate.heap_object_counts();
+        assert_eq!(walks(), before + 1);
+        let all: usize = counts.spaces.iter().map(|s| s.objects).sum();
+        assert!(all >= 101 + 16, "the arrays and the read-only objects: {counts:?}");
     }
 }

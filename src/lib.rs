@@ -119,7 +119,7 @@ pub use {
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
-    isolate::{HeapStats, Isolate, MemoryUsage, SpaceStats},
+    isolate::{HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,
     platform::Platform,
     scope::{

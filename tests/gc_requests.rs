@@ -75,7 +75,7 @@ both_modes! {
         assert_eq!(iso.gc_events().last().unwrap().predicted_scavenge, None, "only minor GCs are predicted");
         // The dead half is gone once sweeping is done.
         iso.collect_garbage(GcRequest::FinishSweeping);
-        let objects = iso.heap_stats().space("old_space").unwrap().objects;
+        let objects = iso.heap_object_counts().objects("old_space");
         assert!(objects < 300, "{objects} old objects left of 200 live");
         check_graph(&mut iso, &root);
     }

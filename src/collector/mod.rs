@@ -30,7 +30,7 @@ mod controller;
 
 use crate::compactor::{CompactionStats, Compactor};
 use crate::config::GcMode;
-use crate::heap::{Heap, HeapStats, PAGE_SIZE, RESERVED_HANDLES};
+use crate::heap::{Heap, HeapStats, ObjectCounts, PAGE_SIZE, RESERVED_HANDLES};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::HeapObject;
 use crate::page_promotion::{self, PagePromotion};
@@ -485,17 +485,12 @@ impl Collector {
         self.tracer.record(event, heap.config.trace_gc, heap.id);
     }
 
-    /// Statistics per space, like V8's `getHeapSpaceStatistics()`. The
-    /// background sweepers are paused while the heap is walked.
+    /// Statistics per space, like V8's `getHeapSpaceStatistics()`: what
+    /// the spaces and handle tables keep count of, in time proportional to
+    /// the number of spaces and pages (no heap walk).
     pub(crate) fn stats(&self, heap: &Heap) -> HeapStats {
         self.check_usable(heap.id);
-        if let Some(s) = &self.sweeping {
-            s.pause();
-        }
         let spaces = heap.space_stats();
-        if let Some(s) = &self.sweeping {
-            s.resume(&heap.platform);
-        }
         let roots = &heap.roots;
         HeapStats {
             used: spaces.iter().map(|s| s.used).sum(),
@@ -513,6 +508,20 @@ impl Collector {
             total_pause: self.tracer.total_pause,
             pages_pending_sweep: self.sweeping.as_ref().map_or(0, Sweeping::pages_left),
         }
+    }
+
+    /// Objects per space, counted by a walk over every object of the heap
+    /// (the background sweepers are kept off the pages meanwhile).
+    pub(crate) fn object_counts(&self, heap: &Heap) -> ObjectCounts {
+        self.check_usable(heap.id);
+        if let Some(s) = &self.sweeping {
+            s.pause();
+        }
+        let counts = heap.object_counts();
+        if let Some(s) = &self.sweeping {
+            s.resume(&heap.platform);
+        }
+        counts
     }
 }
 
