@@ -46,9 +46,9 @@ fn check_graph(isolate: &mut Isolate, root: &Global<FixedArray>) {
 
 /// Runs `r`; returns the kind and reason of each GC event it recorded.
 fn request(isolate: &mut Isolate, r: GcRequest) -> Vec<(GcKind, GcReason)> {
-    let before = isolate.gc_events().len();
+    let before = isolate.next_gc_event();
     isolate.collect_garbage(r);
-    isolate.gc_events()[before..].iter().map(|e| (e.kind, e.reason)).collect()
+    isolate.gc_event_iter(before).map(|(_, e)| (e.kind, e.reason)).collect()
 }
 
 both_modes! {

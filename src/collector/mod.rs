@@ -112,14 +112,14 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
-    pub(crate) fn new(initial_old_gen_limit: usize) -> Collector {
+    pub(crate) fn new(initial_old_gen_limit: usize, event_history: usize) -> Collector {
         Collector {
             marking: None,
             sweeping: None,
             compactor: Compactor::default(),
             barrier_worklist: Vec::new(),
             controller: Controller::new(initial_old_gen_limit),
-            tracer: Tracer::new(),
+            tracer: Tracer::new(event_history),
             near_heap_limit_callback: None,
             state: State::Idle,
         }
