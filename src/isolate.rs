@@ -118,6 +118,24 @@ impl Isolate {
         self.gc.object_counts(&self.heap)
     }
 
+    /// Is a concurrent marking cycle in progress (started, not yet
+    /// finalized)? The write barrier shades stores meanwhile. Always `false`
+    /// between pauses in [`crate::GcMode::StopTheWorld`]. One load.
+    #[inline]
+    pub fn is_marking(&self) -> bool {
+        self.gc.marking.is_some()
+    }
+
+    /// Is the sweeping of the last major GC still in progress (pages whose
+    /// free memory has not reached the free lists yet)? It ends as
+    /// allocation sweeps or takes the last pages, with
+    /// [`GcRequest::FinishSweeping`], or before the next marking starts.
+    /// One load.
+    #[inline]
+    pub fn is_sweeping(&self) -> bool {
+        self.gc.sweeping.is_some()
+    }
+
     /// Every GC event the history keeps, oldest first: up to
     /// [`HeapConfig::gc_event_history`] (default 4,096) of the most recent.
     ///
