@@ -109,7 +109,8 @@ pub struct HeapConfig {
     /// quick workloads with one GC worker: a marking step 296 bytes, a
     /// scavenge 300-420, a major GC 1.0-1.5 KiB; so a full default history
     /// holds about 1.2-2 MiB (more with more workers: a span per task). 0
-    /// keeps no history.
+    /// keeps no history (an epilogue callback,
+    /// [`crate::Isolate::add_gc_epilogue_callback`], still sees each event).
     /// At most [`MAX_GC_EVENT_HISTORY`].
     pub gc_event_history: usize,
 }

@@ -12,6 +12,7 @@ use crate::tracer::GcEvent;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+pub use crate::gc_callbacks::{GcCallbackId, GcCallbackInfo};
 pub use crate::heap::{HeapStats, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats};
 
 static NEXT_ISOLATE_ID: AtomicU32 = AtomicU32::new(1);
@@ -200,6 +201,49 @@ impl Isolate {
     /// Removes the near-heap-limit callback (a limit it raised stays).
     pub fn remove_near_heap_limit_callback(&mut self) {
         self.gc.near_heap_limit_callback = None;
+    }
+
+    /// Registers `cb` to be called on this thread at the start of every
+    /// recorded GC pause (V8's `AddGCPrologueCallback`): scavenges, major
+    /// GCs, and in [`crate::GcMode::Concurrent`] the marking start and step
+    /// pauses and the lazy sweeping steps (tell them apart by
+    /// [`GcCallbackInfo::kind`]). Callbacks run in registration order, on
+    /// the isolate's thread, as part of the stop (their time is not in the
+    /// event's `pause`): keep them short.
+    ///
+    /// A callback cannot re-enter the collector: it sees only the
+    /// [`GcCallbackInfo`], and, being `'static`, cannot hold the isolate, so
+    /// an allocation or a GC of its isolate from inside does not compile:
+    ///
+    /// ```compile_fail
+    /// # use isogc::*;
+    /// # let platform = Platform::new(1).unwrap();
+    /// let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
+    /// let me = &mut isolate;
+    /// isolate.add_gc_prologue_callback(move |_| me.collect_garbage(GcRequest::Minor));
+    /// ```
+    ///
+    /// If it panics (an isolate shared through a `RefCell` is borrowed for
+    /// the GC, so reaching it from inside panics), the GC still completes and
+    /// the isolate stays usable; the panic is raised again, with a message
+    /// saying what was misused, when the call that ran the GC returns.
+    pub fn add_gc_prologue_callback(&mut self, cb: impl FnMut(&GcCallbackInfo<'_>) + 'static) -> GcCallbackId {
+        self.gc.callbacks.add_prologue(Box::new(cb))
+    }
+
+    /// Registers `cb` to be called on this thread at the end of every
+    /// recorded GC pause (V8's `AddGCEpilogueCallback`), with the event the
+    /// pause recorded in [`GcCallbackInfo::event`] (also when the history
+    /// keeps none, so a callback can stream every event). Otherwise as
+    /// [`Isolate::add_gc_prologue_callback`].
+    pub fn add_gc_epilogue_callback(&mut self, cb: impl FnMut(&GcCallbackInfo<'_>) + 'static) -> GcCallbackId {
+        self.gc.callbacks.add_epilogue(Box::new(cb))
+    }
+
+    /// Removes the GC prologue or epilogue callback `id`. `false` if it was
+    /// removed already.
+    pub fn remove_gc_callback(&mut self, id: GcCallbackId) -> bool {
+        self.gc.callbacks.remove(id)
     }
 }
 

@@ -59,7 +59,7 @@ pub enum GcReason {
 }
 
 impl GcReason {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             GcReason::AllocationFailure => "allocation failure",
             GcReason::OldGenerationLimit => "old generation limit",

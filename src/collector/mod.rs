@@ -30,6 +30,7 @@ mod controller;
 
 use crate::compactor::{CompactionStats, Compactor};
 use crate::config::GcMode;
+use crate::gc_callbacks::GcCallbacks;
 use crate::heap::{Heap, HeapStats, ObjectCounts, PAGE_SIZE, RESERVED_HANDLES};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::HeapObject;
@@ -108,6 +109,8 @@ pub(crate) struct Collector {
     controller: Controller,
     pub(crate) tracer: Tracer,
     pub(crate) near_heap_limit_callback: Option<NearHeapLimitCallback>,
+    /// The GC prologue and epilogue callbacks.
+    pub(crate) callbacks: GcCallbacks,
     state: State,
 }
 
@@ -121,6 +124,7 @@ impl Collector {
             controller: Controller::new(initial_old_gen_limit),
             tracer: Tracer::new(event_history),
             near_heap_limit_callback: None,
+            callbacks: GcCallbacks::default(),
             state: State::Idle,
         }
     }
@@ -163,6 +167,9 @@ impl Collector {
                 }
             }
         }
+        // A GC callback that panicked did so inside a pause that went on:
+        // the collector is consistent again now.
+        self.callbacks.raise_pending_panic();
     }
 
     /// A scavenge now.
@@ -227,6 +234,8 @@ impl Collector {
     /// page is iterable while the collector runs.
     fn collect(&mut self, heap: &mut Heap, what: Collection, reason: GcReason) {
         self.pause(heap, |gc, heap| {
+            let kind = if what == Collection::Minor { GcKind::Minor } else { GcKind::Major };
+            gc.callbacks.prologue(heap.id, kind, reason);
             let start = Instant::now();
             gc.pause_workers(heap);
             heap.make_iterable();
@@ -414,6 +423,7 @@ impl Collector {
         f: impl FnOnce(&mut Collector, &mut Heap, &mut PhaseTimer) -> R,
     ) -> R {
         self.pause(heap, |gc, heap| {
+            gc.callbacks.prologue(heap.id, kind, reason);
             let start = Instant::now();
             let bytes_before = heap.size_of_objects();
             let mut timer = PhaseTimer::new();
@@ -433,6 +443,7 @@ impl Collector {
         f: impl FnOnce(&mut Collector, &mut Heap) -> bool,
     ) -> bool {
         self.pause(heap, |gc, heap| {
+            gc.callbacks.prologue(heap.id, GcKind::SweepingStep, reason);
             let start = Instant::now();
             let bytes_before = heap.size_of_objects();
             let mut timer = PhaseTimer::new();
@@ -441,6 +452,8 @@ impl Collector {
             if swept {
                 let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
                 gc.record_event(heap, GcKind::SweepingStep, reason, start, timer, bytes_before, scavenge, compaction);
+            } else {
+                gc.callbacks.epilogue(heap.id, GcKind::SweepingStep, reason, None);
             }
             swept
         })
@@ -482,6 +495,7 @@ impl Collector {
             evacuated_bytes: compaction.evacuated_bytes,
             aborted_pages: compaction.aborted_pages,
         };
+        self.callbacks.epilogue(heap.id, kind, reason, Some(&event));
         self.tracer.record(event, heap.config.trace_gc, heap.id);
     }
 
@@ -548,7 +562,7 @@ fn poisoned(isolate: u32, why: &str) -> ! {
 }
 
 /// The message of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else if let Some(s) = payload.downcast_ref::<&str>() {
