@@ -107,7 +107,9 @@ struct Figures {
 impl Fixture {
     fn new(platform: &Platform, mode: GcMode) -> Fixture {
         // A limit far above the heap: the explicit GCs are the only major GCs.
-        let config = HeapConfig { mode, initial_old_space_size: 1 << 30, ..HeapConfig::default() };
+        // Each GC's events are read whole: a history that holds them.
+        let config =
+            HeapConfig { mode, initial_old_space_size: 1 << 30, gc_event_history: 1 << 16, ..HeapConfig::default() };
         let mut isolate = Isolate::new(platform, config).unwrap();
         let layout = ObjectLayout { name: "Garbage".into(), tagged_fields: 0, raw_bytes: 0 };
         let chunks = HEAP_BYTES / (2 * CHUNK * OBJECT_BYTES + CHUNK_BYTES);
@@ -156,7 +158,7 @@ impl Fixture {
     /// One major GC and the refill after it, until no page is pending
     /// sweep. Returns the main-thread sweeping it caused and adds to `fig`.
     fn gc_and_refill(&mut self, fig: &mut Figures) -> Duration {
-        let since = self.isolate.elapsed();
+        let since = self.isolate.next_gc_event();
         self.isolate.collect_garbage(GcRequest::Major);
         fig.queued.push(self.isolate.heap_stats().pages_pending_sweep);
         self.allocate_garbage(self.holes);
@@ -171,7 +173,9 @@ impl Fixture {
         let sweep_phases =
             |e: &GcEvent| e.phases.iter().filter(|(p, _)| *p == Phase::Sweep).map(|(_, d)| *d).sum::<Duration>();
         let (mut main, mut in_pause) = (Duration::ZERO, Duration::ZERO);
-        for e in self.isolate.gc_events().iter().filter(|e| e.start >= since) {
+        let events = self.isolate.gc_event_iter(since);
+        assert_eq!(events.len() as u64, self.isolate.next_gc_event() - since, "the history dropped events");
+        for (_, e) in events {
             fig.background +=
                 e.spans.iter().filter(|s| s.phase == Phase::ConcurrentSweep).map(|s| s.duration).sum::<Duration>();
             match (e.kind, e.reason) {

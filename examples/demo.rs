@@ -84,16 +84,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let wall = start.elapsed();
 
     let stats = isolate.heap_stats();
+    let counts = isolate.heap_object_counts();
     println!("\n{:<24} {:>12} {:>12} {:>12} {:>10}", "space", "used KB", "committed KB", "available KB", "objects");
     let kb = |b: usize| b as f64 / 1024.0;
-    for s in &stats.spaces {
+    for (s, c) in stats.spaces.iter().zip(&counts.spaces) {
         println!(
             "{:<24} {:>12.1} {:>12.1} {:>12.1} {:>10}",
             s.name,
             kb(s.used),
             kb(s.committed),
             kb(s.available),
-            s.objects
+            c.objects
         );
     }
     println!(

@@ -40,7 +40,8 @@
 //! | `scope` | [`HandleScope`]: allocation (with an optional [`AllocationSite`]) and typed access |
 //! | [`platform`] | the shared worker pool; GC jobs joined by the posting thread |
 //! | `collector` | the driver: [`GcRequest`], the pauses, the safepoint, the allocation slow path, limits and sizing |
-//! | `tracer` | GC events, phase times, `--trace-gc` lines |
+//! | `tracer` | GC events, phase times, `--trace-gc` lines; the bounded, numbered event history |
+//! | `gc_callbacks` | GC prologue and epilogue callbacks, which cannot re-enter the collector |
 //! | `scavenger` | phase: minor GC, a parallel scavenge with promotion by age mark |
 //! | `page_promotion` | phase: minor GC (or a major GC's young part) by promoting whole pages when nearly all of new space survives |
 //! | `marking` | phase: tri-colour marking, in parallel in the pause or concurrently with the mutator; weak clearing |
@@ -81,6 +82,8 @@ mod error;
 mod evacuation;
 mod gate;
 #[cfg(not(loom))]
+mod gc_callbacks;
+#[cfg(not(loom))]
 mod identity_hash;
 #[cfg(not(loom))]
 pub mod isolate;
@@ -114,12 +117,12 @@ pub mod workloads;
 #[cfg(not(loom))]
 pub use {
     collector::GcRequest,
-    config::{GcMode, HeapConfig, MIN_PAUSE_TARGET},
+    config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MIN_PAUSE_TARGET},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
-    isolate::{HeapStats, Isolate, MemoryUsage, SpaceStats},
+    isolate::{GcCallbackId, GcCallbackInfo, HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,
     platform::Platform,
     scope::{

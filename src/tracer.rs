@@ -4,6 +4,15 @@
 //! before and after) in a bounded history, and with
 //! [`crate::HeapConfig::trace_gc`] printed as one line on stderr in the spirit
 //! of V8's `--trace-gc`.
+//!
+//! The history is a ring of [`crate::HeapConfig::gc_event_history`] events:
+//! the oldest event goes when a new one arrives at a full ring. Every event
+//! gets a sequence number (0 for the isolate's first, counting on past the
+//! ring's bound), so a reader can take only the events since the last it saw
+//! ([`crate::Isolate::gc_events_since`], [`crate::Isolate::gc_event_iter`])
+//! and tell whether the ring dropped some in between. An event costs its
+//! struct plus its `phases` and `spans` vectors (trimmed to their length when
+//! recorded); see [`GcEvent::heap_bytes`].
 
 use crate::sync::Mutex;
 use std::collections::VecDeque;
@@ -50,7 +59,7 @@ pub enum GcReason {
 }
 
 impl GcReason {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             GcReason::AllocationFailure => "allocation failure",
             GcReason::OldGenerationLimit => "old generation limit",
@@ -206,22 +215,43 @@ pub struct GcEvent {
     pub aborted_pages: usize,
 }
 
-const HISTORY: usize = 1 << 16;
+impl GcEvent {
+    /// Bytes this event occupies in the history: the struct (208 bytes)
+    /// and its `phases` (24 bytes each) and `spans` (64 bytes each, one per
+    /// phase and per parallel task) buffers, trimmed when recorded. A
+    /// marking step takes about 0.3 KiB, a scavenge 0.3-0.4 KiB, a major GC
+    /// 1-1.5 KiB with one worker; see [`crate::HeapConfig::gc_event_history`].
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<GcEvent>()
+            + self.phases.capacity() * std::mem::size_of::<(Phase, Duration)>()
+            + self.spans.capacity() * std::mem::size_of::<GcSpan>()
+    }
+}
 
 /// Records GC events for one isolate.
 pub(crate) struct Tracer {
     origin: Instant,
+    /// The history: the `events.len()` most recent events, the last one
+    /// numbered `recorded - 1`.
     events: VecDeque<GcEvent>,
+    /// Most events the history keeps ([`crate::HeapConfig::gc_event_history`]).
+    capacity: usize,
+    /// Events recorded since the isolate was created: the sequence number
+    /// of the next one.
+    recorded: u64,
     pub(crate) minor_count: u64,
     pub(crate) major_count: u64,
     pub(crate) total_pause: Duration,
 }
 
 impl Tracer {
-    pub(crate) fn new() -> Tracer {
+    /// A tracer keeping the `capacity` most recent events.
+    pub(crate) fn new(capacity: usize) -> Tracer {
         Tracer {
             origin: Instant::now(),
             events: VecDeque::new(),
+            capacity,
+            recorded: 0,
             minor_count: 0,
             major_count: 0,
             total_pause: Duration::ZERO,
@@ -237,7 +267,7 @@ impl Tracer {
         self.origin
     }
 
-    pub(crate) fn record(&mut self, e: GcEvent, trace: bool, isolate: u32) {
+    pub(crate) fn record(&mut self, mut e: GcEvent, trace: bool, isolate: u32) {
         match e.kind {
             GcKind::Minor => self.minor_count += 1,
             GcKind::Major => self.major_count += 1,
@@ -264,14 +294,32 @@ impl Tracer {
                 e.reason.as_str()
             );
         }
-        if self.events.len() == HISTORY {
+        self.recorded += 1;
+        if self.capacity == 0 {
+            return;
+        }
+        if self.events.len() == self.capacity {
             self.events.pop_front();
         }
+        // The spans vector grew by doubling while the GC's threads filled
+        // it: up to half of it would be kept empty for as long as the event.
+        e.spans.shrink_to_fit();
+        e.phases.shrink_to_fit();
         self.events.push_back(e);
     }
 
-    pub(crate) fn events(&self) -> impl Iterator<Item = &GcEvent> {
-        self.events.iter()
+    /// The sequence number the next event will get.
+    pub(crate) fn next_sequence(&self) -> u64 {
+        self.recorded
+    }
+
+    /// The events kept whose sequence number is `n` or later, oldest first,
+    /// with their numbers.
+    pub(crate) fn events_since(&self, n: u64) -> impl ExactSizeIterator<Item = (u64, &GcEvent)> + '_ {
+        let first = self.recorded - self.events.len() as u64;
+        // Both bounds are at most `events.len()`, so the cast is lossless.
+        let skip = n.saturating_sub(first).min(self.events.len() as u64) as usize;
+        self.events.range(skip..).enumerate().map(move |(i, e)| (first + (skip + i) as u64, e))
     }
 }
 

@@ -35,6 +35,11 @@ fn space(stats: &HeapStats, name: &str) -> SpaceStats {
     stats.space(name).unwrap_or_else(|| panic!("no space {name}")).clone()
 }
 
+/// Objects of the space called `name` now, counted by a heap walk.
+fn objects(isolate: &Isolate, name: &str) -> usize {
+    isolate.heap_object_counts().space(name).unwrap_or_else(|| panic!("no space {name}")).objects
+}
+
 // ----- Smis -------------------------------------------------------------------
 
 #[test]
@@ -430,6 +435,7 @@ fn unreferenced_maps_are_collected_with_their_names() {
     scope.set(obj, 0, Smi::from(1));
     let obj = scope.global(obj);
     let before = scope.heap_stats();
+    let maps_before = objects(&scope, "map_space");
     {
         let mut inner = HandleScope::new(&mut scope);
         for i in 0..20 {
@@ -439,11 +445,11 @@ fn unreferenced_maps_are_collected_with_their_names() {
         }
     }
     let during = scope.heap_stats();
-    assert_eq!(space(&during, "map_space").objects, space(&before, "map_space").objects + 20);
+    assert_eq!(objects(&scope, "map_space"), maps_before + 20);
     assert_eq!(during.interned_strings, before.interned_strings + 20);
     scope.collect_garbage(GcRequest::Major);
     let after = scope.heap_stats();
-    assert_eq!(space(&after, "map_space").objects, space(&before, "map_space").objects);
+    assert_eq!(objects(&scope, "map_space"), maps_before);
     assert_eq!(after.interned_strings, before.interned_strings);
     assert_eq!(scope.layout(kept).unwrap().name, "Kept");
     let o = scope.open(&obj);
@@ -537,12 +543,11 @@ fn weak_is_cleared_when_a_young_large_target_dies_in_a_minor_gc() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = new_isolate(&platform);
     let w = weak_to_garbage(&mut isolate, 2, 40_000);
-    assert_eq!(space(&isolate.heap_stats(), "new_large_object_space").objects, 1);
+    assert_eq!(objects(&isolate, "new_large_object_space"), 1);
     isolate.collect_garbage(GcRequest::Minor);
     assert!(w.is_cleared());
-    let stats = isolate.heap_stats();
-    assert_eq!(space(&stats, "new_large_object_space").objects, 0);
-    assert_eq!(space(&stats, "large_object_space").objects, 0);
+    assert_eq!(objects(&isolate, "new_large_object_space"), 0);
+    assert_eq!(objects(&isolate, "large_object_space"), 0);
 }
 
 #[test]
@@ -566,7 +571,7 @@ fn weak_to_an_old_target_survives_minor_gcs_and_is_cleared_by_a_major_gc() {
         // Two scavenges promote it.
         scope.collect_garbage(GcRequest::Minor);
         scope.collect_garbage(GcRequest::Minor);
-        assert_eq!(space(&scope.heap_stats(), "new_space").objects, 0);
+        assert_eq!(objects(&scope, "new_space"), 0);
         w
     };
     // Dead now, but old: a scavenge does not look at it.
@@ -709,14 +714,14 @@ fn large_arrays_are_promoted_by_a_scavenge_and_keep_young_children_alive() {
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
     const N: usize = 40_000; // 320 KB > MAX_REGULAR_OBJECT_SIZE (128 KiB)
-    let before = scope.heap_stats();
+    let before = scope.heap_object_counts();
     let big = scope.new_fixed_array(N).unwrap();
     let stats = scope.heap_stats();
     let nlo = space(&stats, "new_large_object_space");
-    assert_eq!(nlo.objects, space(&before, "new_large_object_space").objects + 1);
+    assert_eq!(objects(&scope, "new_large_object_space"), before.objects("new_large_object_space") + 1);
     assert!(nlo.used >= N * 8, "{nlo:?}");
     assert!(nlo.committed >= nlo.used);
-    assert_eq!(space(&stats, "new_space").objects, space(&before, "new_space").objects);
+    assert_eq!(objects(&scope, "new_space"), before.objects("new_space"));
     for i in (0..N).step_by(7) {
         scope.set(big, i, Smi::from(i as i32));
     }
@@ -731,8 +736,8 @@ fn large_arrays_are_promoted_by_a_scavenge_and_keep_young_children_alive() {
 
     scope.collect_garbage(GcRequest::Minor);
     let stats = scope.heap_stats();
-    assert_eq!(space(&stats, "new_large_object_space").objects, 0);
-    assert_eq!(space(&stats, "large_object_space").objects, space(&before, "large_object_space").objects + 1);
+    assert_eq!(objects(&scope, "new_large_object_space"), 0);
+    assert_eq!(objects(&scope, "large_object_space"), before.objects("large_object_space") + 1);
     assert!(space(&stats, "large_object_space").used >= N * 8);
     assert_eq!(scope.length(big), N);
 
@@ -767,7 +772,7 @@ fn large_arrays_are_promoted_by_a_scavenge_and_keep_young_children_alive() {
             assert_eq!(scope.to_rust_string(s), format!("s{i}"));
         }
     }
-    assert_eq!(space(&scope.heap_stats(), "large_object_space").objects, 1);
+    assert_eq!(objects(&scope, "large_object_space"), 1);
 }
 
 // ----- Promotion --------------------------------------------------------------
@@ -788,18 +793,17 @@ fn objects_surviving_two_scavenges_are_promoted_intact() {
         inner.set(holder, i, o);
     }
     let s0 = scope.heap_stats();
-    assert!(space(&s0, "new_space").objects > N);
+    assert!(objects(&scope, "new_space") > N);
     let old0 = space(&s0, "old_space").used;
 
     scope.collect_garbage(GcRequest::Minor);
-    let s1 = scope.heap_stats();
-    assert_eq!(space(&s1, "new_space").objects, N + 1, "first scavenge should keep them young");
+    assert_eq!(objects(&scope, "new_space"), N + 1, "first scavenge should keep them young");
     let first = scope.gc_events().last().unwrap().clone();
     assert!(first.survived_bytes >= N * 24, "{first:?}");
 
     scope.collect_garbage(GcRequest::Minor);
     let s2 = scope.heap_stats();
-    assert_eq!(space(&s2, "new_space").objects, 0, "second scavenge should promote them");
+    assert_eq!(objects(&scope, "new_space"), 0, "second scavenge should promote them");
     let old2 = space(&s2, "old_space").used;
     // Each object is map + 1 field + 8 bytes = 24 bytes; plus the holder.
     assert!(old2 >= old0 + N * 24 + N * 8, "old space used {old0} -> {old2}");
@@ -864,7 +868,7 @@ fn objects_at_the_regular_size_boundary_survive_scavenges() {
     }
     let stats = scope.heap_stats();
     // Two arrays and two byte arrays are one word over the boundary.
-    let large = space(&stats, "new_large_object_space").objects + space(&stats, "large_object_space").objects;
+    let large = objects(&scope, "new_large_object_space") + objects(&scope, "large_object_space");
     assert_eq!(large, 4, "{stats:#?}");
     for _ in 0..2 {
         churn(&mut scope, 500, 100);
@@ -985,13 +989,15 @@ fn heap_stats_are_consistent_and_count_new_objects() {
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
     let s0 = scope.heap_stats();
+    let c0 = scope.heap_object_counts();
     let names: Vec<_> = s0.spaces.iter().map(|s| s.name).collect();
     assert_eq!(
         names,
         ["new_space", "new_large_object_space", "old_space", "map_space", "large_object_space", "read_only_space"]
     );
+    assert_eq!(names, c0.spaces.iter().map(|s| s.name).collect::<Vec<_>>(), "the counts come in the same order");
     let ro = space(&s0, "read_only_space");
-    assert!(ro.objects >= 5 + 6, "oddballs and built-in maps: {ro:?}");
+    assert!(c0.objects("read_only_space") >= 5 + 6, "oddballs and built-in maps: {c0:?}");
     assert!(ro.used > 0 && ro.committed == PAGE_SIZE);
     assert_eq!(s0.local_handles, 0);
 
@@ -1002,8 +1008,9 @@ fn heap_stats_are_consistent_and_count_new_objects() {
         scope.set(arr, i, a);
     }
     let s1 = scope.heap_stats();
+    let c1 = scope.heap_object_counts();
     let (n0, n1) = (space(&s0, "new_space"), space(&s1, "new_space"));
-    assert_eq!(n1.objects, n0.objects + N + 1);
+    assert_eq!(c1.objects("new_space"), c0.objects("new_space") + N + 1);
     assert_eq!(n1.used, n0.used + N * 40 + (N * 8 + 16), "{n0:?} {n1:?}");
     assert_eq!(s1.local_handles, N + 1);
     assert_eq!(ro, space(&s1, "read_only_space"));
@@ -1012,20 +1019,21 @@ fn heap_stats_are_consistent_and_count_new_objects() {
     scope.collect_garbage(GcRequest::Major);
     scope.new_map(&ObjectLayout { name: "M".into(), tagged_fields: 0, raw_bytes: 0 }).unwrap();
     scope.new_fixed_array(40_000).unwrap();
-    for stats in [s0, s1, scope.heap_stats()] {
+    for (stats, counts) in [(s0, c0), (s1, c1), (scope.heap_stats(), scope.heap_object_counts())] {
         assert_eq!(stats.used, stats.spaces.iter().map(|s| s.used).sum::<usize>());
         assert!(stats.committed >= stats.used, "{stats:#?}");
-        for s in &stats.spaces {
+        for (s, c) in stats.spaces.iter().zip(&counts.spaces) {
             assert!(s.committed >= s.used, "{s:?}");
-            assert!(s.objects == 0 || s.used > 0, "{s:?}");
+            assert!(c.objects == 0 || s.used > 0, "{s:?} {c:?}");
         }
         assert!(stats.old_generation_limit <= stats.max_old_generation);
         assert_eq!(stats.max_old_generation, HeapConfig::default().max_old_space_size);
     }
     let s2 = scope.heap_stats();
-    assert!(space(&s2, "old_space").objects > N, "{s2:#?}");
-    assert_eq!(space(&s2, "map_space").objects, 1);
-    assert_eq!(space(&s2, "new_large_object_space").objects, 1);
+    let c2 = scope.heap_object_counts();
+    assert!(c2.objects("old_space") > N, "{c2:#?}");
+    assert_eq!(c2.objects("map_space"), 1);
+    assert_eq!(c2.objects("new_large_object_space"), 1);
     assert!(s2.minor_gcs > 0 && s2.major_gcs == 1);
     for i in 0..N {
         let a = scope.get(arr, i);

@@ -46,9 +46,9 @@ fn check_graph(isolate: &mut Isolate, root: &Global<FixedArray>) {
 
 /// Runs `r`; returns the kind and reason of each GC event it recorded.
 fn request(isolate: &mut Isolate, r: GcRequest) -> Vec<(GcKind, GcReason)> {
-    let before = isolate.gc_events().len();
+    let before = isolate.next_gc_event();
     isolate.collect_garbage(r);
-    isolate.gc_events()[before..].iter().map(|e| (e.kind, e.reason)).collect()
+    isolate.gc_event_iter(before).map(|(_, e)| (e.kind, e.reason)).collect()
 }
 
 both_modes! {
@@ -75,7 +75,7 @@ both_modes! {
         assert_eq!(iso.gc_events().last().unwrap().predicted_scavenge, None, "only minor GCs are predicted");
         // The dead half is gone once sweeping is done.
         iso.collect_garbage(GcRequest::FinishSweeping);
-        let objects = iso.heap_stats().space("old_space").unwrap().objects;
+        let objects = iso.heap_object_counts().objects("old_space");
         assert!(objects < 300, "{objects} old objects left of 200 live");
         check_graph(&mut iso, &root);
     }

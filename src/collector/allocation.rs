@@ -14,7 +14,7 @@ use super::Collector;
 use crate::error::AllocError;
 use crate::heap::{Heap, Space, MAX_REGULAR_OBJECT_SIZE};
 use crate::marking;
-use crate::object::HeapObject;
+use crate::object::{write_filler, HeapObject};
 use crate::sweeper;
 use crate::tracer::GcReason;
 
@@ -42,6 +42,22 @@ impl Collector {
         size: usize,
         space: Space,
     ) -> Result<HeapObject, AllocError> {
+        let r = self.allocate_collecting(heap, size, space);
+        if self.callbacks.has_pending_panic() {
+            // A GC callback panicked in a pause on the way (the pause went
+            // on). The allocation is given up as garbage, a filler keeping
+            // its page iterable, before the panic is raised again.
+            if let Ok(o) = &r {
+                write_filler(o.address(), size, heap.ro_roots.free_space_map, heap.ro_roots.filler_map);
+            }
+            self.callbacks.raise_pending_panic();
+        }
+        r
+    }
+
+    /// [`Self::allocate_slow`], without the check for a GC callback's
+    /// panic.
+    fn allocate_collecting(&mut self, heap: &mut Heap, size: usize, space: Space) -> Result<HeapObject, AllocError> {
         self.check_usable(heap.id);
         if size > heap.hard_limit {
             return Err(oom(heap, size));

@@ -30,7 +30,8 @@ mod controller;
 
 use crate::compactor::{CompactionStats, Compactor};
 use crate::config::GcMode;
-use crate::heap::{Heap, HeapStats, PAGE_SIZE, RESERVED_HANDLES};
+use crate::gc_callbacks::GcCallbacks;
+use crate::heap::{Heap, HeapStats, ObjectCounts, PAGE_SIZE, RESERVED_HANDLES};
 use crate::marking::{self, IncrementalMarking, StepDue};
 use crate::object::HeapObject;
 use crate::page_promotion::{self, PagePromotion};
@@ -108,19 +109,22 @@ pub(crate) struct Collector {
     controller: Controller,
     pub(crate) tracer: Tracer,
     pub(crate) near_heap_limit_callback: Option<NearHeapLimitCallback>,
+    /// The GC prologue and epilogue callbacks.
+    pub(crate) callbacks: GcCallbacks,
     state: State,
 }
 
 impl Collector {
-    pub(crate) fn new(initial_old_gen_limit: usize) -> Collector {
+    pub(crate) fn new(initial_old_gen_limit: usize, event_history: usize) -> Collector {
         Collector {
             marking: None,
             sweeping: None,
             compactor: Compactor::default(),
             barrier_worklist: Vec::new(),
             controller: Controller::new(initial_old_gen_limit),
-            tracer: Tracer::new(),
+            tracer: Tracer::new(event_history),
             near_heap_limit_callback: None,
+            callbacks: GcCallbacks::default(),
             state: State::Idle,
         }
     }
@@ -163,6 +167,9 @@ impl Collector {
                 }
             }
         }
+        // A GC callback that panicked did so inside a pause that went on:
+        // the collector is consistent again now.
+        self.callbacks.raise_pending_panic();
     }
 
     /// A scavenge now.
@@ -227,6 +234,8 @@ impl Collector {
     /// page is iterable while the collector runs.
     fn collect(&mut self, heap: &mut Heap, what: Collection, reason: GcReason) {
         self.pause(heap, |gc, heap| {
+            let kind = if what == Collection::Minor { GcKind::Minor } else { GcKind::Major };
+            gc.callbacks.prologue(heap.id, kind, reason);
             let start = Instant::now();
             gc.pause_workers(heap);
             heap.make_iterable();
@@ -444,6 +453,7 @@ impl Collector {
         f: impl FnOnce(&mut Collector, &mut Heap, &mut PhaseTimer) -> R,
     ) -> R {
         self.pause(heap, |gc, heap| {
+            gc.callbacks.prologue(heap.id, kind, reason);
             let start = Instant::now();
             let bytes_before = heap.size_of_objects();
             let mut timer = PhaseTimer::new();
@@ -463,6 +473,7 @@ impl Collector {
         f: impl FnOnce(&mut Collector, &mut Heap) -> bool,
     ) -> bool {
         self.pause(heap, |gc, heap| {
+            gc.callbacks.prologue(heap.id, GcKind::SweepingStep, reason);
             let start = Instant::now();
             let bytes_before = heap.size_of_objects();
             let mut timer = PhaseTimer::new();
@@ -471,6 +482,8 @@ impl Collector {
             if swept {
                 let (scavenge, compaction) = (ScavengeStats::default(), CompactionStats::default());
                 gc.record_event(heap, GcKind::SweepingStep, reason, start, timer, bytes_before, scavenge, compaction);
+            } else {
+                gc.callbacks.epilogue(heap.id, GcKind::SweepingStep, reason, None);
             }
             swept
         })
@@ -514,20 +527,16 @@ impl Collector {
             evacuated_bytes: compaction.evacuated_bytes,
             aborted_pages: compaction.aborted_pages,
         };
+        self.callbacks.epilogue(heap.id, kind, reason, Some(&event));
         self.tracer.record(event, heap.config.trace_gc, heap.id);
     }
 
-    /// Statistics per space, like V8's `getHeapSpaceStatistics()`. The
-    /// background sweepers are paused while the heap is walked.
+    /// Statistics per space, like V8's `getHeapSpaceStatistics()`: what
+    /// the spaces and handle tables keep count of, in time proportional to
+    /// the number of spaces and pages (no heap walk).
     pub(crate) fn stats(&self, heap: &Heap) -> HeapStats {
         self.check_usable(heap.id);
-        if let Some(s) = &self.sweeping {
-            s.pause();
-        }
         let spaces = heap.space_stats();
-        if let Some(s) = &self.sweeping {
-            s.resume(&heap.platform);
-        }
         let roots = &heap.roots;
         HeapStats {
             used: spaces.iter().map(|s| s.used).sum(),
@@ -545,6 +554,20 @@ impl Collector {
             total_pause: self.tracer.total_pause,
             pages_pending_sweep: self.sweeping.as_ref().map_or(0, Sweeping::pages_left),
         }
+    }
+
+    /// Objects per space, counted by a walk over every object of the heap
+    /// (the background sweepers are kept off the pages meanwhile).
+    pub(crate) fn object_counts(&self, heap: &Heap) -> ObjectCounts {
+        self.check_usable(heap.id);
+        if let Some(s) = &self.sweeping {
+            s.pause();
+        }
+        let counts = heap.object_counts();
+        if let Some(s) = &self.sweeping {
+            s.resume(&heap.platform);
+        }
+        counts
     }
 }
 
@@ -571,7 +594,7 @@ fn poisoned(isolate: u32, why: &str) -> ! {
 }
 
 /// The message of a panic payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else if let Some(s) = payload.downcast_ref::<&str>() {

@@ -12,7 +12,7 @@ use super::new_space::NewSpace;
 use super::old_space::{FillerMaps, OldSpace};
 use super::page::{flags, Page, PagePool, SpaceId};
 use super::read_only::{ReadOnlyRoots, ReadOnlySpace};
-use super::stats::SpaceStats;
+use super::stats::{ObjectCounts, SpaceObjects, SpaceStats};
 use super::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE};
 use crate::config::HeapConfig;
 use crate::object::{HeapObject, InstanceType};
@@ -21,6 +21,13 @@ use crate::roots::Roots;
 use crate::tracer::SpanRecorder;
 use crate::value::Tagged;
 use std::time::Instant;
+
+#[cfg(test)]
+thread_local! {
+    /// Heap walks by [`Heap::object_counts`] on this thread (tests check
+    /// that the statistics take none).
+    pub(crate) static WALKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
 
 /// Handle-stack slots reserved for the oddballs (never popped).
 pub(crate) const RESERVED_HANDLES: usize = 5;
@@ -269,24 +276,44 @@ impl Heap {
         }
     }
 
-    /// Statistics per space, each space reporting its own, with object
-    /// counts from a heap walk (background sweepers must be paused).
+    /// Statistics per space, each space reporting what it keeps count of
+    /// (no walk over objects: time in pages).
     pub(crate) fn space_stats(&self) -> Vec<SpaceStats> {
-        let mut counts = [0usize; 6];
+        vec![
+            self.new_space.stats(),
+            self.new_lo_space.stats(),
+            self.old_space.stats(),
+            self.map_space.stats(),
+            self.lo_space.stats(),
+            self.read_only.stats(),
+        ]
+    }
+
+    /// Objects and their bytes per space, fillers not counted, from a walk
+    /// over every object (background sweepers must be paused). In the order
+    /// of [`Self::space_stats`].
+    pub(crate) fn object_counts(&self) -> ObjectCounts {
+        #[cfg(test)]
+        WALKS.with(|w| w.set(w.get() + 1));
+        let mut counts = [(0usize, 0usize); 6];
         self.for_each_object(|o, space| {
             if !matches!(o.instance_type(), InstanceType::FreeSpace | InstanceType::Filler) {
-                counts[space as usize] += 1;
+                let c = &mut counts[space as usize];
+                c.0 += 1;
+                c.1 += o.size();
             }
         });
-        let count = |id: SpaceId| counts[id as usize];
-        vec![
-            self.new_space.stats(count(SpaceId::New)),
-            self.new_lo_space.stats(count(SpaceId::NewLarge)),
-            self.old_space.stats(count(SpaceId::Old)),
-            self.map_space.stats(count(SpaceId::Map)),
-            self.lo_space.stats(count(SpaceId::Large)),
-            self.read_only.stats(count(SpaceId::ReadOnly)),
-        ]
+        let order = [SpaceId::New, SpaceId::NewLarge, SpaceId::Old, SpaceId::Map, SpaceId::Large, SpaceId::ReadOnly];
+        ObjectCounts {
+            spaces: order
+                .iter()
+                .map(|&id| SpaceObjects {
+                    name: id.name(),
+                    objects: counts[id as usize].0,
+                    bytes: counts[id as usize].1,
+                })
+                .collect(),
+        }
     }
 }
 

@@ -50,8 +50,8 @@ impl LargeObjectSpace {
 
     /// The space's statistics, given its object count (nothing is
     /// allocatable without a new chunk).
-    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
-        SpaceStats { name: self.id.name(), used: self.object_bytes, committed: self.committed(), available: 0, objects }
+    pub(crate) fn stats(&self) -> SpaceStats {
+        SpaceStats { name: self.id.name(), used: self.object_bytes, committed: self.committed(), available: 0 }
     }
 
     /// Takes `page` out of this space (for a flip to another space).

@@ -39,7 +39,7 @@ mod stats;
 #[cfg(not(loom))]
 pub(crate) use heap_impl::*;
 #[cfg(not(loom))]
-pub use stats::{HeapStats, MemoryUsage, SpaceStats};
+pub use stats::{HeapStats, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats};
 
 /// Bytes in a machine word; objects are word aligned.
 pub const WORD: usize = std::mem::size_of::<usize>();

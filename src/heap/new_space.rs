@@ -40,14 +40,13 @@ impl NewSpace {
         Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages, filler_bytes: 0 })
     }
 
-    /// The space's statistics, given its object count.
-    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
+    /// The space's statistics.
+    pub(crate) fn stats(&self) -> SpaceStats {
         SpaceStats {
             name: SpaceId::New.name(),
             used: self.used(),
             committed: self.committed(),
             available: self.capacity().saturating_sub(self.used()),
-            objects,
         }
     }
 

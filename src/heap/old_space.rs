@@ -96,15 +96,9 @@ impl OldSpace {
         self.pages.len() * PAGE_SIZE
     }
 
-    /// The space's statistics, given its object count.
-    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
-        SpaceStats {
-            name: self.id.name(),
-            used: self.used(),
-            committed: self.committed(),
-            available: self.available(),
-            objects,
-        }
+    /// The space's statistics.
+    pub(crate) fn stats(&self) -> SpaceStats {
+        SpaceStats { name: self.id.name(), used: self.used(), committed: self.committed(), available: self.available() }
     }
 
     /// Bytes of objects (for pages still waiting for the sweeper: of the

@@ -64,10 +64,10 @@ pub(crate) struct ReadOnlySpace {
 }
 
 impl ReadOnlySpace {
-    /// The space's statistics, given its object count.
-    pub(crate) fn stats(&self, objects: usize) -> SpaceStats {
+    /// The space's statistics.
+    pub(crate) fn stats(&self) -> SpaceStats {
         let used = self.top - self.page.area_start();
-        SpaceStats { name: SpaceId::ReadOnly.name(), used, committed: PAGE_SIZE, available: AREA_SIZE - used, objects }
+        SpaceStats { name: SpaceId::ReadOnly.name(), used, committed: PAGE_SIZE, available: AREA_SIZE - used }
     }
 
     /// Creates the page and the built-in objects.

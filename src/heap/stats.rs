@@ -14,8 +14,40 @@ pub struct SpaceStats {
     pub committed: usize,
     /// Bytes allocatable without growing the space.
     pub available: usize,
+}
+
+/// Objects of one space, counted by a heap walk
+/// ([`crate::Isolate::heap_object_counts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpaceObjects {
+    /// Space name, as in [`SpaceStats::name`].
+    pub name: &'static str,
     /// Number of objects (fillers not counted).
     pub objects: usize,
+    /// Their bytes (for a page still waiting for the sweeper: of the
+    /// objects marking found live, as [`SpaceStats::used`]).
+    pub bytes: usize,
+}
+
+/// Objects per space, from a walk over the whole heap: time proportional to
+/// the number of objects ([`crate::Isolate::heap_object_counts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectCounts {
+    /// Per space, in the order of [`HeapStats::spaces`].
+    pub spaces: Vec<SpaceObjects>,
+}
+
+impl ObjectCounts {
+    /// The number of objects of the space called `name` (0 for a name no
+    /// space has).
+    pub fn objects(&self, name: &str) -> usize {
+        self.space(name).map_or(0, |s| s.objects)
+    }
+
+    /// The counts of the space called `name`.
+    pub fn space(&self, name: &str) -> Option<&SpaceObjects> {
+        self.spaces.iter().find(|s| s.name == name)
+    }
 }
 
 /// How much memory the heap uses, cheaply (no heap walk; like the heap

@@ -202,8 +202,14 @@ pub fn measure(
     // isolate has existed.
     let now = Instant::now();
     let created = now.checked_sub(isolate.elapsed()).unwrap_or(now);
+    // Every event, streamed as it is recorded: the history's ring may be
+    // smaller than the run (`HeapConfig::gc_event_history`).
+    let streamed = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = streamed.clone();
+    let stream = isolate.add_gc_epilogue_callback(move |info| sink.borrow_mut().extend(info.event.cloned()));
     let run = workload.run(&mut isolate, size)?;
-    let events = isolate.gc_events();
+    isolate.remove_gc_callback(stream);
+    let events = streamed.take();
     let (minor, major) = isolate.gc_counts();
     let interval = (run.started.saturating_duration_since(created), run.finished.saturating_duration_since(created));
     let report =

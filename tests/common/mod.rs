@@ -22,14 +22,16 @@ pub const MB: usize = 1024 * KB;
 
 /// The configuration every test starts from: the heap verifier on after every
 /// GC and 256 KiB semi-spaces (one page, fixed), so scavenges come often and
-/// any corruption panics inside the GC that caused it; all else default
-/// (concurrent mode, 16 MiB initial old space, as many GC workers as the
-/// platform has).
+/// any corruption panics inside the GC that caused it; a GC event history of
+/// 65,536 events, so tests that sum up a whole run's events see them all;
+/// all else default (concurrent mode, 16 MiB initial old space, as many GC
+/// workers as the platform has).
 pub fn test_config() -> HeapConfig {
     HeapConfig {
         verify_heap: true,
         min_semi_space_size: 256 * KB,
         max_semi_space_size: 256 * KB,
+        gc_event_history: 1 << 16,
         ..HeapConfig::default()
     }
 }
