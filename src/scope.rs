@@ -430,6 +430,7 @@ impl<'s> HandleScope<'s> {
     }
 
     /// A fixed array of `len` slots, all `undefined`.
+    #[inline]
     pub fn new_fixed_array(&mut self, len: usize) -> Result<Local<'s, FixedArray>, AllocError> {
         self.fixed_array(len, None)
     }
@@ -452,21 +453,18 @@ impl<'s> HandleScope<'s> {
         o.set_word(offsets::MAP, self.isolate.heap.ro_roots.fixed_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
         let undefined = self.isolate.heap.ro_roots.undefined().0;
-        for i in 0..len {
-            o.set_word(offsets::ARRAY_HEADER_WORDS + i, undefined);
-        }
+        o.init_words(offsets::ARRAY_HEADER_WORDS, offsets::ARRAY_HEADER_WORDS + len, undefined);
         Ok(self.push(o.tagged()))
     }
 
     /// A byte array of `len` zero bytes.
+    #[inline]
     pub fn new_byte_array(&mut self, len: usize) -> Result<Local<'s, ByteArray>, AllocError> {
         let size = Self::check_size("ByteArray", len, sizes::byte_array(len), offsets::ARRAY_HEADER_WORDS * WORD, 1)?;
         let o = self.isolate.allocate(size, Space::Young)?;
         o.set_word(offsets::MAP, self.isolate.heap.ro_roots.byte_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
-        for i in offsets::ARRAY_HEADER_WORDS..size / WORD {
-            o.set_word(i, 0);
-        }
+        o.init_words(offsets::ARRAY_HEADER_WORDS, size / WORD, 0);
         Ok(self.push(o.tagged()))
     }
 
@@ -513,6 +511,7 @@ impl<'s> HandleScope<'s> {
     }
 
     /// A heap number.
+    #[inline]
     pub fn new_number(&mut self, v: f64) -> Result<Local<'s, HeapNumber>, AllocError> {
         self.number(v, None)
     }
@@ -566,6 +565,7 @@ impl<'s> HandleScope<'s> {
     }
 
     /// A new object of `map`'s layout: tagged fields `undefined`, raw bytes 0.
+    #[inline]
     pub fn new_object(&mut self, map: Local<'_, Map>) -> Result<Local<'s, Object>, AllocError> {
         self.object_of(map, None)
     }
@@ -587,13 +587,13 @@ impl<'s> HandleScope<'s> {
     ) -> Result<Local<'s, Object>, AllocError> {
         let (m, _) = self.typed(map);
         let layout = MapRef(m);
-        if layout.instance_type() != InstanceType::Object {
+        if layout.raw_type() != Tagged::from_smi(InstanceType::Object as i64).0 {
             wrong_kind("a map made by new_map", layout.instance_type());
         }
         let (size, fields) = (layout.instance_size(), layout.tagged_fields());
+        // `m` stays valid across a GC in the allocation: maps live on map
+        // space's pages, which are never evacuated (`NEVER_EVACUATE`).
         let o = self.allocate_young(size, site)?;
-        // Maps never move, but read it again after the allocation anyway.
-        let m = self.object(map);
         o.set_word(offsets::MAP, m.address());
         if site.is_some() && !o.page().is_young() {
             // A tenured site's object is old, and born marked while marking
@@ -603,12 +603,8 @@ impl<'s> HandleScope<'s> {
             write_barrier(&mut self.isolate.gc.barrier_worklist, o, offsets::MAP, m.tagged());
         }
         let undefined = self.isolate.heap.ro_roots.undefined().0;
-        for i in 1..=fields {
-            o.set_word(i, undefined);
-        }
-        for i in 1 + fields..size / WORD {
-            o.set_word(i, 0);
-        }
+        o.init_words(1, 1 + fields, undefined);
+        o.init_words(1 + fields, size / WORD, 0);
         Ok(self.push(o.tagged()))
     }
 

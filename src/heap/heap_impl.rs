@@ -132,13 +132,24 @@ impl Heap {
     }
 
     /// The allocation fast path: a bump in new space's linear allocation
-    /// area. `None` sends the caller to the GC driver's slow path.
+    /// area, or in old space's (a tenured site's objects) while no marking
+    /// runs. `None` sends the caller to the GC driver's slow path, which
+    /// also refills the areas, runs the safepoint's GC work and, while
+    /// marking, allocates old objects black one by one.
     #[inline(always)]
     pub(crate) fn allocate_fast(&mut self, size: usize, space: Space) -> Option<HeapObject> {
-        if space == Space::Young && size <= MAX_REGULAR_OBJECT_SIZE {
-            return self.new_space.lab.allocate(size).map(Self::object_at);
+        let lab = match space {
+            Space::Young => &mut self.new_space.lab,
+            // `black_allocation` is on for the whole marking cycle (set with
+            // the marking flags); an object allocated then must be marked,
+            // which only the slow path does.
+            Space::Old if !self.old_space.black_allocation => &mut self.old_space.lab,
+            _ => return None,
+        };
+        if size > MAX_REGULAR_OBJECT_SIZE {
+            return None;
         }
-        None
+        lab.allocate(size).map(Self::object_at)
     }
 
     /// Is an allocation of `size` bytes in `space` served by a paged space
