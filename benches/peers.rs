@@ -17,7 +17,8 @@
 //! pause is recorded beside it: for isogc the longest [`GcEvent::pause`] of
 //! the run, for gc-arena the longest `Arena::collect_debt` call (it collects
 //! only between `mutate` calls; each tree of binary-trees and each splay
-//! step is one call, followed by `collect_debt`). After the runs the bench
+//! step is one call, followed by `collect_debt` once the debt reaches
+//! [`GC_ARENA_GRANULARITY`]). After the runs the bench
 //! prints a table of the median run time and the largest pause of every
 //! pair, and writes it to `target/peers.md`.
 //!
@@ -209,12 +210,22 @@ fn g_count(n: &GNode<'_>) -> u64 {
     }
 }
 
-/// Times one `collect_debt`, keeping the longest.
+/// Allocation debt (bytes) below which gc-arena is not asked to collect:
+/// its docs advise against calling `collect_debt` for every small debt (a
+/// call has a fixed cost), and runtimes on it (piccolo's executor, Ruffle)
+/// collect at a granularity like this one.
+const GC_ARENA_GRANULARITY: f64 = 4096.0;
+
+/// Runs gc-arena's incremental collection if its debt is worth a call,
+/// timing the call and keeping the longest.
 fn g_collect<R>(arena: &mut Arena<R>, max: &mut Duration)
 where
     R: for<'a> Rootable<'a>,
     for<'a> <R as Rootable<'a>>::Root: Collect<'a>,
 {
+    if arena.metrics().allocation_debt() < GC_ARENA_GRANULARITY {
+        return;
+    }
     let t = Instant::now();
     arena.collect_debt();
     *max = (*max).max(t.elapsed());
