@@ -132,24 +132,21 @@ impl Heap {
     }
 
     /// The allocation fast path: a bump in new space's linear allocation
-    /// area, or in old space's (a tenured site's objects) while no marking
-    /// runs. `None` sends the caller to the GC driver's slow path, which
-    /// also refills the areas, runs the safepoint's GC work and, while
-    /// marking, allocates old objects black one by one.
+    /// area. `None` sends the caller to the GC driver's slow path.
+    ///
+    /// Old space (a tenured site's objects, interned strings) has no fast
+    /// path yet: bumping its area here while no marking runs moves where the
+    /// safepoint's GC work runs, and `tests/shadow_model.rs`'s concurrent
+    /// test then fails its interned-string revival check with
+    /// `PROPTEST_RNG_SEED=1796177912261234821` (a seed that fails the same
+    /// check in stop-the-world mode without the fast path too). Until that
+    /// check is understood every old allocation takes the slow path.
     #[inline(always)]
     pub(crate) fn allocate_fast(&mut self, size: usize, space: Space) -> Option<HeapObject> {
-        let lab = match space {
-            Space::Young => &mut self.new_space.lab,
-            // `black_allocation` is on for the whole marking cycle (set with
-            // the marking flags); an object allocated then must be marked,
-            // which only the slow path does.
-            Space::Old if !self.old_space.black_allocation => &mut self.old_space.lab,
-            _ => return None,
-        };
-        if size > MAX_REGULAR_OBJECT_SIZE {
-            return None;
+        if space == Space::Young && size <= MAX_REGULAR_OBJECT_SIZE {
+            return self.new_space.lab.allocate(size).map(Self::object_at);
         }
-        lab.allocate(size).map(Self::object_at)
+        None
     }
 
     /// Is an allocation of `size` bytes in `space` served by a paged space
