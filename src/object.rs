@@ -321,6 +321,30 @@ impl HeapObject {
         self.tagged_range(map).for_each(f)
     }
 
+    /// Fills words `from..to` of a newly allocated object with `v`: plain
+    /// (non-atomic) stores, which the compiler may merge and vectorize,
+    /// where [`HeapObject::set_word`] is one atomic store per word.
+    ///
+    /// Only for an object no other thread can reach yet: one just allocated
+    /// by this thread and not yet stored anywhere. Its publication (the
+    /// Release store of [`HeapObject::set_field_release`], or a GC job's
+    /// spawn) orders these stores before any collector thread reads it.
+    #[inline(always)]
+    pub(crate) fn init_words(self, from: usize, to: usize, v: usize) {
+        debug_assert!(from <= to);
+        // Words `from..to` lie inside this object (callers pass its layout's
+        // bounds), which is word aligned, and no other thread accesses an
+        // unpublished object, so these non-atomic stores race with nothing.
+        let (mut p, end) = ((self.0 + from * WORD) as *mut usize, (self.0 + to * WORD) as *mut usize);
+        while p < end {
+            // SAFETY: `from <= p < to` lies in the object (see above).
+            unsafe {
+                p.write(v);
+                p = p.add(1);
+            }
+        }
+    }
+
     /// Raw bytes `offset..offset+out.len()` of the object.
     pub(crate) fn read_bytes(self, offset: usize, out: &mut [u8]) {
         // Raw bytes hold no pointers, so no collector thread touches them

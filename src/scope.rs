@@ -229,8 +229,9 @@ fn escape_into_wrong_scope(slot: u32, slot_isolate: u32, base: usize, isolate: u
 
 #[cold]
 #[inline(never)]
-fn field_of_wrong_kind(expected: &str, index: usize, host: InstanceType, found: Option<InstanceType>, smi: i64) -> ! {
-    match found {
+fn field_of_wrong_kind(expected: &str, index: usize, host: InstanceType, v: Tagged) -> ! {
+    let smi = v.smi_value();
+    match HandleScope::kind_of(v) {
         Some(found) => panic!(
             "isogc: get_as::<{expected}>: field {index} of a {host:?} holds a {found:?}, not a {expected}; \
              use try_get_as (or get and cast) where the field's kind may vary"
@@ -273,6 +274,27 @@ fn wrong_kind(expected: &str, found: InstanceType) -> ! {
     panic!("isogc: expected {expected}, found a {found:?}")
 }
 
+/// [`wrong_kind`] for `o`, decoding its type out of line (the hot paths
+/// compare the raw type word only).
+#[cold]
+#[inline(never)]
+fn wrong_kind_of(expected: &str, o: HeapObject) -> ! {
+    wrong_kind(expected, o.instance_type())
+}
+
+/// [`wrong_kind`] for the kind `map` describes, decoded out of line.
+#[cold]
+#[inline(never)]
+fn wrong_layout(expected: &str, map: MapRef) -> ! {
+    wrong_kind(expected, map.instance_type())
+}
+
+#[cold]
+#[inline(never)]
+fn not_a_heap_object(smi: i64) -> ! {
+    panic!("isogc: expected a heap object, found the Smi {smi}")
+}
+
 impl<'s> HandleScope<'s> {
     /// Opens a scope on an isolate or on an enclosing scope.
     pub fn new<P: ScopeParent + ?Sized>(parent: &'s mut P) -> HandleScope<'s> {
@@ -284,10 +306,20 @@ impl<'s> HandleScope<'s> {
 
     #[inline(always)]
     fn push<T>(&mut self, t: Tagged) -> Local<'s, T> {
+        let id = self.isolate.heap.id;
+        self.push_in(t, id)
+    }
+
+    /// [`HandleScope::push`] where the caller has the isolate's id at hand
+    /// (a handle it checked): the id need not be loaded again after the
+    /// push.
+    #[inline(always)]
+    fn push_in<T>(&mut self, t: Tagged, isolate: u32) -> Local<'s, T> {
+        debug_assert_eq!(isolate, self.isolate.heap.id);
         let handles = &mut self.isolate.heap.roots.locals;
         let index = handles.len();
         handles.push(t);
-        Local::new(index as u32, self.isolate.heap.id)
+        Local::new(index as u32, isolate)
     }
 
     /// The tagged word behind a handle, after checking its isolate.
@@ -304,7 +336,7 @@ impl<'s> HandleScope<'s> {
     fn object<T>(&self, l: Local<'_, T>) -> HeapObject {
         let t = self.resolve(l);
         if !t.is_heap_object() {
-            panic!("isogc: expected a heap object, found the Smi {}", t.smi_value());
+            not_a_heap_object(t.smi_value());
         }
         // SAFETY: handle slots hold live objects of this heap (the collector
         // updates them), and the isolate check above passed.
@@ -326,7 +358,7 @@ impl<'s> HandleScope<'s> {
         let map = MapRef(o.map());
         let raw = map.raw_type();
         if !T::matches_raw(raw) {
-            wrong_kind(T::NAME, o.instance_type());
+            wrong_kind_of(T::NAME, o);
         }
         (o, T::type_of_raw(raw), map)
     }
@@ -430,6 +462,7 @@ impl<'s> HandleScope<'s> {
     }
 
     /// A fixed array of `len` slots, all `undefined`.
+    #[inline]
     pub fn new_fixed_array(&mut self, len: usize) -> Result<Local<'s, FixedArray>, AllocError> {
         self.fixed_array(len, None)
     }
@@ -452,21 +485,18 @@ impl<'s> HandleScope<'s> {
         o.set_word(offsets::MAP, self.isolate.heap.ro_roots.fixed_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
         let undefined = self.isolate.heap.ro_roots.undefined().0;
-        for i in 0..len {
-            o.set_word(offsets::ARRAY_HEADER_WORDS + i, undefined);
-        }
+        o.init_words(offsets::ARRAY_HEADER_WORDS, offsets::ARRAY_HEADER_WORDS + len, undefined);
         Ok(self.push(o.tagged()))
     }
 
     /// A byte array of `len` zero bytes.
+    #[inline]
     pub fn new_byte_array(&mut self, len: usize) -> Result<Local<'s, ByteArray>, AllocError> {
         let size = Self::check_size("ByteArray", len, sizes::byte_array(len), offsets::ARRAY_HEADER_WORDS * WORD, 1)?;
         let o = self.isolate.allocate(size, Space::Young)?;
         o.set_word(offsets::MAP, self.isolate.heap.ro_roots.byte_array_map);
         o.set_word(offsets::LENGTH, Tagged::from_smi(len as i64).0);
-        for i in offsets::ARRAY_HEADER_WORDS..size / WORD {
-            o.set_word(i, 0);
-        }
+        o.init_words(offsets::ARRAY_HEADER_WORDS, size / WORD, 0);
         Ok(self.push(o.tagged()))
     }
 
@@ -513,6 +543,7 @@ impl<'s> HandleScope<'s> {
     }
 
     /// A heap number.
+    #[inline]
     pub fn new_number(&mut self, v: f64) -> Result<Local<'s, HeapNumber>, AllocError> {
         self.number(v, None)
     }
@@ -566,6 +597,7 @@ impl<'s> HandleScope<'s> {
     }
 
     /// A new object of `map`'s layout: tagged fields `undefined`, raw bytes 0.
+    #[inline]
     pub fn new_object(&mut self, map: Local<'_, Map>) -> Result<Local<'s, Object>, AllocError> {
         self.object_of(map, None)
     }
@@ -587,13 +619,13 @@ impl<'s> HandleScope<'s> {
     ) -> Result<Local<'s, Object>, AllocError> {
         let (m, _) = self.typed(map);
         let layout = MapRef(m);
-        if layout.instance_type() != InstanceType::Object {
-            wrong_kind("a map made by new_map", layout.instance_type());
+        if layout.raw_type() != Tagged::from_smi(InstanceType::Object as i64).0 {
+            wrong_layout("a map made by new_map", layout);
         }
         let (size, fields) = (layout.instance_size(), layout.tagged_fields());
+        // `m` stays valid across a GC in the allocation: maps live on map
+        // space's pages, which are never evacuated (`NEVER_EVACUATE`).
         let o = self.allocate_young(size, site)?;
-        // Maps never move, but read it again after the allocation anyway.
-        let m = self.object(map);
         o.set_word(offsets::MAP, m.address());
         if site.is_some() && !o.page().is_young() {
             // A tenured site's object is old, and born marked while marking
@@ -603,12 +635,8 @@ impl<'s> HandleScope<'s> {
             write_barrier(&mut self.isolate.gc.barrier_worklist, o, offsets::MAP, m.tagged());
         }
         let undefined = self.isolate.heap.ro_roots.undefined().0;
-        for i in 1..=fields {
-            o.set_word(i, undefined);
-        }
-        for i in 1 + fields..size / WORD {
-            o.set_word(i, 0);
-        }
+        o.init_words(1, 1 + fields, undefined);
+        o.init_words(1 + fields, size / WORD, 0);
         Ok(self.push(o.tagged()))
     }
 
@@ -634,7 +662,7 @@ impl<'s> HandleScope<'s> {
     pub fn get<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Local<'s, Value> {
         let (o, ty, m) = self.typed_map(obj);
         match Self::field_word(o, ty, m, index) {
-            Ok(w) => self.push(o.field(w)),
+            Ok(w) => self.push_in(o.field(w), obj.isolate),
             Err(len) => out_of_range(index, len, ty),
         }
     }
@@ -644,7 +672,7 @@ impl<'s> HandleScope<'s> {
     pub fn try_get<T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, Value>> {
         let (o, ty, m) = self.typed_map(obj);
         let w = Self::field_word(o, ty, m, index).ok()?;
-        Some(self.push(o.field(w)))
+        Some(self.push_in(o.field(w), obj.isolate))
     }
 
     /// Stores `value` into field `index` of `obj` (with the write barrier).
@@ -885,9 +913,9 @@ impl<'s> HandleScope<'s> {
         };
         let v = o.field(w);
         if !Self::is_kind::<K>(v) {
-            field_of_wrong_kind(K::NAME, index, ty, Self::kind_of(v), v.smi_value());
+            field_of_wrong_kind(K::NAME, index, ty, v);
         }
-        self.push(v)
+        self.push_in(v, obj.isolate)
     }
 
     /// Field `index` of `obj` as a handle of kind `K`, or `None` (and no
@@ -897,7 +925,7 @@ impl<'s> HandleScope<'s> {
     pub fn try_get_as<K: HeapType, T: HasFields>(&mut self, obj: Local<'_, T>, index: usize) -> Option<Local<'s, K>> {
         let (o, ty, m) = self.typed_map(obj);
         let v = o.field(Self::field_word(o, ty, m, index).ok()?);
-        Self::is_kind::<K>(v).then(|| self.push(v))
+        Self::is_kind::<K>(v).then(|| self.push_in(v, obj.isolate))
     }
 
     /// The kind of the object `v` points to, `None` for a Smi.
@@ -999,7 +1027,7 @@ impl<'s> HandleScope<'s> {
     #[inline]
     pub fn local<T>(&mut self, v: Local<'_, T>) -> Local<'s, T> {
         let t = self.resolve(v);
-        self.push(t)
+        self.push_in(t, v.isolate)
     }
 
     /// Re-points `target` to `value`'s value: every copy of `target` sees

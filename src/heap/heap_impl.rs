@@ -140,6 +140,14 @@ impl Heap {
 
     /// The allocation fast path: a bump in new space's linear allocation
     /// area. `None` sends the caller to the GC driver's slow path.
+    ///
+    /// Old space (a tenured site's objects, interned strings) has no fast
+    /// path yet: bumping its area here while no marking runs moves where the
+    /// safepoint's GC work runs, and `tests/shadow_model.rs`'s concurrent
+    /// test then fails its interned-string revival check with
+    /// `PROPTEST_RNG_SEED=1796177912261234821` (a seed that fails the same
+    /// check in stop-the-world mode without the fast path too). Until that
+    /// check is understood every old allocation takes the slow path.
     #[inline(always)]
     pub(crate) fn allocate_fast(&mut self, size: usize, space: Space) -> Option<HeapObject> {
         if space == Space::Young && size <= MAX_REGULAR_OBJECT_SIZE {
