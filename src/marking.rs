@@ -214,6 +214,14 @@ impl Schedule {
         (self.estimated_live as f64 * by_allocation.max(by_time).min(1.0)) as usize
     }
 
+    /// Has the cycle run past its schedule: everything expected is due (the
+    /// headroom's aim or the target time is reached), or the cycle has
+    /// marked its whole estimate already (the mutator keeps making work:
+    /// every value it stores while marking is shaded)?
+    pub(crate) fn overdue(&self, marked: usize, old_gen: usize, now: Instant) -> bool {
+        marked >= self.estimated_live || self.expected(old_gen, now) >= self.estimated_live
+    }
+
     /// What a step on the mutator's thread should mark now, given what the
     /// cycle has marked: nothing while the workers keep up (or are behind by
     /// less than a minimum step).
@@ -481,6 +489,11 @@ pub(crate) enum StepDue {
     Nothing,
     /// A step of at least this many bytes (bounded by time).
     Mark(usize),
+    /// The cycle is past its schedule: a step, and the finalization as soon
+    /// as no grey object is queued (what background workers still hold, the
+    /// finalization pause drains), so a mutator that keeps shading objects
+    /// cannot hold the cycle open.
+    Finish,
     /// No grey object is left: the cycle can be finalized.
     Complete,
 }
@@ -497,16 +510,20 @@ pub(crate) fn step_due(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist
     post_workers(&m.shared, &heap.platform);
     // Relaxed: a progress counter (see `background_worker`).
     let marked = m.shared.marked_bytes.load(Ordering::Relaxed);
-    match m.schedule.step_bytes(marked, heap.old_gen_size(), Instant::now()) {
+    let now = Instant::now();
+    if m.schedule.overdue(marked, heap.old_gen_size(), now) {
+        return StepDue::Finish;
+    }
+    match m.schedule.step_bytes(marked, heap.old_gen_size(), now) {
         0 => StepDue::Nothing,
         n => StepDue::Mark(n),
     }
 }
 
 /// One step on the mutator's thread: marks about `bytes`, for at most half
-/// the pause budget. Returns `true` when no grey object is left (the cycle
-/// can be finalized).
-pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize) -> bool {
+/// the pause budget. Returns `true` when the cycle can be finalized: no grey
+/// object is left, or (`finishing`, past the schedule) none is queued.
+pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize, finishing: bool) -> bool {
     let deadline = Instant::now() + heap.config.pause_target / STEP_BUDGET_SHARE;
     let (mut done, mut n) = (0, 0u32);
     let mut local: Vec<HeapObject> = Vec::new();
@@ -534,7 +551,7 @@ pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize) -> boo
     live.flush();
     // Relaxed: a progress counter (see `background_worker`).
     m.shared.marked_bytes.fetch_add(done, Ordering::Relaxed);
-    m.shared.pool.is_done()
+    m.shared.pool.is_done() || (finishing && m.shared.pool.is_empty())
 }
 
 impl IncrementalMarking {
@@ -681,5 +698,15 @@ mod tests {
         assert_eq!(s.step_bytes(20 * MB, at, t0), 0, "the workers keep up");
         assert_eq!(s.step_bytes(20 * MB - Schedule::MIN_STEP + 1, at, t0), 0, "behind by less than a step");
         assert_eq!(s.step_bytes(15 * MB, at, t0), 5 * MB, "behind: the step makes up the difference");
+    }
+
+    #[test]
+    fn a_cycle_is_overdue_once_its_estimate_is_marked_or_due() {
+        let t0 = Instant::now();
+        let s = Schedule::new(40 * MB, 30 * MB, 40 * MB, t0);
+        assert!(!s.overdue(10 * MB, 31 * MB, t0));
+        assert!(s.overdue(40 * MB, 30 * MB, t0), "the whole estimate marked (the mutator keeps shading)");
+        assert!(s.overdue(0, 35 * MB, t0), "half the headroom used");
+        assert!(s.overdue(0, 30 * MB, t0 + Schedule::TARGET_TIME), "the target time passed");
     }
 }

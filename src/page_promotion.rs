@@ -36,8 +36,8 @@
 //! fast promotion never does (it reports everything as promoted). isogc
 //! runs a regular scavenge, sized to the pause budget, every few fast
 //! promotions to measure survival again (see `collector::controller`), and
-//! also uses page promotion in the major GC when marking found most of the
-//! young generation live.
+//! also uses page promotion in the major GC when an atomic marking found
+//! most of the young generation live (or while fast promotion is on).
 
 use crate::heap::remembered_set::DetachedBuckets;
 use crate::heap::Heap;

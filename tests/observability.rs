@@ -412,7 +412,9 @@ fn a_callback_that_collects_inside_an_allocation_panics_out_of_the_allocation() 
 /// intact after, and finishes correctly.
 #[test]
 fn a_callback_panicking_in_a_marking_step_leaves_the_cycle_intact() {
-    let platform = Platform::new(1).unwrap();
+    // No background marker: the schedule's steps on the allocation path do
+    // all the marking, so one is bound to come.
+    let platform = Platform::new(0).unwrap();
     let iso = shared_isolate(&platform, test_config_in(GcMode::Concurrent));
     let root = old_arrays(&mut iso.borrow_mut(), 400);
     let armed = Rc::new(Cell::new(true));
@@ -426,7 +428,9 @@ fn a_callback_panicking_in_a_marking_step_leaves_the_cycle_intact() {
     let r = catch_unwind(AssertUnwindSafe(|| {
         let mut iso = iso.borrow_mut();
         let mut scope = HandleScope::new(&mut *iso);
-        for _ in 0..20_000 {
+        // Until the step's callback panics (the schedule asks for a step
+        // once the time-based share of the heap is due).
+        for _ in 0..50_000_000 {
             let mut s = HandleScope::new(&mut scope);
             s.new_fixed_array(16).unwrap();
         }

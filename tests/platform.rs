@@ -23,7 +23,9 @@ fn cycles_of_background_gc(platform: &Platform, tag: i64, cycles: u64) {
     let keep = scope.new_fixed_array(512).unwrap();
     let mut i = 0usize;
     let majors = |s: &HandleScope<'_>| s.heap_stats().major_gcs;
-    while majors(&scope) < cycles {
+    // At least a few semi-spaces' worth of allocation, so scavenges (which
+    // ask for helpers) run beside the background cycles.
+    while majors(&scope) < cycles || i < 50_000 {
         if i % 4096 == 0 {
             scope.collect_garbage(GcRequest::StartMarking);
         }
@@ -43,7 +45,12 @@ fn cycles_of_background_gc(platform: &Platform, tag: i64, cycles: u64) {
     let events = isolate.gc_events();
     assert!(
         events.iter().any(|e| e.kind == GcKind::Minor && e.scavenge_tasks == 2),
-        "isolate {tag}: helpers were asked"
+        "isolate {tag}: helpers were asked: {:?}",
+        events
+            .iter()
+            .filter(|e| e.kind == GcKind::Minor)
+            .map(|e| (e.scavenge_tasks, e.promoted_pages, e.semi_space_size))
+            .collect::<Vec<_>>()
     );
 }
 

@@ -128,8 +128,8 @@ impl Controller {
         }
     }
 
-    /// After marking (a major GC): the share of new space's bytes marking
-    /// found live is a survival measurement that costs no scavenge. At 70%
+    /// After an atomic marking (a major GC): the share of new space's bytes
+    /// marking found live is a survival measurement that costs no scavenge. At 70%
     /// or more (V8's page-promotion threshold) fast promotion goes on (or
     /// stays on for another round); below, it stops.
     pub(super) fn after_marking_young(&mut self, heap: &Heap, live_share: f64) {

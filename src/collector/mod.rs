@@ -338,7 +338,7 @@ impl Collector {
         // then updates their objects by recorded slots, and before sweeping,
         // which frees their dead objects by the marks) when marking found
         // most of it live or fast promotion is on; else scavenged below.
-        let by_pages = (!reduce_memory && self.young_mostly_live(heap))
+        let by_pages = (!reduce_memory && self.young_mostly_live(heap, finalize))
             .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
             .flatten();
         self.compactor.compact(heap, timer);
@@ -358,15 +358,22 @@ impl Collector {
         s
     }
 
-    /// After marking: is the young generation worth promoting by pages? Yes
-    /// when marking found at least 70% of new space's bytes live (V8
-    /// promotes a young page by moving it at that share of live bytes;
-    /// isogc decides for new space as a whole). The share also tells the
-    /// controller whether fast promotion should go on.
-    fn young_mostly_live(&mut self, heap: &Heap) -> bool {
+    /// After marking: is the young generation worth promoting by pages? An
+    /// atomic marking (`!incremental`) measures new space's survival exactly:
+    /// yes when it found at least 70% of new space's bytes live (V8 promotes
+    /// a young page by moving it at that share of live bytes; isogc decides
+    /// for new space as a whole), and the share tells the controller whether
+    /// fast promotion should go on. After an incremental cycle the marks of
+    /// young objects are biased (everything the mutator stored while marking
+    /// ran was shaded, floating garbage included), so only fast promotion,
+    /// if on, decides.
+    fn young_mostly_live(&mut self, heap: &Heap, incremental: bool) -> bool {
         let used = heap.new_space.used();
         if used < PAGE_SIZE {
             return false;
+        }
+        if incremental {
+            return self.controller.fast_promotion();
         }
         let live: usize = heap.new_space.to_pages[..=heap.new_space.current].iter().map(|p| p.live_bytes()).sum();
         let share = live as f64 / used as f64;
@@ -389,7 +396,12 @@ impl Collector {
                 StepDue::Nothing => false,
                 StepDue::Mark(bytes) => {
                     self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |_, heap, t| {
-                        t.time(Phase::Mark, || marking::step(heap, &mut m, bytes))
+                        t.time(Phase::Mark, || marking::step(heap, &mut m, bytes, false))
+                    })
+                }
+                StepDue::Finish => {
+                    self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |_, heap, t| {
+                        t.time(Phase::Mark, || marking::step(heap, &mut m, usize::MAX, true))
                     })
                 }
             };
