@@ -214,12 +214,13 @@ impl Schedule {
         (self.estimated_live as f64 * by_allocation.max(by_time).min(1.0)) as usize
     }
 
-    /// Has the cycle run past its schedule: everything expected is due (the
-    /// headroom's aim or the target time is reached), or the cycle has
-    /// marked its whole estimate already (the mutator keeps making work:
-    /// every value it stores while marking is shaded)?
-    pub(crate) fn overdue(&self, marked: usize, old_gen: usize, now: Instant) -> bool {
-        marked >= self.estimated_live || self.expected(old_gen, now) >= self.estimated_live
+    /// Has the cycle run well past its schedule: twice its estimate marked
+    /// (the mutator keeps making work: every value it stores while marking
+    /// is shaded, so a cycle can mark more than the heap held) or twice the
+    /// target time gone? Then it finalizes as soon as no grey object is
+    /// queued, instead of waiting for the workers to drain what they hold.
+    pub(crate) fn overdue(&self, marked: usize, now: Instant) -> bool {
+        marked >= 2 * self.estimated_live || now.duration_since(self.started) >= 2 * Self::TARGET_TIME
     }
 
     /// What a step on the mutator's thread should mark now, given what the
@@ -489,8 +490,8 @@ pub(crate) enum StepDue {
     Nothing,
     /// A step of at least this many bytes (bounded by time).
     Mark(usize),
-    /// The cycle is past its schedule: a step, and the finalization as soon
-    /// as no grey object is queued (what background workers still hold, the
+    /// The cycle is well past its schedule: a step, and the finalization as
+    /// soon as no grey object is queued (what background workers still hold, the
     /// finalization pause drains), so a mutator that keeps shading objects
     /// cannot hold the cycle open.
     Finish,
@@ -511,7 +512,7 @@ pub(crate) fn step_due(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist
     // Relaxed: a progress counter (see `background_worker`).
     let marked = m.shared.marked_bytes.load(Ordering::Relaxed);
     let now = Instant::now();
-    if m.schedule.overdue(marked, heap.old_gen_size(), now) {
+    if m.schedule.overdue(marked, now) {
         return StepDue::Finish;
     }
     match m.schedule.step_bytes(marked, heap.old_gen_size(), now) {
@@ -701,12 +702,11 @@ mod tests {
     }
 
     #[test]
-    fn a_cycle_is_overdue_once_its_estimate_is_marked_or_due() {
+    fn a_cycle_is_overdue_at_twice_its_estimate_or_its_target_time() {
         let t0 = Instant::now();
         let s = Schedule::new(40 * MB, 30 * MB, 40 * MB, t0);
-        assert!(!s.overdue(10 * MB, 31 * MB, t0));
-        assert!(s.overdue(40 * MB, 30 * MB, t0), "the whole estimate marked (the mutator keeps shading)");
-        assert!(s.overdue(0, 35 * MB, t0), "half the headroom used");
-        assert!(s.overdue(0, 30 * MB, t0 + Schedule::TARGET_TIME), "the target time passed");
+        assert!(!s.overdue(40 * MB, t0 + Schedule::TARGET_TIME), "on schedule, just done");
+        assert!(s.overdue(80 * MB, t0), "twice the estimate marked (the mutator keeps shading)");
+        assert!(s.overdue(0, t0 + 2 * Schedule::TARGET_TIME), "twice the target time passed");
     }
 }
