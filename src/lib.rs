@@ -38,9 +38,12 @@
 //! |---|---|
 //! | [`isolate`] | one heap and its collector per thread; statistics |
 //! | `scope` | [`HandleScope`]: allocation (with an optional [`AllocationSite`]) and typed access |
-//! | [`platform`] | the shared worker pool; GC jobs joined by the posting thread |
+//! | [`platform`] | the shared worker pool: GC jobs the posting thread runs from the start (helpers join if free), pause work before background work, background tasks in turns |
 //! | `collector` | the driver: [`GcRequest`], the pauses, the safepoint, the allocation slow path, limits and sizing |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines; the bounded, numbered event history |
+//! | `config` | [`HeapConfig`] (with the pause budget) and [`GcMode`]: one struct of V8-like knobs, validated |
+//! | `error` | [`AllocError`] and [`ConfigError`] |
+//! | `string_table` | the isolate's internalized strings (a weak root) |
 //! | `gc_callbacks` | GC prologue and epilogue callbacks, which cannot re-enter the collector |
 //! | `scavenger` | phase: minor GC, a parallel scavenge with promotion by age mark |
 //! | `page_promotion` | phase: minor GC (or a major GC's young part) by promoting whole pages when nearly all of new space survives |
