@@ -186,6 +186,17 @@ impl Controller {
         old_gen >= self.old_gen_limit
     }
 
+    /// While marking runs: has the old generation passed its limit by so
+    /// much that the cycle must be finished in a pause now (V8's
+    /// `AllocationLimitOvershotByLargeMargin`)? The margin is half the limit,
+    /// at least 32 MiB, and at most half of what is left to the hard limit.
+    pub(super) fn overshot_by_large_margin(&self, old_gen: usize, hard_limit: usize) -> bool {
+        const SMALL_HEAP_MARGIN: usize = 32 << 20;
+        let margin =
+            (self.old_gen_limit / 2).max(SMALL_HEAP_MARGIN).min(hard_limit.saturating_sub(self.old_gen_limit) / 2);
+        old_gen >= self.old_gen_limit + margin
+    }
+
     /// Has it reached the soft limit, three quarters of the limit, where
     /// concurrent marking starts (so it usually finishes first)?
     pub(super) fn reached_soft_limit(&self, old_gen: usize) -> bool {
@@ -261,6 +272,21 @@ mod tests {
         c.record_scavenge(4 * mib, 4 * mib, Duration::from_millis(9), Duration::from_millis(1));
         let predicted = ms(c.predict_scavenge(4 * mib));
         assert!(predicted > 3.0 && predicted < 9.0, "{predicted}");
+    }
+
+    #[test]
+    fn marking_may_overshoot_the_limit_by_half_of_it_at_least_32_mib_within_the_hard_limit() {
+        let mib = 1 << 20;
+        let c = Controller::new(100 * mib);
+        let hard = 2048 * mib;
+        assert!(!c.overshot_by_large_margin(149 * mib, hard));
+        assert!(c.overshot_by_large_margin(150 * mib, hard));
+        let small = Controller::new(16 * mib);
+        assert!(!small.overshot_by_large_margin(47 * mib, hard), "at least 32 MiB");
+        assert!(small.overshot_by_large_margin(48 * mib, hard));
+        // Near the hard limit: half of what is left.
+        assert!(c.overshot_by_large_margin(110 * mib, 120 * mib));
+        assert!(!c.overshot_by_large_margin(109 * mib, 120 * mib));
     }
 
     #[test]

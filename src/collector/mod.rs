@@ -390,8 +390,15 @@ impl Collector {
         let old_gen = heap.old_gen_size();
         if let Some(mut m) = self.marking.take() {
             // Steps only for what the background workers are behind the
-            // schedule; none while they keep up.
-            let complete = match marking::step_due(heap, &mut m, &mut self.barrier_worklist) {
+            // schedule; none while they keep up. Past the limit, every
+            // safepoint steps and the cycle finalizes once nothing is
+            // queued (V8 lets the old generation overshoot its limit while
+            // marking finishes, rather than finishing it in one pause).
+            let mut due = marking::step_due(heap, &mut m, &mut self.barrier_worklist);
+            if due != StepDue::Complete && self.controller.reached_limit(old_gen) {
+                due = StepDue::Finish;
+            }
+            let complete = match due {
                 StepDue::Complete => true,
                 StepDue::Nothing => false,
                 StepDue::Mark(bytes) => {
@@ -408,7 +415,8 @@ impl Collector {
             self.marking = Some(m);
             if complete {
                 self.collect_major(heap, GcReason::MarkingComplete, false);
-            } else if self.controller.reached_limit(old_gen) {
+            } else if self.controller.overshot_by_large_margin(old_gen, heap.hard_limit) {
+                // Marking could not keep up: finish it in the pause.
                 self.collect_major(heap, GcReason::OldGenerationLimit, false);
             }
         } else if heap.config.mode == GcMode::Concurrent && self.controller.reached_soft_limit(old_gen) {
