@@ -41,7 +41,9 @@ fn main() {
     }
     let platform = Platform::new(workers).expect("a platform");
     println!("{workload} ({size:?} size) on one platform with {workers} GC worker(s)\n");
-    println!("isolates  isolate  wall s   pause p99 ms  pause max ms  minor max ms");
+    println!(
+        "isolates  isolate  wall s   pause p99 ms  pause max ms  minor max ms  longest pause: kind, longest phase"
+    );
     let mut alone = None;
     let mut rows = Vec::new();
     for n in [1usize, 2, 4] {
@@ -60,8 +62,13 @@ fn main() {
         let wall = started.elapsed();
         for (i, m) in results.iter().enumerate() {
             let r = &m.report;
+            let longest = m.events.iter().max_by_key(|e| e.pause);
+            let what = longest.map_or(String::new(), |e| {
+                let phase = e.phases.iter().max_by_key(|(_, d)| *d);
+                format!("{:?}, {:?}", e.kind, phase.map(|(p, d)| (p, ms(Some(*d)))))
+            });
             println!(
-                "{n:8}  {:7}  {:6.2}   {:12.2}  {:12.2}  {:12.2}",
+                "{n:8}  {:7}  {:6.2}   {:12.2}  {:12.2}  {:12.2}  {what}",
                 i + 1,
                 r.wall.as_secs_f64(),
                 ms(r.all.p99),
