@@ -568,11 +568,6 @@ impl IncrementalMarking {
         self.shared.gate.open();
         post_workers(&self.shared, platform);
     }
-
-    /// Were evacuation candidates chosen for this cycle?
-    pub(crate) fn is_compacting(&self) -> bool {
-        self.shared.compacting
-    }
 }
 
 /// The finalization pause's marking: stops the workers, re-scans the roots

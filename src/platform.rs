@@ -124,10 +124,11 @@ impl Job {
         if id >= self.tasks {
             return;
         }
-        // SAFETY: the joiner does not return from (or unwind out of)
-        // `run_job`, where the task function lives, before `gate.close()`
-        // has returned, which waits for every helper inside the gate, and we
-        // are inside it until `_inside` drops, after the call.
+        // The joiner does not return from (or unwind out of) `run_job`, where
+        // the task function lives, before `gate.close()` has returned, which
+        // waits for every helper inside the gate; we are inside it until
+        // `_inside` drops, after the call.
+        // SAFETY: so the task function outlives this borrow.
         let task = unsafe { &*self.task.0 };
         if let Err(p) = panic::catch_unwind(AssertUnwindSafe(|| task(id))) {
             self.panic.lock().get_or_insert(p);

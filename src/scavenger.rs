@@ -604,8 +604,6 @@ pub(crate) fn scavenge(heap: &mut Heap, context: ScavengeContext<'_>) -> Scaveng
         ScavengeContext::DuringMarking(m, barrier) => (Some((m, barrier)), false),
         ScavengeContext::AfterMarking => (None, true),
     };
-    // Marking with evacuation candidates: see `promote_young_large_objects`.
-    let compacting = marking.as_ref().is_some_and(|(m, _)| m.is_compacting());
     let (stats, copies) = evacuate(heap, marking.is_some(), after_marking);
     update_weak_handles(heap);
     // The hand-off to marking, while the dead young large objects' pages
@@ -613,7 +611,7 @@ pub(crate) fn scavenge(heap: &mut Heap, context: ScavengeContext<'_>) -> Scaveng
     if let Some((m, barrier_worklist)) = marking {
         marking::after_scavenge(m, barrier_worklist, copies);
     }
-    promote_young_large_objects(heap, compacting);
+    promote_young_large_objects(heap);
     heap.new_space.set_age_mark_to_top();
     stats
 }
@@ -676,11 +674,11 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
 /// page and scans all their cells at every scavenge).
 fn release_empty_buckets(emptied: Vec<(Page, usize)>) {
     for (page, bucket) in emptied {
-        // SAFETY: the job has joined, this is the pause's own thread, the
-        // background sweepers and markers are paused (the collector's
-        // pause_workers), and the mutator is this thread: no one else
-        // uses the slot set. Iteration and insertion take no reference to
-        // a bucket beyond their own calls.
+        // The job has joined, this is the pause's own thread, the background
+        // sweepers and markers are paused (the collector's pause_workers),
+        // and the mutator is this thread. Iteration and insertion take no
+        // reference to a bucket beyond their own calls.
+        // SAFETY: so no one else uses the slot set or holds its bucket.
         unsafe { page.header().old_to_new.release_if_empty(bucket) };
     }
 }
@@ -709,44 +707,18 @@ fn update_weak_handles(heap: &mut Heap) {
 
 /// Young large objects: survivors become old by a flag flip, the rest go
 /// back to the page pool.
-fn promote_young_large_objects(heap: &mut Heap, compacting: bool) {
+fn promote_young_large_objects(heap: &mut Heap) {
     let Heap { new_lo_space, lo_space, pool, .. } = heap;
     for page in new_lo_space.pages.clone() {
         let size = new_lo_space.take(page);
         if page.has(flags::LARGE_SURVIVED) {
-            page.clear_flags(flags::NEW_LARGE | flags::LARGE_SURVIVED);
-            if !page.has(flags::MARKING) {
-                page.clear_flags(flags::TO_HERE_INTERESTING);
-            }
-            page.set_flags(flags::OLD | flags::FROM_HERE_INTERESTING);
+            // While marking compacts, the object's slots into candidates
+            // are recorded already: young pages record OLD_TO_OLD slots as
+            // old ones do (`Page::record_old_to_old`).
+            page.make_old();
             lo_space.adopt(page, size);
-            if compacting {
-                // The object keeps its mark bit: if marking scanned it while
-                // it was young, its slots were not recorded (young hosts are
-                // updated object by object) and nothing scans it again. Its
-                // page is old now and updated by recorded slots only.
-                record_old_to_old_slots(page);
-            }
         } else {
             pool.release(page);
-        }
-    }
-}
-
-/// Records the slots of the object on large page `page`, just promoted by
-/// a page flip while marking runs with candidates, that point into a
-/// candidate. (V8's scavenger records the slots of promoted objects that
-/// are already marked while compacting; copied objects here get a fresh
-/// mark bit and are scanned again as old, a flipped page keeps its bit.)
-fn record_old_to_old_slots(page: Page) {
-    // SAFETY: a large page holds one object at its start, live: it survived
-    // the scavenge that promoted it.
-    let o = unsafe { HeapObject::from_address(page.area_start()) };
-    for i in o.tagged_range(MapRef(o.map())) {
-        let v = o.field(i);
-        if v.is_heap_object() {
-            // SAFETY: a field of a live object points to a live object.
-            page.record_old_to_old(unsafe { Page::of(v.address()) }.flags(), o.slot(i));
         }
     }
 }

@@ -978,11 +978,12 @@ impl<'s> HandleScope<'s> {
         let (o, _) = self.typed(s);
         let bytes = o.bytes(offsets::STRING_HEADER_WORDS * WORD, o.smi_word(offsets::LENGTH));
         debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: a heap string's bytes are copied from a `&str` when it is
-        // made (`new_string`, `intern`) and never written afterwards (strings
-        // have no raw-byte access), so they are UTF-8. They stay where they
-        // are for `'a`: objects move only in GC pauses, which start only from
-        // calls that take the scope mutably, and `'a` borrows it.
+        // A heap string's bytes are copied from a `&str` when it is made
+        // (`new_string`, `intern`) and never written afterwards (strings have
+        // no raw-byte access). They stay where they are for `'a`: objects
+        // move only in GC pauses, which start only from calls that take the
+        // scope mutably, and `'a` borrows it.
+        // SAFETY: so the bytes are UTF-8 and unmoved for `'a`.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 

@@ -170,16 +170,6 @@ fn escaping_an_oddball_or_a_parent_handle_is_allowed() {
     assert_eq!(scope.length(o), 3);
 }
 
-/// The isolate works after a misuse: a scope opens, allocates, collects.
-fn assert_usable(scope: &mut HandleScope<'_>) {
-    let mut s = HandleScope::new(scope);
-    let a = s.new_fixed_array(4).unwrap();
-    s.set(a, 0, Smi::from(7));
-    s.collect_garbage(GcRequest::Minor);
-    s.collect_garbage(GcRequest::Major);
-    assert_eq!(s.get_smi(a, 0), Some(7));
-}
-
 #[test]
 fn escaping_twice_from_one_scope_panics_and_leaves_the_isolate_usable() {
     let platform = Platform::new(1).unwrap();

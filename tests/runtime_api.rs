@@ -15,16 +15,6 @@ fn layout(name: &str, tagged_fields: usize) -> ObjectLayout {
     ObjectLayout { name: name.into(), tagged_fields, raw_bytes: 0 }
 }
 
-/// The isolate works after a misuse: a scope opens, allocates, collects.
-fn assert_usable(scope: &mut HandleScope<'_>) {
-    let mut s = HandleScope::new(scope);
-    let a = s.new_fixed_array(4).unwrap();
-    s.set(a, 0, Smi::from(7));
-    s.collect_garbage(GcRequest::Minor);
-    s.collect_garbage(GcRequest::Major);
-    assert_eq!(s.get_smi(a, 0), Some(7));
-}
-
 // ----- The map test --------------------------------------------------------------
 
 #[test]

@@ -342,8 +342,7 @@ impl Page {
     /// on this page) points to a page with `value_flags`, if that page is an
     /// evacuation candidate and this page is not a candidate itself: the
     /// OLD_TO_OLD remembered set that compaction's pointer updating reads.
-    /// The marker, the write barrier and the scavenger (for a young large
-    /// object it promotes) record through here.
+    /// The marker and the write barrier record through here.
     ///
     /// Young pages record too: pointer updating reads only old pages' sets
     /// (the major GC's scavenge updates young objects one by one), but a

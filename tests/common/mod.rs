@@ -9,7 +9,7 @@
 // Each test binary compiles this module and uses a subset of it.
 #![allow(dead_code)]
 
-use isogc::{GcMode, HandleScope, HeapConfig, Platform, SpaceStats};
+use isogc::{GcMode, GcRequest, HandleScope, HeapConfig, Platform, Smi, SpaceStats};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -71,6 +71,16 @@ impl ConfigExt for HeapConfig {
 /// The old space's statistics now.
 pub fn old_space(scope: &HandleScope<'_>) -> SpaceStats {
     scope.heap_stats().space("old_space").unwrap().clone()
+}
+
+/// The isolate works after a misuse: a scope opens, allocates, collects.
+pub fn assert_usable(scope: &mut HandleScope<'_>) {
+    let mut s = HandleScope::new(scope);
+    let a = s.new_fixed_array(4).unwrap();
+    s.set(a, 0, Smi::from(7));
+    s.collect_garbage(GcRequest::Minor);
+    s.collect_garbage(GcRequest::Major);
+    assert_eq!(s.get_smi(a, 0), Some(7));
 }
 
 // ----- Panics ------------------------------------------------------------------
