@@ -12,7 +12,7 @@
 //!
 //! The README documents the options and the JSON field names.
 
-use isogc::workloads::report::{log_windows, Mmu, PauseStats, Report};
+use isogc::workloads::report::{log_windows, MarkingTotals, Mmu, PauseStats, Report};
 use isogc::workloads::{self, Measured, Size, Workload};
 use isogc::{GcKind, GcMode, HeapConfig, Platform};
 use plotters::prelude::*;
@@ -142,6 +142,10 @@ fn json_row(r: &Row, size: Size, workers: usize) -> Value {
         "step_max_ms": opt_ms(rep.steps.max),
         "peak_heap_mb": rep.peak_committed as f64 / MB,
         "scavenge_count": rep.scavenges.count,
+        "marked_background_mb": rep.marking.background_bytes as f64 / MB,
+        "marked_step_mb": rep.marking.step_bytes as f64 / MB,
+        "marked_pause_mb": rep.marking.pause_bytes as f64 / MB,
+        "forced_by_limit": rep.marking.forced,
         "scavenge_moved_mb": rep.scavenges.moved_bytes as f64 / MB,
         "scavenge_total_ms": ms(rep.scavenges.time),
         "scavenge_mb_per_ms": rep.scavenges.bytes_per_ms().map(|b| b / MB),
@@ -183,6 +187,8 @@ fn print_table(rows: &[Row]) {
         "major p50/p99/max ms",
         "MMU 1/10/100 ms",
         "step p99/p99.9/max ms",
+        "marked bg/step/pause %",
+        "forced",
         "peak MB",
     ];
     let cells: Vec<Vec<String>> = rows
@@ -205,6 +211,8 @@ fn print_table(rows: &[Row]) {
                 triple(&rep.major),
                 rep.mmu.map(|u| u.map_or("-".into(), |u| format!("{u:.2}"))).join("/"),
                 steps,
+                marking_shares(&rep.marking),
+                rep.marking.forced.to_string(),
                 format!("{:.1}", rep.peak_committed as f64 / MB),
             ]
         })
@@ -225,6 +233,17 @@ fn print_table(rows: &[Row]) {
     for c in &cells {
         line(c);
     }
+}
+
+/// The shares of the run's marking done by the background workers, by
+/// marking steps and inside major-GC pauses, in percent.
+fn marking_shares(m: &MarkingTotals) -> String {
+    let all = (m.background_bytes + m.step_bytes + m.pause_bytes) as f64;
+    if all == 0.0 {
+        return "-".into();
+    }
+    let pct = |b: usize| format!("{:.0}", 100.0 * b as f64 / all);
+    format!("{}/{}/{}", pct(m.background_bytes), pct(m.step_bytes), pct(m.pause_bytes))
 }
 
 /// Which phase took longest in the longest pause of a run.
@@ -453,6 +472,12 @@ fn main() -> ExitCode {
                         m.report.wall.as_secs_f64(),
                         longest_pause_phase(&m).unwrap_or_else(|| "none".into())
                     );
+                    for site in &m.sites {
+                        eprintln!(
+                            "  site {:?}: {:?} (tenured {} times, {} objects pretenured)",
+                            site.name, site.state, site.tenured_count, site.pretenured_objects
+                        );
+                    }
                     let row = Row { workload, mode, m };
                     if o.json {
                         println!("{}", json_row(&row, o.size, platform.workers()));

@@ -104,7 +104,7 @@ pub struct HeapConfig {
     /// Most GC events the isolate keeps ([`crate::Isolate::gc_events`]): a
     /// ring, the oldest event dropped for each new one once it is full
     /// (sequence numbers go on counting). Default 4,096 events. An event
-    /// takes its [`crate::GcEvent::heap_bytes`]: 208 bytes, 24 per phase and
+    /// takes its [`crate::GcEvent::heap_bytes`]: 224 bytes, 24 per phase and
     /// 64 per span (one per phase and per parallel task). Measured on the
     /// quick workloads with one GC worker: a marking step 296 bytes, a
     /// scavenge 300-420, a major GC 1.0-1.5 KiB; so a full default history

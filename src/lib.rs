@@ -123,7 +123,10 @@ pub use {
     config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MIN_PAUSE_TARGET},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
-    heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
+    heap::allocation_site::{
+        AllocationSite, AllocationSiteStats, SiteState, PRETENURE_MIN_CREATED, PRETENURE_MIN_NEW_SPACE,
+        PRETENURE_RATIO, UNTENURE_SURVIVAL,
+    },
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
     isolate::{GcCallbackId, GcCallbackInfo, HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,

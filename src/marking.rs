@@ -171,6 +171,12 @@ fn mark_parallel(heap: &mut Heap, seed: Vec<HeapObject>, compacting: bool) -> us
 pub(crate) struct IncrementalMarking {
     shared: Arc<MarkingShared>,
     schedule: Schedule,
+    /// Bytes the mutator's steps marked in this cycle (the rest of
+    /// `shared.marked_bytes` is the background workers').
+    mutator_marked: usize,
+    /// The old generation reached its limit during this cycle (the driver
+    /// records the finalization as [`crate::GcReason::MarkingAtLimit`]).
+    pub(crate) reached_limit: bool,
 }
 
 /// When marking should be how far (V8's incremental-marking schedule): the
@@ -479,7 +485,7 @@ pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool, limit: usize)
     }
     post_workers(&shared, &heap.platform);
     let schedule = Schedule::new(heap.size_of_objects(), heap.old_gen_size(), limit, Instant::now());
-    IncrementalMarking { shared, schedule }
+    IncrementalMarking { shared, schedule, mutator_marked: 0, reached_limit: false }
 }
 
 /// What is due on the mutator's thread at an allocation safepoint while a
@@ -522,9 +528,10 @@ pub(crate) fn step_due(heap: &Heap, m: &mut IncrementalMarking, barrier_worklist
 }
 
 /// One step on the mutator's thread: marks about `bytes`, for at most half
-/// the pause budget. Returns `true` when the cycle can be finalized: no grey
-/// object is left, or (`finishing`, past the schedule) none is queued.
-pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize, finishing: bool) -> bool {
+/// the pause budget. Returns whether the cycle can be finalized (no grey
+/// object is left, or, `finishing` past the schedule, none is queued), and
+/// the bytes the step marked.
+pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize, finishing: bool) -> (bool, usize) {
     let deadline = Instant::now() + heap.config.pause_target / STEP_BUDGET_SHARE;
     let (mut done, mut n) = (0, 0u32);
     let mut local: Vec<HeapObject> = Vec::new();
@@ -552,7 +559,8 @@ pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize, finish
     live.flush();
     // Relaxed: a progress counter (see `background_worker`).
     m.shared.marked_bytes.fetch_add(done, Ordering::Relaxed);
-    m.shared.pool.is_done() || (finishing && m.shared.pool.is_empty())
+    m.mutator_marked += done;
+    (m.shared.pool.is_done() || (finishing && m.shared.pool.is_empty()), done)
 }
 
 impl IncrementalMarking {
@@ -573,19 +581,23 @@ impl IncrementalMarking {
 /// The finalization pause's marking: stops the workers, re-scans the roots
 /// (they changed without a barrier), flushes the barrier worklist, and drains
 /// to a fixed point in parallel; then turns the barrier off. Returns the
-/// bytes marked in the pause.
+/// bytes marked in the pause, and those the background workers marked
+/// during the cycle.
 pub(crate) fn finish_incremental(
     heap: &mut Heap,
     m: IncrementalMarking,
     barrier_worklist: &mut Vec<HeapObject>,
-) -> usize {
+) -> (usize, usize) {
     m.shared.gate.close();
     heap.spans.absorb(&m.shared.spans);
+    // Relaxed: the gate's close (above) waited for the workers, whose
+    // counter updates it orders before this load.
+    let background = m.shared.marked_bytes.load(Ordering::Relaxed).saturating_sub(m.mutator_marked);
     let mut seed = m.shared.pool.drain();
     seed.append(barrier_worklist);
     let marked = mark_parallel(heap, seed, m.shared.compacting);
     set_marking_flags(heap, false);
-    marked
+    (marked, background)
 }
 
 /// Abandons a marking cycle (an explicit or last-resort full GC runs an

@@ -12,7 +12,7 @@ use crate::barrier::write_barrier;
 use crate::collector::GcRequest;
 use crate::error::AllocError;
 use crate::handles::{Global, Local, Value, Weak, CLEARED};
-use crate::heap::allocation_site::{AllocationSite, MEMENTO_BYTES};
+use crate::heap::allocation_site::{AllocationSite, SiteAllocation, MEMENTO_BYTES};
 use crate::heap::page::flags;
 use crate::heap::read_only::OddballKind;
 use crate::heap::{Space, MAX_OBJECT_BYTES, MAX_REGULAR_OBJECT_SIZE, WORD};
@@ -429,12 +429,11 @@ impl<'s> HandleScope<'s> {
         if site.isolate != heap.id {
             wrong_isolate("AllocationSite", site.isolate, heap.id);
         }
-        let with_memento = size + MEMENTO_BYTES <= MAX_REGULAR_OBJECT_SIZE;
-        if heap.sites.on_allocate(site.index, with_memento) {
-            return self.isolate.allocate(size, Space::Old);
-        }
-        if !with_memento {
-            return self.isolate.allocate(size, Space::Young);
+        let memento_fits = size + MEMENTO_BYTES <= MAX_REGULAR_OBJECT_SIZE;
+        match heap.sites.on_allocate(site.index, memento_fits) {
+            SiteAllocation::Old => return self.isolate.allocate(size, Space::Old),
+            SiteAllocation::Young => return self.isolate.allocate(size, Space::Young),
+            SiteAllocation::YoungWithMemento => {}
         }
         let o = self.isolate.allocate(size + MEMENTO_BYTES, Space::Young)?;
         // The memento: its map, then the site's index (a raw word). Words

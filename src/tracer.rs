@@ -54,6 +54,11 @@ pub enum GcReason {
     SoftLimit,
     /// Incremental marking found no grey object left: finalization.
     MarkingComplete,
+    /// The old generation reached its limit before incremental marking was
+    /// done: from then on every allocation safepoint stepped, and this
+    /// finalization followed (marking should have started earlier or
+    /// stepped more; the pause report counts these).
+    MarkingAtLimit,
     /// Allocation paid for a step of incremental marking or lazy sweeping.
     AllocationStep,
 }
@@ -67,6 +72,7 @@ impl GcReason {
             GcReason::LastResort => "last resort",
             GcReason::SoftLimit => "soft limit",
             GcReason::MarkingComplete => "marking complete",
+            GcReason::MarkingAtLimit => "marking at limit",
             GcReason::AllocationStep => "allocation step",
         }
     }
@@ -213,10 +219,19 @@ pub struct GcEvent {
     /// Compaction: candidate pages whose evacuation ran out of space (they
     /// stay, and are swept).
     pub aborted_pages: usize,
+    /// Marking done in this pause on the isolate's behalf: a marking step's
+    /// bytes, or a major GC's marking inside its pause (all of it for an
+    /// atomic GC; what was left for the finalization of a cycle).
+    pub marked_bytes: usize,
+    /// A major GC that finalized a concurrent cycle: the bytes the
+    /// background workers marked during the cycle, outside any pause (with
+    /// the steps' and the pauses' `marked_bytes`, the cycle's whole marking
+    /// work). 0 for other events.
+    pub background_marked_bytes: usize,
 }
 
 impl GcEvent {
-    /// Bytes this event occupies in the history: the struct (208 bytes)
+    /// Bytes this event occupies in the history: the struct (224 bytes)
     /// and its `phases` (24 bytes each) and `spans` (64 bytes each, one per
     /// phase and per parallel task) buffers, trimmed when recorded. A
     /// marking step takes about 0.3 KiB, a scavenge 0.3-0.4 KiB, a major GC

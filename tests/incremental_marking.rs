@@ -86,7 +86,11 @@ fn incremental_cycles_start_step_and_finalize_without_losing_moved_objects() {
     let finalized = events
         .iter()
         .filter(|e| {
-            e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit)
+            e.kind == GcKind::Major
+                && matches!(
+                    e.reason,
+                    GcReason::MarkingComplete | GcReason::MarkingAtLimit | GcReason::OldGenerationLimit
+                )
         })
         .count();
     assert!(count(GcKind::MarkingStart) >= 3, "marking cycles started: {}", count(GcKind::MarkingStart));
@@ -109,6 +113,15 @@ fn incremental_cycles_start_step_and_finalize_without_losing_moved_objects() {
     // threads, are reported with the finalization events.
     let background = events.iter().flat_map(|e| &e.spans).filter(|s| s.phase == Phase::ConcurrentMark).count();
     assert!(background > 0, "no background marking ran");
+    // ... and the finalizations report what they marked: some of it by the
+    // background workers, some by the steps, the rest in the pauses.
+    let sum = |f: &dyn Fn(&GcEvent) -> usize| events.iter().map(f).sum::<usize>();
+    assert!(sum(&|e| e.background_marked_bytes) > 0, "background marking is reported");
+    assert!(
+        sum(&|e| if e.kind == GcKind::MarkingStep { e.marked_bytes } else { 0 }) > 0,
+        "steps report what they marked"
+    );
+    assert!(events.iter().all(|e| e.kind == GcKind::Major || e.background_marked_bytes == 0));
     assert!(
         events.iter().flat_map(|e| &e.spans).filter(|s| s.phase == Phase::ConcurrentMark).all(|s| s.thread != 0),
         "background marking runs on pool threads"
@@ -130,8 +143,17 @@ fn without_gc_workers_marking_still_completes_on_the_mutators_steps() {
         drop(scope);
         isolate.gc_events()
     };
-    assert!(events.iter().any(|e| e.kind == GcKind::Major && e.reason == GcReason::MarkingComplete));
+    // The cycles end on the steps alone: the schedule's (marking complete),
+    // or, once the old generation reached its limit first, stepping at every
+    // safepoint (marking at limit, which users see as the reason).
+    assert!(events
+        .iter()
+        .any(|e| e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingComplete | GcReason::MarkingAtLimit)));
     assert!(events.iter().flat_map(|e| &e.spans).all(|s| s.phase != Phase::ConcurrentMark));
+    // All of it was the mutator's: steps and pauses, nothing in the
+    // background.
+    assert!(events.iter().all(|e| e.background_marked_bytes == 0));
+    assert!(events.iter().any(|e| e.kind == GcKind::MarkingStep && e.marked_bytes > 0));
 }
 
 #[test]
@@ -201,7 +223,7 @@ both_modes! {
         }
         if mode == GcMode::Concurrent {
             let finalized = scope.gc_events().iter().any(|e| {
-                e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit)
+                e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingComplete | GcReason::MarkingAtLimit | GcReason::OldGenerationLimit)
             });
             assert!(finalized, "an incremental cycle marked the arrays");
         }

@@ -70,7 +70,7 @@ both_modes! {
         }
         scope.collect_garbage(GcRequest::Minor);
         let s = &scope.allocation_sites()[0];
-        assert_eq!((s.state, s.created, s.found, s.tenured_count), (SiteState::Young, 0, 0, 0), "{s:?}");
+        assert_eq!((s.state, s.created, s.found, s.tenured_count), (SiteState::DontTenure, 0, 0, 0), "{s:?}");
         let old_before = old_space(&scope).used;
         scope.new_number_at(1.0, &site).unwrap();
         assert_eq!(old_space(&scope).used, old_before, "a young site's object went to new space");
@@ -240,4 +240,65 @@ fn a_black_allocated_object_keeps_its_map_alive() {
     let o = scope.open(&object);
     assert!(scope.get_smi(o, 0).is_none(), "the object's field is still undefined");
     drop(keep);
+}
+
+/// V8's `kDontTenure` is final: a site whose objects died once stays
+/// young even when its later objects all survive, and its objects carry no
+/// memento any more (nothing is left to decide).
+#[test]
+fn dont_tenure_is_final() {
+    let platform = Platform::new(1).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let site = scope.new_allocation_site("mostly temporary");
+    for i in 0..500 {
+        let mut inner = HandleScope::new(&mut scope);
+        inner.new_number_at(i as f64, &site).unwrap();
+    }
+    scope.collect_garbage(GcRequest::Minor);
+    assert_eq!(scope.allocation_sites()[0].state, SiteState::DontTenure);
+    let young_before = young_used(&scope);
+    let holder = allocate_kept(&mut scope, &site, 200);
+    // 200 arrays of 2 slots (32 bytes each) and the holder (1.6 KB).
+    let holder_bytes = young_used(&scope) - young_before;
+    // With mementos it would be 200 * 48 bytes and the holder.
+    assert!(holder_bytes < 200 * 40 + 2000, "objects of a decided site carry no memento: {holder_bytes} bytes");
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Minor);
+    let s = &scope.allocation_sites()[0];
+    assert_eq!((s.state, s.created, s.tenured_count), (SiteState::DontTenure, 0, 0), "{s:?}");
+    for i in 0..200 {
+        let e = scope.get(holder, i);
+        let e = scope.cast::<FixedArray, _>(e).unwrap();
+        assert_eq!(scope.get_smi(e, 0), Some(i as i64));
+    }
+}
+
+/// Survivors at the tenuring ratio in a new space that may still grow make
+/// the site `MaybeTenure` (V8 tenures only in a full-size scavenge): it
+/// keeps allocating young, with mementos.
+#[test]
+fn a_surviving_site_in_a_growable_new_space_is_maybe_tenure() {
+    let platform = Platform::new(1).unwrap();
+    // A generous budget: the nursery may grow to 16 MiB.
+    let cfg = HeapConfig {
+        max_semi_space_size: 16 * MB,
+        pause_target: std::time::Duration::from_secs(1),
+        ..test_config()
+    };
+    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let site = scope.new_allocation_site("kept");
+    let _holder = allocate_kept(&mut scope, &site, 200);
+    scope.collect_garbage(GcRequest::Minor);
+    let s = &scope.allocation_sites()[0];
+    assert_eq!((s.state, s.tenured_count), (SiteState::MaybeTenure, 0), "{s:?}");
+    let old_before = old_space(&scope).used;
+    scope.new_fixed_array_at(2, &site).unwrap();
+    assert_eq!(old_space(&scope).used, old_before, "a MaybeTenure site allocates young");
+    assert_eq!(scope.allocation_sites()[0].created, 1);
+}
+
+fn young_used(scope: &HandleScope<'_>) -> usize {
+    scope.heap_stats().space("new_space").unwrap().used
 }

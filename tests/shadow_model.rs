@@ -1354,7 +1354,7 @@ fn run_program(p: &Program, platform: &Platform, mode: GcMode, stress: bool) -> 
     let finalized = |e: &GcEvent| {
         mode == GcMode::Concurrent
             && e.kind == GcKind::Major
-            && matches!(e.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit)
+            && matches!(e.reason, GcReason::MarkingComplete | GcReason::MarkingAtLimit | GcReason::OldGenerationLimit)
     };
     Ok(Summary {
         evacuated_pages: events.iter().map(|e| e.evacuated_pages as u64).sum(),

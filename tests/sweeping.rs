@@ -711,7 +711,11 @@ fn objects_allocated_during_marking_survive(finalize: bool) {
     if finalize {
         let events = scope.gc_events();
         let last = events.iter().rev().find(|e| e.kind == GcKind::Major).unwrap();
-        assert!(matches!(last.reason, GcReason::MarkingComplete | GcReason::OldGenerationLimit), "{:?}", last.reason);
+        assert!(
+            matches!(last.reason, GcReason::MarkingComplete | GcReason::MarkingAtLimit | GcReason::OldGenerationLimit),
+            "{:?}",
+            last.reason
+        );
     } else {
         // An explicit major GC abandons the cycle for an atomic one.
         assert!(!marking_finalized(&scope.gc_events()));

@@ -18,6 +18,10 @@ use crate::object::{write_filler, HeapObject};
 use crate::sweeper;
 use crate::tracer::GcReason;
 
+/// Bytes allocated directly in the old generation between two safepoints
+/// (V8's incremental-marking allocation observer step, 64 KB).
+pub(crate) const SAFEPOINT_OLD_BYTES: usize = 64 << 10;
+
 /// One escalation step of a failing allocation.
 #[derive(Clone, Copy)]
 enum Step {
@@ -62,7 +66,16 @@ impl Collector {
         if size > heap.hard_limit {
             return Err(oom(heap, size));
         }
-        self.safepoint(heap);
+        // The safepoint's major-GC work runs at every young slow path (a
+        // new allocation area) and, for allocations straight into the old
+        // generation, once per [`SAFEPOINT_OLD_BYTES`] of them: V8 steps
+        // incremental marking from an allocation observer every 64 KB, not
+        // per object, and a pretenuring site allocates old object by object.
+        self.old_bytes_since_safepoint += if space == Space::Young { SAFEPOINT_OLD_BYTES } else { size };
+        if self.old_bytes_since_safepoint >= SAFEPOINT_OLD_BYTES {
+            self.old_bytes_since_safepoint = 0;
+            self.safepoint(heap);
+        }
         // What to try, in order, when an attempt fails. A young allocation
         // gets a second scavenge before any full GC: the survivors that
         // filled to-space are below the age mark now and get promoted.

@@ -21,6 +21,7 @@
 //! [`FAST_PROMOTIONS_PER_PROBE`]-th one is a regular scavenge of a
 //! budget-sized new space that measures survival again.
 
+use crate::heap::allocation_site::PRETENURE_MIN_NEW_SPACE;
 use crate::heap::{Heap, PAGE_SIZE};
 use crate::scavenger::ScavengeStats;
 use std::time::{Duration, Instant};
@@ -149,6 +150,17 @@ impl Controller {
         }
         let survival = self.survival.unwrap_or(PRIOR_SURVIVAL).max(0.01);
         (ms * self.scavenge_speed.unwrap_or(PRIOR_SPEED) / survival) as usize
+    }
+
+    /// Whether a scavenge of a semi-space of `capacity` ran at full size,
+    /// for pretenuring (V8's `maximum_size_scavenge`): new space is at least
+    /// [`PRETENURE_MIN_NEW_SPACE`], or as large as it may grow (the
+    /// configured maximum, or the pause budget's bound), so survivors can
+    /// no longer be given more room to die in.
+    pub(super) fn full_size_scavenge(&self, heap: &Heap, capacity: usize) -> bool {
+        let (min, max) = (heap.config.min_semi_space_size, heap.config.max_semi_space_size);
+        let ceiling = (self.young_bytes_within(heap.config.pause_target) / PAGE_SIZE * PAGE_SIZE).clamp(min, max);
+        capacity >= PRETENURE_MIN_NEW_SPACE.min(ceiling)
     }
 
     /// The pause predicted for scavenging `young` bytes: the fixed part plus

@@ -112,6 +112,12 @@ pub(crate) struct Collector {
     /// The GC prologue and epilogue callbacks.
     pub(crate) callbacks: GcCallbacks,
     state: State,
+    /// Bytes allocated in the old generation since the last safepoint (see
+    /// `allocation::SAFEPOINT_OLD_BYTES`).
+    old_bytes_since_safepoint: usize,
+    /// The marking of the pause being recorded: bytes marked in it, bytes
+    /// the background workers marked in the cycle it finalized.
+    marked: (usize, usize),
 }
 
 impl Collector {
@@ -126,6 +132,8 @@ impl Collector {
             near_heap_limit_callback: None,
             callbacks: GcCallbacks::default(),
             state: State::Idle,
+            old_bytes_since_safepoint: 0,
+            marked: (0, 0),
         }
     }
 
@@ -268,6 +276,7 @@ impl Collector {
         if self.controller.young_gc(heap) == YoungGc::PromotePages {
             let promoted = timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap));
             if let Some(p) = promoted {
+                heap.sites.skip_period();
                 return promoted_stats(p);
             }
             // Out of memory for the new to-space: scavenge (which copies into
@@ -284,7 +293,7 @@ impl Collector {
         s.predicted = Some(predicted);
         self.controller.after_minor_scavenge(heap, capacity, s.copied());
         // Pretenuring: digest the mementos this scavenge found.
-        heap.sites.digest();
+        heap.sites.digest(self.controller.full_size_scavenge(heap, capacity));
         s
     }
 
@@ -320,13 +329,15 @@ impl Collector {
         // finished; an atomic GC finishes it here.
         debug_assert!(!finalize || self.sweeping.is_none());
         timer.time(Phase::Sweep, || sweeper::finish(heap, &mut self.sweeping));
-        let old_gen_before = heap.old_gen_size(); // pretenuring feedback
+        // Pretenuring feedback.
+        let (old_gen_before, full_size) =
+            (heap.old_gen_size(), self.controller.full_size_scavenge(heap, heap.new_space.capacity()));
         if !finalize {
             self.compactor.select_candidates(heap, reduce_memory);
         }
-        timer.time(Phase::Mark, || match self.marking.take() {
+        self.marked = timer.time(Phase::Mark, || match self.marking.take() {
             Some(m) => marking::finish_incremental(heap, m, &mut self.barrier_worklist),
-            None => marking::mark_full(heap, self.compactor.is_compacting()),
+            None => (marking::mark_full(heap, self.compactor.is_compacting()), 0),
         });
         if heap.config.verify_heap {
             timer.time(Phase::Verify, || {
@@ -353,7 +364,12 @@ impl Collector {
         // Pretenuring: digest this scavenge's mementos; un-tenure on a
         // collapse of old-generation survival.
         let promoted_live = by_pages.map_or(s.promoted, |p| p.live_bytes);
-        heap.sites.after_major(old_gen_before, heap.old_gen_size().saturating_sub(promoted_live));
+        heap.sites.after_major(
+            by_pages.is_none(),
+            full_size,
+            old_gen_before,
+            heap.old_gen_size().saturating_sub(promoted_live),
+        );
         self.controller.update_old_gen_limit(heap);
         s
     }
@@ -397,24 +413,26 @@ impl Collector {
             let mut due = marking::step_due(heap, &mut m, &mut self.barrier_worklist);
             if due != StepDue::Complete && self.controller.reached_limit(old_gen) {
                 due = StepDue::Finish;
+                m.reached_limit = true;
             }
+            let mut step = |gc: &mut Collector, bytes, finishing| {
+                gc.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |gc, heap, t| {
+                    let (complete, marked) = t.time(Phase::Mark, || marking::step(heap, &mut m, bytes, finishing));
+                    gc.marked = (marked, 0);
+                    complete
+                })
+            };
             let complete = match due {
                 StepDue::Complete => true,
                 StepDue::Nothing => false,
-                StepDue::Mark(bytes) => {
-                    self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |_, heap, t| {
-                        t.time(Phase::Mark, || marking::step(heap, &mut m, bytes, false))
-                    })
-                }
-                StepDue::Finish => {
-                    self.timed_pause(heap, GcKind::MarkingStep, GcReason::AllocationStep, |_, heap, t| {
-                        t.time(Phase::Mark, || marking::step(heap, &mut m, usize::MAX, true))
-                    })
-                }
+                StepDue::Mark(bytes) => step(self, bytes, false),
+                StepDue::Finish => step(self, usize::MAX, true),
             };
+            let at_limit = m.reached_limit;
             self.marking = Some(m);
             if complete {
-                self.collect_major(heap, GcReason::MarkingComplete, false);
+                let reason = if at_limit { GcReason::MarkingAtLimit } else { GcReason::MarkingComplete };
+                self.collect_major(heap, reason, false);
             } else if self.controller.overshot_by_large_margin(old_gen, heap.hard_limit) {
                 // Marking could not keep up: finish it in the pause.
                 self.collect_major(heap, GcReason::OldGenerationLimit, false);
@@ -522,6 +540,7 @@ impl Collector {
         compaction: CompactionStats,
     ) {
         let pause = start.elapsed();
+        let marked = std::mem::take(&mut self.marked);
         let mut spans: Vec<_> = timer.spans(self.tracer.origin()).collect();
         spans.extend(heap.spans.take());
         let event = GcEvent {
@@ -546,6 +565,8 @@ impl Collector {
             evacuated_pages: compaction.evacuated_pages,
             evacuated_bytes: compaction.evacuated_bytes,
             aborted_pages: compaction.aborted_pages,
+            marked_bytes: marked.0,
+            background_marked_bytes: marked.1,
         };
         self.callbacks.epilogue(heap.id, kind, reason, Some(&event));
         self.tracer.record(event, heap.config.trace_gc, heap.id);

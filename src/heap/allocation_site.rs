@@ -50,16 +50,46 @@ impl AllocationSite {
     pub const REGISTRY_BYTES: usize = SITE_BYTES;
 }
 
-/// What a site decided.
+/// What a site decided: V8's `AllocationSite::PretenureDecision`. Only
+/// `Undecided` and `MaybeTenure` sites are still deciding; `DontTenure` is
+/// final, and `Tenured` goes back to `Undecided` only when old-generation
+/// survival collapses ([`UNTENURE_SURVIVAL`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SiteState {
     /// Counting; its objects are allocated young with a memento.
     Undecided,
-    /// Decided young for the last period; still counting.
-    Young,
+    /// Its objects survived at the tenuring ratio, but new space was below
+    /// [`PRETENURE_MIN_NEW_SPACE`] and could still grow to hold them, so
+    /// the site keeps counting (young, with mementos) and tenures at the
+    /// first such period with new space that large.
+    MaybeTenure,
+    /// Its objects died young at least once in a decided period: allocated
+    /// young, without a memento, for good (V8's final `kDontTenure`).
+    DontTenure,
     /// Its objects are allocated in old space (no memento).
     Tenured,
 }
+
+/// How an allocation through a site is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SiteAllocation {
+    /// In old space (the site is tenured).
+    Old,
+    /// Young, followed by a memento (the site is still deciding).
+    YoungWithMemento,
+    /// Young, plain (the site decided not to tenure, or the object is too
+    /// large for a memento).
+    Young,
+}
+
+/// New-space capacity at or above which a scavenge may tenure a site:
+/// V8's `kDefaultMinNewSpaceCapacityForPretenuring` (8 MiB on 64-bit
+/// without pointer compression, 4 MiB with; isogc's words are 8 bytes).
+/// Below it, a high survival ratio first grows new space; the site waits in
+/// [`SiteState::MaybeTenure`]. A new space that cannot grow any more (at
+/// its configured maximum, or at the pause budget's bound) counts as large
+/// enough: see the driver's `maximum_size_scavenge`.
+pub const PRETENURE_MIN_NEW_SPACE: usize = 8 << 20;
 
 /// A snapshot of one site, from [`crate::Isolate::allocation_sites`].
 #[derive(Clone, Debug, PartialEq)]
@@ -108,19 +138,23 @@ impl AllocationSites {
         AllocationSite { isolate, index }
     }
 
-    /// Whether `site` allocates old now. Counts the allocation: as
+    /// Where an allocation through `site` goes now (`memento_fits`: the
+    /// object and a memento fit a regular page object). Counts it: as
     /// pretenured, or as created if it gets a memento.
     #[inline]
-    pub(crate) fn on_allocate(&mut self, site: u32, with_memento: bool) -> bool {
+    pub(crate) fn on_allocate(&mut self, site: u32, memento_fits: bool) -> SiteAllocation {
         let s = &mut self.sites[site as usize];
-        if s.state == SiteState::Tenured {
-            s.pretenured += 1;
-            true
-        } else {
-            if with_memento {
-                s.created = s.created.saturating_add(1);
+        match s.state {
+            SiteState::Tenured => {
+                s.pretenured += 1;
+                SiteAllocation::Old
             }
-            false
+            SiteState::DontTenure => SiteAllocation::Young,
+            SiteState::Undecided | SiteState::MaybeTenure if memento_fits => {
+                s.created = s.created.saturating_add(1);
+                SiteAllocation::YoungWithMemento
+            }
+            SiteState::Undecided | SiteState::MaybeTenure => SiteAllocation::Young,
         }
     }
 
@@ -137,27 +171,45 @@ impl AllocationSites {
         }
     }
 
-    /// V8's `DigestPretenuringFeedback`, after every GC that scavenged:
-    /// a site with at least [`PRETENURE_MIN_CREATED`] creations is tenured
-    /// at found/created >= [`PRETENURE_RATIO`], otherwise decided young;
-    /// its counters start a new period either way. Returns sites tenured.
-    pub(crate) fn digest(&mut self) -> usize {
+    /// V8's `DigestPretenuringFeedback` with `MakePretenureDecision`,
+    /// after every GC that scavenged: a still-deciding site with at least
+    /// [`PRETENURE_MIN_CREATED`] creations whose found/created ratio is at
+    /// least [`PRETENURE_RATIO`] is tenured if the scavenge ran at full
+    /// size (`maximum_size_scavenge`), else it becomes
+    /// [`SiteState::MaybeTenure`]; below the ratio it is
+    /// [`SiteState::DontTenure`], for good. Its counters start a new period
+    /// either way. Returns sites tenured.
+    pub(crate) fn digest(&mut self, maximum_size_scavenge: bool) -> usize {
         let mut tenured = 0;
         for s in &mut self.sites {
-            if s.state == SiteState::Tenured || s.created < PRETENURE_MIN_CREATED {
+            let deciding = matches!(s.state, SiteState::Undecided | SiteState::MaybeTenure);
+            if !deciding || s.created < PRETENURE_MIN_CREATED {
                 continue;
             }
-            if f64::from(s.found) / f64::from(s.created) >= PRETENURE_RATIO {
+            if f64::from(s.found) / f64::from(s.created) < PRETENURE_RATIO {
+                s.state = SiteState::DontTenure;
+            } else if maximum_size_scavenge {
                 s.state = SiteState::Tenured;
                 s.tenured_count += 1;
                 tenured += 1;
             } else {
-                s.state = SiteState::Young;
+                s.state = SiteState::MaybeTenure;
             }
             s.created = 0;
             s.found = 0;
         }
         tenured
+    }
+
+    /// After a GC that promoted new space by pages instead of scavenging
+    /// it: nobody looked for mementos, so the period's creations have no
+    /// found counts to be judged by. The period is dropped (counters reset,
+    /// decisions kept); the next scavenge judges a fresh one.
+    pub(crate) fn skip_period(&mut self) {
+        for s in &mut self.sites {
+            s.created = 0;
+            s.found = 0;
+        }
     }
 
     /// After a major GC whose old-generation survival rate was below
@@ -176,12 +228,17 @@ impl AllocationSites {
         n
     }
 
-    /// The feedback of a major GC: its scavenge's mementos digested, then,
+    /// The feedback of a major GC: its scavenge's mementos digested (or, if
+    /// it promoted new space by pages, the period dropped), then,
     /// if less than [`UNTENURE_SURVIVAL`] of the `before` bytes of the old
     /// generation survived (`live`), every tenured site un-tenured (its
     /// objects died old: pretenuring them was wrong, V8's deopt).
-    pub(crate) fn after_major(&mut self, before: usize, live: usize) {
-        self.digest();
+    pub(crate) fn after_major(&mut self, scavenged: bool, maximum_size_scavenge: bool, before: usize, live: usize) {
+        if scavenged {
+            self.digest(maximum_size_scavenge);
+        } else {
+            self.skip_period();
+        }
         if before > 0 && (live as f64) < UNTENURE_SURVIVAL * before as f64 {
             self.untenure_all();
         }
@@ -211,17 +268,52 @@ mod tests {
         let mut r = AllocationSites::default();
         let (a, b) = (r.create(1, "a"), r.create(1, "b"));
         for _ in 0..100 {
-            assert!(!r.on_allocate(a.index, true));
-            assert!(!r.on_allocate(b.index, true));
+            assert_eq!(r.on_allocate(a.index, true), SiteAllocation::YoungWithMemento);
+            assert_eq!(r.on_allocate(b.index, true), SiteAllocation::YoungWithMemento);
         }
         r.add_found(&HashMap::from([(a.index, 85), (b.index, 84)]));
-        assert_eq!(r.digest(), 1);
+        assert_eq!(r.digest(true), 1);
         let s = r.stats();
-        assert_eq!((s[0].state, s[1].state), (SiteState::Tenured, SiteState::Young));
+        assert_eq!((s[0].state, s[1].state), (SiteState::Tenured, SiteState::DontTenure));
         assert_eq!((s[1].created, s[1].found), (0, 0));
-        assert!(r.on_allocate(a.index, true));
+        assert_eq!(r.on_allocate(a.index, true), SiteAllocation::Old);
         assert_eq!(r.untenure_all(), 1);
         assert_eq!(r.stats()[0].state, SiteState::Undecided);
+    }
+
+    #[test]
+    fn dont_tenure_is_final_and_makes_no_mementos() {
+        let mut r = AllocationSites::default();
+        let a = r.create(1, "a");
+        for _ in 0..100 {
+            r.on_allocate(a.index, true);
+        }
+        r.add_found(&HashMap::from([(a.index, 10)]));
+        r.digest(true);
+        assert_eq!(r.stats()[0].state, SiteState::DontTenure);
+        for _ in 0..200 {
+            assert_eq!(r.on_allocate(a.index, true), SiteAllocation::Young);
+        }
+        r.add_found(&HashMap::from([(a.index, 200)]));
+        assert_eq!(r.digest(true), 0);
+        assert_eq!(r.untenure_all(), 0);
+        assert_eq!((r.stats()[0].state, r.stats()[0].created), (SiteState::DontTenure, 0));
+    }
+
+    #[test]
+    fn a_small_new_space_makes_a_surviving_site_maybe_tenure_until_a_full_size_scavenge() {
+        let mut r = AllocationSites::default();
+        let a = r.create(1, "a");
+        for period in 0..3 {
+            for _ in 0..100 {
+                assert_eq!(r.on_allocate(a.index, true), SiteAllocation::YoungWithMemento);
+            }
+            r.add_found(&HashMap::from([(a.index, 100)]));
+            let full_size = period == 2;
+            assert_eq!(r.digest(full_size), usize::from(full_size));
+            let want = if full_size { SiteState::Tenured } else { SiteState::MaybeTenure };
+            assert_eq!(r.stats()[0].state, want);
+        }
     }
 
     #[test]
@@ -232,7 +324,7 @@ mod tests {
             r.on_allocate(a.index, true);
         }
         r.add_found(&HashMap::from([(a.index, 99)]));
-        assert_eq!(r.digest(), 0);
+        assert_eq!(r.digest(true), 0);
         assert_eq!(r.stats()[0].created, 99);
     }
 }

@@ -187,6 +187,9 @@ pub struct Measured {
     pub isolate_id: u32,
     /// The configuration the isolate ran with.
     pub config: HeapConfig,
+    /// The workload's allocation sites at the end of the run, with their
+    /// pretenuring decisions.
+    pub sites: Vec<crate::AllocationSiteStats>,
 }
 
 /// Runs `workload` at `size` in a fresh isolate of `platform` configured by
@@ -214,7 +217,8 @@ pub fn measure(
     let interval = (run.started.saturating_duration_since(created), run.finished.saturating_duration_since(created));
     let report =
         Report::new(&events, interval, (minor, major), &run.step_latencies, isolate.memory_usage().peak_committed);
-    Ok(Measured { run, events, report, created, isolate_id: isolate.id(), config })
+    let sites = isolate.allocation_sites();
+    Ok(Measured { run, events, report, created, isolate_id: isolate.id(), config, sites })
 }
 
 /// Builds a perfect tree of `depth` bottom-up (children before their parent,

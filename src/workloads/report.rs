@@ -23,7 +23,7 @@
 //! most `(1 - MMU(w)) w`. So the reported 1, 10 and 100 ms figures are
 //! non-decreasing wherever they are defined.
 
-use crate::{GcEvent, GcKind, Phase};
+use crate::{GcEvent, GcKind, GcReason, Phase};
 use std::time::Duration;
 
 /// The nearest-rank `p`-th percentile (`0 < p <= 100`) of `sorted`
@@ -86,6 +86,57 @@ impl LatencyStats {
         let mut v = latencies.to_vec();
         v.sort_unstable();
         LatencyStats { count: v.len(), p99: percentile(&v, 99.0), p999: percentile(&v, 99.9), max: v.last().copied() }
+    }
+}
+
+/// Who did a run's marking: the background workers (concurrently, outside
+/// any pause) or the isolate's thread (marking steps, and marking inside
+/// major-GC pauses), and how many cycles the old generation's limit forced
+/// to an end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MarkingTotals {
+    /// Bytes the background workers marked (`GcEvent::background_marked_bytes`).
+    pub background_bytes: usize,
+    /// Bytes marked by marking steps on the isolate's thread.
+    pub step_bytes: usize,
+    /// Bytes marked inside major-GC pauses (finalizations and atomic GCs).
+    pub pause_bytes: usize,
+    /// Major GCs the old generation's limit forced: concurrent cycles
+    /// finalized after it was reached ([`GcReason::MarkingAtLimit`]), and
+    /// full GCs for it ([`GcReason::OldGenerationLimit`]; in stop-the-world
+    /// mode that is every ordinary major GC).
+    pub forced: usize,
+}
+
+impl MarkingTotals {
+    /// The totals of `events`.
+    pub fn of<'e>(events: impl IntoIterator<Item = &'e GcEvent>) -> MarkingTotals {
+        let mut t = MarkingTotals::default();
+        for e in events {
+            t.background_bytes += e.background_marked_bytes;
+            match e.kind {
+                GcKind::MarkingStep => t.step_bytes += e.marked_bytes,
+                GcKind::Major => t.pause_bytes += e.marked_bytes,
+                _ => {}
+            }
+            if e.kind == GcKind::Major && matches!(e.reason, GcReason::MarkingAtLimit | GcReason::OldGenerationLimit) {
+                t.forced += 1;
+            }
+        }
+        t
+    }
+
+    /// The background workers' share of all marking (`None` before any).
+    pub fn background_share(&self) -> Option<f64> {
+        let all = self.background_bytes + self.step_bytes + self.pause_bytes;
+        (all > 0).then(|| self.background_bytes as f64 / all as f64)
+    }
+
+    /// The marking steps' share of all marking: what the mutator's thread
+    /// marked between pauses of its own (`None` before any).
+    pub fn step_share(&self) -> Option<f64> {
+        let all = self.background_bytes + self.step_bytes + self.pause_bytes;
+        (all > 0).then(|| self.step_bytes as f64 / all as f64)
     }
 }
 
@@ -273,6 +324,8 @@ pub struct Report {
     pub peak_committed: usize,
     /// The scavenges' speed and remembered-set share.
     pub scavenges: ScavengeTotals,
+    /// Who marked, and the cycles the limit forced.
+    pub marking: MarkingTotals,
 }
 
 impl Report {
@@ -304,6 +357,7 @@ impl Report {
             steps: LatencyStats::of(step_latencies),
             peak_committed,
             scavenges: ScavengeTotals::of(events),
+            marking: MarkingTotals::of(events),
         }
     }
 }

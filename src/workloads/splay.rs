@@ -15,7 +15,9 @@
 //! increasing in order, and every payload intact (shape, arrays, strings).
 
 use super::{verification, Workload, WorkloadError};
-use crate::{AllocError, EscapableHandleScope, HandleScope, Isolate, Local, Map, Object, ObjectLayout, Smi};
+use crate::{
+    AllocError, AllocationSite, EscapableHandleScope, HandleScope, Isolate, Local, Map, Object, ObjectLayout, Smi,
+};
 use std::time::{Duration, Instant};
 
 /// Splay's parameters.
@@ -93,6 +95,13 @@ struct Tree<'a> {
     node: Local<'a, Map>,
     payload_node: Local<'a, Map>,
     leaf: Local<'a, Map>,
+    /// The payload's allocation sites, where V8 has them: one per literal
+    /// of `GeneratePayloadTree` (the inner `{left, right}`, the leaf
+    /// `{array, string}` and its `[0, ..., 9]`). The tree's nodes come from
+    /// `new SplayTree.Node(..)`, which has no site in V8, nor here.
+    inner_site: AllocationSite,
+    leaf_site: AllocationSite,
+    array_site: AllocationSite,
 }
 
 fn key_of(s: &HandleScope<'_>, n: Local<'_, Object>) -> f64 {
@@ -295,12 +304,12 @@ fn payload<'p>(
 ) -> Result<Local<'p, Object>, AllocError> {
     if depth == 0 {
         let s = scope;
-        let array = s.new_fixed_array(LEAF_ARRAY_LEN)?;
+        let array = s.new_fixed_array_at(LEAF_ARRAY_LEN, &t.array_site)?;
         for i in 0..LEAF_ARRAY_LEN {
             s.set(array, i, Smi::from(i as i32));
         }
         let string = s.new_string(&leaf_string(tag))?;
-        let leaf = s.new_object(t.leaf)?;
+        let leaf = s.new_object_at(t.leaf, &t.leaf_site)?;
         s.set(leaf, LEAF_ARRAY, array);
         s.set(leaf, LEAF_STRING, string);
         return Ok(leaf);
@@ -308,7 +317,7 @@ fn payload<'p>(
     let mut s = EscapableHandleScope::new(scope);
     let left = payload(&mut s, t, depth - 1, tag)?;
     let right = payload(&mut s, t, depth - 1, tag)?;
-    let node = s.new_object(t.payload_node)?;
+    let node = s.new_object_at(t.payload_node, &t.inner_site)?;
     s.set(node, 0, left);
     s.set(node, 1, right);
     Ok(s.escape(node))
@@ -411,6 +420,9 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
         node: s.new_map(&layout("SplayTreeNode", 3, 8))?,
         payload_node: s.new_map(&layout("PayloadNode", 2, 0))?,
         leaf: s.new_map(&layout("PayloadLeaf", 2, 0))?,
+        inner_site: s.new_allocation_site("GeneratePayloadTree {left, right}"),
+        leaf_site: s.new_allocation_site("GeneratePayloadTree {array, string}"),
+        array_site: s.new_allocation_site("GeneratePayloadTree [0, ..., 9]"),
     };
     let mut keys = Keys(p.seed | 1);
 
