@@ -885,10 +885,14 @@ impl Run {
             self.last_major = Some((before.nodes, before.order.iter().copied().collect()));
         }
         // Interned strings that were unreachable during a GC may have been
-        // collected (and the table may give a new object for their content).
-        // Interned nodes made by this op were not there for the GCs to see.
+        // collected (and the table may give a new object for their content):
+        // those unreachable when the op began, and those the op itself made
+        // unreachable (it may have dropped the last reference and then
+        // allocated, running the GC after). Interned nodes made by this op
+        // were not there for the GCs to see.
+        let after = self.reach(frames);
         for (id, tainted) in self.interned.values_mut() {
-            if !before.contains(*id) && *id < before.nodes {
+            if (!before.contains(*id) || !after.contains(*id)) && *id < before.nodes {
                 *tainted = true;
             }
         }
