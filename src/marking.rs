@@ -668,11 +668,7 @@ pub(crate) fn clear_dead_weak_references(heap: &mut Heap) {
 /// black need no mark bit.
 pub(crate) fn allocate_black(addr: usize, size: usize) {
     // SAFETY: `addr` was just allocated in a live page of this heap.
-    let page = unsafe { Page::of(addr) };
-    if !page.has(flags::BLACK_ALLOCATED) {
-        page.header().marks.set(page.mark_index(addr));
-    }
-    page.add_live_bytes(size);
+    unsafe { Page::of(addr) }.allocate_black(addr, size);
 }
 
 #[cfg(test)]

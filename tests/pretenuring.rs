@@ -281,11 +281,8 @@ fn dont_tenure_is_final() {
 fn a_surviving_site_in_a_growable_new_space_is_maybe_tenure() {
     let platform = Platform::new(1).unwrap();
     // A generous budget: the nursery may grow to 16 MiB.
-    let cfg = HeapConfig {
-        max_semi_space_size: 16 * MB,
-        pause_target: std::time::Duration::from_secs(1),
-        ..test_config()
-    };
+    let cfg =
+        HeapConfig { max_semi_space_size: 16 * MB, pause_target: std::time::Duration::from_secs(1), ..test_config() };
     let mut isolate = Isolate::new(&platform, cfg).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let site = scope.new_allocation_site("kept");

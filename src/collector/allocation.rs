@@ -18,9 +18,10 @@ use crate::object::{write_filler, HeapObject};
 use crate::sweeper;
 use crate::tracer::GcReason;
 
-/// Bytes allocated directly in the old generation between two safepoints
-/// (V8's incremental-marking allocation observer step, 64 KB).
-pub(crate) const SAFEPOINT_OLD_BYTES: usize = 64 << 10;
+/// Growth of the old generation between two safepoints of old-space
+/// allocations (V8's old-generation allocation observer step for
+/// incremental marking, `kMajorGCOldGenerationAllocationObserverStep`: 256 KB).
+pub(crate) const SAFEPOINT_OLD_BYTES: usize = 256 << 10;
 
 /// One escalation step of a failing allocation.
 #[derive(Clone, Copy)]
@@ -67,14 +68,15 @@ impl Collector {
             return Err(oom(heap, size));
         }
         // The safepoint's major-GC work runs at every young slow path (a
-        // new allocation area) and, for allocations straight into the old
-        // generation, once per [`SAFEPOINT_OLD_BYTES`] of them: V8 steps
-        // incremental marking from an allocation observer every 64 KB, not
-        // per object, and a pretenuring site allocates old object by object.
-        self.old_bytes_since_safepoint += if space == Space::Young { SAFEPOINT_OLD_BYTES } else { size };
-        if self.old_bytes_since_safepoint >= SAFEPOINT_OLD_BYTES {
-            self.old_bytes_since_safepoint = 0;
+        // new allocation area) and, for the old generation, once it changed
+        // by [`SAFEPOINT_OLD_BYTES`] since the last safepoint (bumps in old
+        // space's area included): V8 steps incremental marking from
+        // allocation observers every 256 KB of old-generation allocation
+        // (64 KB of young), not per object, and an old-space area may be a
+        // few bytes long on a fragmented page.
+        if space == Space::Young || heap.old_gen_size().abs_diff(self.old_gen_at_safepoint) >= SAFEPOINT_OLD_BYTES {
             self.safepoint(heap);
+            self.old_gen_at_safepoint = heap.old_gen_size();
         }
         // What to try, in order, when an attempt fails. A young allocation
         // gets a second scavenge before any full GC: the survivors that

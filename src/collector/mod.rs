@@ -112,9 +112,9 @@ pub(crate) struct Collector {
     /// The GC prologue and epilogue callbacks.
     pub(crate) callbacks: GcCallbacks,
     state: State,
-    /// Bytes allocated in the old generation since the last safepoint (see
+    /// The old generation's size after the last safepoint (see
     /// `allocation::SAFEPOINT_OLD_BYTES`).
-    old_bytes_since_safepoint: usize,
+    old_gen_at_safepoint: usize,
     /// The marking of the pause being recorded: bytes marked in it, bytes
     /// the background workers marked in the cycle it finalized.
     marked: (usize, usize),
@@ -132,7 +132,7 @@ impl Collector {
             near_heap_limit_callback: None,
             callbacks: GcCallbacks::default(),
             state: State::Idle,
-            old_bytes_since_safepoint: 0,
+            old_gen_at_safepoint: 0,
             marked: (0, 0),
         }
     }

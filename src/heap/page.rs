@@ -238,6 +238,18 @@ impl Page {
         self.header().live_bytes.load(Ordering::Relaxed)
     }
 
+    /// Black allocation of the object of `size` bytes just allocated at
+    /// `addr` on this page while marking runs: born marked (the marker never
+    /// visits it; what is later stored into it goes through the barrier) and
+    /// counted live. Objects on a page allocated black need no mark bit.
+    #[inline]
+    pub(crate) fn allocate_black(&self, addr: usize, size: usize) {
+        if !self.has(flags::BLACK_ALLOCATED) {
+            self.header().marks.set(self.mark_index(addr));
+        }
+        self.add_live_bytes(size);
+    }
+
     /// Adds marked bytes (from several marking tasks at once).
     pub(crate) fn add_live_bytes(&self, n: usize) {
         // Relaxed: a counter read after the markers joined.
