@@ -564,6 +564,11 @@ pub(crate) fn step(heap: &Heap, m: &mut IncrementalMarking, bytes: usize, finish
 }
 
 impl IncrementalMarking {
+    /// When the cycle started.
+    pub(crate) fn started(&self) -> Instant {
+        self.schedule.started
+    }
+
     /// Stops the background workers for a pause of this isolate (a
     /// scavenge); [`IncrementalMarking::resume`] lets them go on.
     pub(crate) fn pause(&self) {

@@ -23,6 +23,7 @@
 
 use crate::heap::allocation_site::PRETENURE_MIN_NEW_SPACE;
 use crate::heap::{Heap, PAGE_SIZE};
+use crate::marking;
 use crate::scavenger::ScavengeStats;
 use std::time::{Duration, Instant};
 
@@ -39,8 +40,22 @@ const PRIOR_SPEED: f64 = 1024.0 * 1024.0;
 /// Survival rate assumed before the first measurement: everything (the
 /// prediction errs toward a longer pause).
 const PRIOR_SURVIVAL: f64 = 1.0;
+/// Background marking speed assumed before a cycle measured one, bytes per
+/// ms of a cycle's wall time (256 MB/s: one worker on a busy machine).
+const PRIOR_MARK_SPEED: f64 = 256.0 * 1024.0;
+/// Old-generation growth (and background marking) below which no rate is
+/// computed from it.
+const MIN_GROWTH_FOR_RATE: usize = 1 << 20;
+/// Headroom asked for on top of the schedule's need when marking starts by
+/// the rates (the rates are estimates; the allocation rate varies).
+const START_MARGIN: f64 = 1.5;
 /// Weight of the newest measurement in the smoothed estimates.
 const SMOOTHING: f64 = 0.3;
+
+/// `old` moved toward the measurement `new` by [`SMOOTHING`].
+fn smooth(old: Option<f64>, new: f64) -> Option<f64> {
+    Some(old.map_or(new, |o| o + SMOOTHING * (new - o)))
+}
 
 /// A scavenge that copies at least this share of the semi-space's capacity
 /// switches fast promotion on (V8's `kMinPromotedPercentForFastPromotionMode`).
@@ -85,6 +100,13 @@ pub(super) struct Controller {
     /// Fast promotions left before the next regular scavenge (0: fast
     /// promotion is off).
     fast_promotions_left: u32,
+    /// End of the last major GC and the old generation's size then: the
+    /// old generation's growth rate since is the allocation rate that
+    /// marking has to outrun.
+    last_major: (Instant, usize),
+    /// Measured speed of the background markers over a whole cycle: bytes
+    /// they marked per ms of the cycle's wall time, smoothed.
+    background_mark_speed: Option<f64>,
 }
 
 impl Controller {
@@ -97,6 +119,8 @@ impl Controller {
             survival: None,
             fixed_ms: None,
             fast_promotions_left: 0,
+            last_major: (Instant::now(), 0),
+            background_mark_speed: None,
         }
     }
 
@@ -174,7 +198,6 @@ impl Controller {
     /// Learns from a scavenge of `young` bytes that copied `copied` bytes
     /// in `took`, `fixed` of it on the roots and the remembered set.
     pub(super) fn record_scavenge(&mut self, young: usize, copied: usize, took: Duration, fixed: Duration) {
-        let smooth = |old: Option<f64>, new: f64| Some(old.map_or(new, |o| o + SMOOTHING * (new - o)));
         let fixed_ms = fixed.as_secs_f64() * 1e3;
         self.fixed_ms = smooth(self.fixed_ms, fixed_ms);
         let ms = took.as_secs_f64() * 1e3 - fixed_ms;
@@ -209,10 +232,43 @@ impl Controller {
         old_gen >= self.old_gen_limit + margin
     }
 
-    /// Has it reached the soft limit, three quarters of the limit, where
-    /// concurrent marking starts (so it usually finishes first)?
-    pub(super) fn reached_soft_limit(&self, old_gen: usize) -> bool {
-        old_gen >= self.old_gen_limit - self.old_gen_limit / 4
+    /// Should concurrent marking start now, with the old generation at
+    /// `old_gen`? At the soft limit (three quarters of the limit), or
+    /// earlier once the headroom left to the limit is no more than the
+    /// schedule needs: the old generation's growth while the background
+    /// markers mark `old_gen` bytes at their measured speed, over the
+    /// schedule's aim ([`marking::Schedule::AIM`]), with a margin. A mutator
+    /// that fills the old generation fast (a pretenuring site) thus starts
+    /// marking early enough for the background markers to finish it, rather
+    /// than leaving the work to its own steps. Without background markers
+    /// (`background` false) only the soft limit counts: starting early would
+    /// only mean more steps.
+    pub(super) fn should_start_marking(&self, old_gen: usize, background: bool, now: Instant) -> bool {
+        if old_gen >= self.old_gen_limit - self.old_gen_limit / 4 {
+            return true;
+        }
+        if !background {
+            return false;
+        }
+        let (at, size) = self.last_major;
+        let ms = now.duration_since(at).as_secs_f64() * 1e3;
+        let grown = old_gen.saturating_sub(size);
+        if ms <= 0.0 || grown < MIN_GROWTH_FOR_RATE {
+            return false;
+        }
+        let rate = grown as f64 / ms;
+        let marking_ms = old_gen as f64 / self.background_mark_speed.unwrap_or(PRIOR_MARK_SPEED);
+        let needed = START_MARGIN * marking_ms * rate / marking::Schedule::AIM;
+        (self.old_gen_limit.saturating_sub(old_gen) as f64) <= needed
+    }
+
+    /// After a concurrent cycle that lasted `took` (start to finalization),
+    /// in which the background markers marked `background` bytes.
+    pub(super) fn record_marking_cycle(&mut self, background: usize, took: Duration) {
+        let ms = took.as_secs_f64() * 1e3;
+        if background >= MIN_GROWTH_FOR_RATE && ms > 0.0 {
+            self.background_mark_speed = smooth(self.background_mark_speed, background as f64 / ms);
+        }
     }
 
     /// After a major GC: next trigger at `live * factor` (live = bytes of
@@ -221,6 +277,7 @@ impl Controller {
     /// hard limit.
     pub(super) fn update_old_gen_limit(&mut self, heap: &Heap) {
         let live = heap.old_gen_size();
+        self.last_major = (Instant::now(), live);
         let grown = (live as f64 * heap.config.old_gen_growth_factor) as usize;
         self.old_gen_limit = grown
             .max(live + MIN_LIMIT_STEP)
@@ -284,6 +341,38 @@ mod tests {
         c.record_scavenge(4 * mib, 4 * mib, Duration::from_millis(9), Duration::from_millis(1));
         let predicted = ms(c.predict_scavenge(4 * mib));
         assert!(predicted > 3.0 && predicted < 9.0, "{predicted}");
+    }
+
+    #[test]
+    fn marking_starts_early_when_the_old_generation_grows_faster_than_background_marking_would_finish() {
+        let mib = 1 << 20;
+        let t0 = Instant::now();
+        let mut c = Controller::new(100 * mib);
+        c.last_major = (t0, 40 * mib);
+        c.background_mark_speed = Some(100.0 * 1024.0); // 100 MB/s
+                                                        // 10 MiB grown in 1 s: marking 50 MiB takes about 0.5 s, in which it
+                                                        // grows by about 5 MiB; the schedule wants that within half the
+                                                        // headroom, with a margin: about 16 MiB. 50 MiB left: not yet.
+        assert!(!c.should_start_marking(50 * mib, true, t0 + Duration::from_secs(1)));
+        // The same growth in 20 ms (500 MiB/s): 0.5 s of marking needs about
+        // 770 MiB of headroom; 50 MiB is left, so marking starts now.
+        assert!(c.should_start_marking(50 * mib, true, t0 + Duration::from_millis(20)));
+        // Without background markers, only the soft limit starts it.
+        assert!(!c.should_start_marking(50 * mib, false, t0 + Duration::from_millis(20)));
+        // The soft limit always starts it.
+        assert!(c.should_start_marking(75 * mib, true, t0 + Duration::from_secs(100)));
+        // Too little growth to measure a rate: only the soft limit.
+        assert!(!c.should_start_marking(40 * mib + mib / 2, true, t0 + Duration::from_micros(1)));
+    }
+
+    #[test]
+    fn a_cycle_teaches_the_background_marking_speed() {
+        let mut c = Controller::new(1 << 30);
+        c.record_marking_cycle(64 << 20, Duration::from_millis(100));
+        assert_eq!(c.background_mark_speed, Some((64 << 20) as f64 / 100.0));
+        // A cycle in which the workers marked next to nothing teaches nothing.
+        c.record_marking_cycle(1000, Duration::from_millis(100));
+        assert_eq!(c.background_mark_speed, Some((64 << 20) as f64 / 100.0));
     }
 
     #[test]

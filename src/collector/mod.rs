@@ -335,10 +335,14 @@ impl Collector {
         if !finalize {
             self.compactor.select_candidates(heap, reduce_memory);
         }
+        let cycle_started = self.marking.as_ref().map(IncrementalMarking::started);
         self.marked = timer.time(Phase::Mark, || match self.marking.take() {
             Some(m) => marking::finish_incremental(heap, m, &mut self.barrier_worklist),
             None => (marking::mark_full(heap, self.compactor.is_compacting()), 0),
         });
+        if let Some(started) = cycle_started {
+            self.controller.record_marking_cycle(self.marked.1, started.elapsed());
+        }
         if heap.config.verify_heap {
             timer.time(Phase::Verify, || {
                 verify_or_panic(heap, GcKind::Major, "marking", verifier::verify_marking(heap))
@@ -437,7 +441,9 @@ impl Collector {
                 // Marking could not keep up: finish it in the pause.
                 self.collect_major(heap, GcReason::OldGenerationLimit, false);
             }
-        } else if heap.config.mode == GcMode::Concurrent && self.controller.reached_soft_limit(old_gen) {
+        } else if heap.config.mode == GcMode::Concurrent
+            && self.controller.should_start_marking(old_gen, heap.gc_worker_cap() > 0, Instant::now())
+        {
             if self.sweeping.is_some() && !self.controller.reached_limit(old_gen) {
                 // Marking needs the last cycle's sweeping finished; rather
                 // than finishing it inside the start pause, sweep a budgeted
