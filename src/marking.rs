@@ -24,6 +24,7 @@
 
 use crate::gate::WorkerGate;
 use crate::heap::live_objects::is_live;
+use crate::heap::mark_bitmap::mark_black_allocated;
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
@@ -440,7 +441,7 @@ fn reset_live_bytes(heap: &Heap) {
 fn set_marking_flags(heap: &mut Heap, on: bool) {
     for p in heap.all_pages() {
         if on {
-            p.set_flags(flags::MARKING_FLAGS);
+            p.activate_marking_barrier();
         } else {
             p.clear_flags(flags::MARKING);
             if p.is_young() {
@@ -658,7 +659,7 @@ pub(crate) fn allocate_black(addr: usize, size: usize) {
     // SAFETY: `addr` was just allocated in a live page of this heap.
     let page = unsafe { Page::of(addr) };
     if !page.has(flags::BLACK_ALLOCATED) {
-        page.header().marks.set(page.mark_index(addr));
+        mark_black_allocated(&page.header().marks, page.mark_index(addr));
     }
     page.add_live_bytes(size);
 }

@@ -562,10 +562,6 @@ pub mod faults {
         /// Marking starts without turning the barrier on for a page the
         /// mutator writes to (the marking flag is never set on it).
         BarrierActivationSkipped = 25,
-        /// An object allocated during marking is born white instead of
-        /// black (no mark bit), so a marker that already scanned its host
-        /// never visits it.
-        AllocateWhite = 26,
     }
 
     #[cfg(loom)]

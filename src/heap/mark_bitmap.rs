@@ -10,6 +10,7 @@
 //! the bit from 0 to 1 *wins* the object and is the one that pushes it on a
 //! worklist. Built over the [`crate::sync`] facade so loom checks it directly.
 
+use super::page_flags as flags;
 use super::BITMAP_CELLS;
 use crate::sync::faults::{fault, Fault};
 use crate::sync::{AtomicUsize, Ordering};
@@ -148,6 +149,50 @@ pub trait MarkBits {
     /// Sets the mark bit of the object at `obj`; `true` if this call turned
     /// it from white to marked.
     fn try_mark(&self, obj: usize) -> bool;
+}
+
+/// Marking start, for one page: turns the barrier's marking half on in the
+/// page's flag word (`flags::MARKING_FLAGS`). Runs in the start pause on the
+/// isolate's thread, before the cycle's markers are posted.
+///
+/// The isolate's thread is the only mutator of its heap, so every write
+/// after the pause sees the flags in program order, and the markers, posted
+/// after the flags are set, see them through the post. A write "racing" the
+/// activation is a write right after the pause, while the first marker
+/// already scans: `loom-tests/tests/barrier_activation.rs` checks that it
+/// cannot hide an object, with a twin that skips the activation.
+pub fn activate_marking_barrier(page_flags: &AtomicUsize) {
+    if fault(Fault::BarrierActivationSkipped) {
+        // Broken twin: the page is left without the marking flags.
+        return;
+    }
+    // Relaxed: as every page-flag change (`Page::flags`): only inside
+    // pauses, ordered for workers by their post or the pause's join.
+    page_flags.fetch_or(flags::MARKING_FLAGS, Ordering::Relaxed);
+}
+
+/// The write barrier's fast-path test (V8's): the host's page must be
+/// `FROM_HERE_INTERESTING` and the value's page `TO_HERE_INTERESTING`.
+#[inline(always)]
+pub fn barrier_needed(host_page_flags: usize, value_page_flags: usize) -> bool {
+    host_page_flags & flags::FROM_HERE_INTERESTING != 0 && value_page_flags & flags::TO_HERE_INTERESTING != 0
+}
+
+/// The marking half of the barrier's slow path: while the value's page is
+/// being marked (`flags::MARKING`), shade the value ([`barrier_shade`]).
+/// Returns `true` if the caller must push the value on its barrier worklist.
+#[inline]
+pub fn barrier_mark<B: MarkBits>(value_page_flags: usize, bits: &B, value: usize) -> bool {
+    value_page_flags & flags::MARKING != 0 && barrier_shade(bits, value)
+}
+
+/// Black allocation: an object allocated while marking runs is born marked
+/// (bit `index` of its page's bitmap). Nothing will scan it, so every pointer
+/// stored into it must be shaded by the barrier, its initialising stores
+/// included (`loom-tests/tests/black_allocation.rs`).
+#[inline]
+pub fn mark_black_allocated(marks: &MarkBitmap, index: usize) {
+    marks.set(index);
 }
 
 /// The marking half of the write barrier (DESIGN section 5, step 3): shade
