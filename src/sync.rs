@@ -266,7 +266,7 @@ impl WaitQueue {
         // Relaxed: ordered by the fence below (pairs with the fence in
         // `notify_all`); the decrement below is only ever read as a hint.
         self.sleepers.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        fence(dekker_fence(faults::Fault::WaitFenceAcqRel));
         while !ready() {
             guard = self.cv.wait(guard);
         }
@@ -279,7 +279,7 @@ impl WaitQueue {
     /// condition true.
     #[inline]
     pub(crate) fn notify_all(&self) {
-        fence(Ordering::SeqCst);
+        fence(dekker_fence(faults::Fault::WaitFenceAcqRel));
         // Relaxed: the fence above pairs with the one in `park_until`: if
         // this reads no sleeper, that waiter's re-check sees the condition.
         if self.sleepers.load(Ordering::Relaxed) == 0 {
@@ -296,6 +296,17 @@ impl WaitQueue {
             drop(self.lock.lock());
         }
         self.cv.notify_all();
+    }
+}
+
+/// The ordering of one fence of a Dekker pair (the wait queue's, the
+/// gate's): SeqCst; AcqRel in the broken twin that injects `weakened`.
+#[inline(always)]
+pub(crate) fn dekker_fence(weakened: faults::Fault) -> Ordering {
+    if faults::fault(weakened) {
+        Ordering::AcqRel
+    } else {
+        Ordering::SeqCst
     }
 }
 
@@ -562,6 +573,20 @@ pub mod faults {
         /// Marking starts without turning the barrier on for a page the
         /// mutator writes to (the marking flag is never set on it).
         BarrierActivationSkipped = 25,
+        /// The gate's two fences are AcqRel instead of SeqCst, so the
+        /// Dekker handshake fails: a worker and a pause can both miss each
+        /// other.
+        GateFenceAcqRel = 26,
+        /// The wait queue's two fences are AcqRel instead of SeqCst, so a
+        /// waker can miss a sleeper while the sleeper misses the condition.
+        WaitFenceAcqRel = 27,
+        /// A slot set records a slot with a Relaxed `fetch_or` instead of
+        /// Release, so an iterating task can find the slot before its
+        /// contents.
+        SlotInsertRelaxed = 28,
+        /// Slot-set iteration reads cells Relaxed instead of Acquire, so it
+        /// can find a slot before its contents.
+        SlotIterateRelaxed = 29,
     }
 
     #[cfg(loom)]

@@ -53,11 +53,11 @@ impl MarkBitmap {
             // Broken twin for the loom models: a read-modify-write split in
             // two, so concurrent markers can both "win" or lose each other's
             // bits.
-            let old = cell.load(Ordering::Acquire);
+            let old = cell.load(Ordering::Relaxed);
             if old & mask != 0 {
                 return false;
             }
-            cell.store(old | mask, Ordering::Release);
+            cell.store(old | mask, Ordering::Relaxed);
             return true;
         }
         // Read first: most attempts find the object marked already, and a
@@ -67,20 +67,25 @@ impl MarkBitmap {
         if cell.load(Ordering::Relaxed) & mask != 0 {
             return false;
         }
-        // AcqRel: the Release half publishes what the winner did before
-        // marking (e.g. a freshly initialised, black-allocated object) to a
-        // thread that later observes the bit with the Acquire in `is_set`;
-        // the Acquire half orders the winner's following reads after any
-        // earlier marker's writes.
-        cell.fetch_or(mask, Ordering::AcqRel) & mask == 0
+        // Relaxed: a mark bit carries no data, only who won (one atomic RMW
+        // decides that, whatever its ordering). The winner pushes the object
+        // on a worklist, whose publication orders its scan; a loser does
+        // nothing with the object; a black-allocated object is never read
+        // through its bit. Every thread that reads bits to act on objects
+        // (sweepers, compaction, weak clearing, page promotion) runs after
+        // the markers joined or behind a gate (`is_set`).
+        cell.fetch_or(mask, Ordering::Relaxed) & mask == 0
     }
 
     /// Is bit `index` set?
     #[inline]
     pub fn is_set(&self, index: usize) -> bool {
         let (cell, mask) = self.cell(index);
-        // Acquire: pairs with the Release half of `set`.
-        cell.load(Ordering::Acquire) & mask != 0
+        // Relaxed: bits are read to act on objects only after the markers
+        // that set them joined (the finalization pause) or behind a gate (a
+        // sweeper let in after a pause: `WorkerGate::enter`'s Acquire), and
+        // those edges order the objects too; `set` needs no Release.
+        cell.load(Ordering::Relaxed) & mask != 0
     }
 
     /// Clears bit `index`.
@@ -106,8 +111,8 @@ impl MarkBitmap {
         let mut i = from;
         while i < to {
             let cell_index = i / BITS;
-            // Acquire: pairs with the Release half of `set`.
-            let word = self.cells[cell_index].load(Ordering::Acquire) >> (i % BITS);
+            // Relaxed: as in `is_set`.
+            let word = self.cells[cell_index].load(Ordering::Relaxed) >> (i % BITS);
             if word != 0 {
                 let found = i + word.trailing_zeros() as usize;
                 return (found < to).then_some(found);
@@ -123,8 +128,8 @@ impl MarkBitmap {
         // Keep bits 0..=at%BITS of the first cell.
         let mut keep = usize::MAX >> (BITS - 1 - at % BITS);
         loop {
-            // Acquire: pairs with the Release half of `set`.
-            let word = self.cells[cell_index].load(Ordering::Acquire) & keep;
+            // Relaxed: as in `is_set`.
+            let word = self.cells[cell_index].load(Ordering::Relaxed) & keep;
             if word != 0 {
                 return Some(cell_index * BITS + (BITS - 1 - word.leading_zeros() as usize));
             }

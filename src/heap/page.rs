@@ -175,9 +175,11 @@ impl Page {
 
     /// Atomically sets `f`; `true` if this call set it (it was clear).
     pub(crate) fn try_set_flag(&self, f: usize) -> bool {
-        // AcqRel: the scavenger worker that wins a large page scans it; the
-        // Acquire orders its reads after the page was handed over.
-        self.header().flags.fetch_or(f, Ordering::AcqRel) & f == 0
+        // Relaxed: only who wins matters (one atomic RMW decides it). The
+        // winner (the scavenger task that promotes a large page) reads the
+        // object, which the scavenge's start (the job's spawn) published;
+        // losers do nothing with it; the flag is read again after the join.
+        self.header().flags.fetch_or(f, Ordering::Relaxed) & f == 0
     }
 
     pub(crate) fn age_mark(&self) -> usize {
