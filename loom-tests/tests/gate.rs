@@ -70,7 +70,9 @@ fn twin_check_before_register_lets_a_worker_into_a_pause() {
 
 /// The worker (entering twice) and the pause both write one heap word.
 fn pause_and_worker_writes_are_ordered() {
-    explore(None, || {
+    // Preemption bound 3: the two entries make the full search the longest
+    // of the suite, and every twin fails within three preemptions.
+    explore(Some(3), || {
         let gate = Arc::new(WorkerGate::new());
         let heap = Arc::new(UnsafeCell::new(0usize));
         let worker = {
