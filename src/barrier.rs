@@ -17,7 +17,7 @@
 //!
 //! Roots have no barrier; marking finalization re-scans them.
 
-use crate::heap::mark_bitmap::{barrier_shade, MarkBits};
+use crate::heap::mark_bitmap::{barrier_mark, barrier_needed, MarkBits};
 use crate::heap::page::{flags, Page};
 use crate::object::HeapObject;
 use crate::value::Tagged;
@@ -33,7 +33,7 @@ pub(crate) fn write_barrier(marking_worklist: &mut Vec<HeapObject>, host: HeapOb
     // object of this heap.
     let value_page = unsafe { Page::of(value.address()) };
     let host_page = host.page();
-    if host_page.flags() & flags::FROM_HERE_INTERESTING != 0 && value_page.flags() & flags::TO_HERE_INTERESTING != 0 {
+    if barrier_needed(host_page.flags(), value_page.flags()) {
         barrier_slow(marking_worklist, host, host_page, index, value, value_page);
     }
 }
@@ -54,7 +54,7 @@ fn barrier_slow(
     // Compaction: a slot pointing into an evacuation candidate is recorded
     // so the pointer can be updated when the object moves.
     host_page.record_old_to_old(value_page.flags(), host.slot(index));
-    if value_page.has(flags::MARKING) && barrier_shade(&PageMarks, value.address()) {
+    if barrier_mark(value_page.flags(), &PageMarks, value.address()) {
         // SAFETY: `value` is a live object (see above).
         marking_worklist.push(unsafe { HeapObject::from_tagged(value) });
     }

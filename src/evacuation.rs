@@ -21,33 +21,25 @@ const WORD: usize = std::mem::size_of::<usize>();
 
 /// Word-addressed memory the collector's protocols run on.
 ///
+/// The body copy of an evacuation is not part of this interface: every
+/// evacuation copies through the crate's own [`crate::sync::copy_words`]
+/// (a raw copy of page memory in normal builds; under loom a word-by-word
+/// copy through [`Memory::word`] that loom sees as plain copies), so a model
+/// heap supplies only the words, never a copy of its own.
+///
 /// # Safety
 /// Implementations must return, for every address the protocol is given (a
 /// word-aligned address of a live object or of memory the caller allocated),
-/// an atomic view of that word that stays valid while `self` is borrowed, and
-/// `copy_body` must copy the words `1..words` from `from` to `to`.
+/// an atomic view of that word that stays valid while `self` is borrowed. In
+/// normal builds the address must be the word's real address (the body copy
+/// reads and writes page memory directly); `RawMemory` is the only
+/// implementation there (the trait is public only under `--cfg loom`).
 pub unsafe trait Memory: Sync {
     /// The word at `addr`.
     ///
     /// # Safety
     /// `addr` is a word of a live object or of memory the caller owns.
     unsafe fn word(&self, addr: usize) -> &AtomicUsize;
-
-    /// Copies words `1..words` of the object at `from` to `to`. Word 0 (the
-    /// map word) is written separately by the protocol.
-    ///
-    /// # Safety
-    /// `from` is a live object of at least `words` words whose body no thread
-    /// writes during the copy; `to` is unshared memory of at least `words`
-    /// words that does not overlap it.
-    unsafe fn copy_body(&self, from: usize, to: usize, words: usize) {
-        for i in 1..words {
-            // SAFETY: inside the two objects, per this function's contract.
-            let (src, dst) = unsafe { (self.word(from + i * 8), self.word(to + i * 8)) };
-            // Relaxed: `to` is unshared until the Release CAS publishes it.
-            dst.store(src.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
-    }
 }
 
 /// If `map_word` is a forwarding word, the address it forwards to.
@@ -60,8 +52,11 @@ pub fn forwarding_target(map_word: usize) -> Option<usize> {
 /// a winning [`try_forward`], so a forwarded copy is seen complete).
 #[inline(always)]
 pub fn load_map_word<M: Memory>(mem: &M, obj: usize) -> usize {
+    // Broken twin: a task that finds the object forwarded is not ordered
+    // after the winner's copy.
+    let order = if fault(Fault::MapWordLoadRelaxed) { Ordering::Relaxed } else { Ordering::Acquire };
     // SAFETY: `obj` is a live object (the caller's contract with `mem`).
-    unsafe { mem.word(obj) }.load(Ordering::Acquire)
+    unsafe { mem.word(obj) }.load(order)
 }
 
 /// Copies `obj` (whose map word was `map_word`, `words` long) to `copy` and
@@ -72,7 +67,9 @@ pub fn load_map_word<M: Memory>(mem: &M, obj: usize) -> usize {
 /// back.
 ///
 /// # Safety
-/// As [`Memory::copy_body`] for `obj`, `copy` and `words`.
+/// `obj` is a live object of at least `words` words whose body no thread
+/// writes during the copy; `copy` is unshared memory of at least `words`
+/// words that does not overlap it.
 #[inline]
 pub unsafe fn try_forward<M: Memory>(
     mem: &M,
@@ -97,7 +94,11 @@ pub unsafe fn try_forward<M: Memory>(
     }
     // Release on success: publishes the copy to every thread that reads the
     // forwarding word with Acquire (`load_map_word`, the failure case here).
-    match w.compare_exchange(map_word, forwarding, Ordering::Release, Ordering::Acquire) {
+    // Acquire on failure: the loser is ordered after the winner's copy.
+    // Broken twins weaken either half to Relaxed.
+    let success = if fault(Fault::ForwardCasRelaxed) { Ordering::Relaxed } else { Ordering::Release };
+    let failure = if fault(Fault::ForwardFailureRelaxed) { Ordering::Relaxed } else { Ordering::Acquire };
+    match w.compare_exchange(map_word, forwarding, success, failure) {
         Ok(_) => Ok(copy),
         Err(now) => Err(forwarding_target(now).expect("a map word only ever changes to a forwarding address")),
     }
@@ -125,15 +126,42 @@ pub unsafe fn forward_exclusive<M: Memory>(mem: &M, obj: usize, map_word: usize,
 /// (`map_word`, read before the copy started).
 ///
 /// # Safety
-/// As [`Memory::copy_body`].
+/// As [`try_forward`].
 #[inline(always)]
 unsafe fn copy_object<M: Memory>(mem: &M, obj: usize, map_word: usize, copy: usize, words: usize) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        mem.copy_body(obj, copy, words);
+        copy_body(mem, obj, copy, words);
         // Relaxed: `copy` is private until a forwarding store (the winning
         // CAS's Release, or the job's join) publishes it.
         mem.word(copy).store(map_word, Ordering::Relaxed);
+    }
+}
+
+/// Copies words `1..words` of the object at `from` to `to` (word 0, the map
+/// word, is written separately) with the facade's [`crate::sync::copy_words`].
+///
+/// Only map words change during a scavenge or a compaction, and word 0 is
+/// not copied here, so the copy (plain in normal builds) races with nothing.
+///
+/// # Safety
+/// As [`try_forward`].
+#[inline(always)]
+unsafe fn copy_body<M: Memory>(mem: &M, from: usize, to: usize, words: usize) {
+    let n = words.saturating_sub(1);
+    #[cfg(not(loom))]
+    {
+        // Normal builds: `mem` is `RawMemory`, whose addresses are real.
+        let _ = mem;
+        // SAFETY: per the contract, both bodies cover `n` words, no thread
+        // writes the source body, and the destination is unshared and does
+        // not overlap it.
+        unsafe { crate::sync::copy_words(from + WORD, to + WORD, n) }
+    }
+    #[cfg(loom)]
+    {
+        // SAFETY: the words lie inside the two objects, per the contract.
+        unsafe { crate::sync::copy_words(|a| mem.word(a), from + WORD, to + WORD, n) }
     }
 }
 
@@ -229,8 +257,11 @@ pub unsafe fn publish_field<M: Memory>(mem: &M, slot: usize, value: usize) {
 /// `slot` is a word of a live object.
 #[inline(always)]
 pub unsafe fn load_field_for_marking<M: Memory>(mem: &M, slot: usize) -> usize {
+    // Broken twin: nothing orders the marker's reads of the object after
+    // its initialisation.
+    let order = if fault(Fault::MarkerLoadRelaxed) { Ordering::Relaxed } else { Ordering::Acquire };
     // SAFETY: forwarded from the caller.
-    unsafe { mem.word(slot) }.load(Ordering::Acquire)
+    unsafe { mem.word(slot) }.load(order)
 }
 
 /// Real heap memory: atomic views of page words.
@@ -238,69 +269,13 @@ pub unsafe fn load_field_for_marking<M: Memory>(mem: &M, slot: usize) -> usize {
 pub(crate) struct RawMemory;
 
 // SAFETY: `word` builds the view with `atomic_word`, valid for any live heap
-// word; `copy_body` copies exactly the body words.
+// word, at the word's real address.
 #[cfg(not(loom))]
 unsafe impl Memory for RawMemory {
     #[inline(always)]
     unsafe fn word(&self, addr: usize) -> &AtomicUsize {
         // SAFETY: the caller passes a live, word-aligned heap address.
         unsafe { crate::sync::atomic_word(addr) }
-    }
-
-    #[inline(always)]
-    unsafe fn copy_body(&self, from: usize, to: usize, words: usize) {
-        let (src, dst, n) = ((from + WORD) as *const usize, (to + WORD) as *mut usize, words.saturating_sub(1));
-        // Only map words change during a scavenge, and word 0 is not copied
-        // here, so plain (non-atomic) copies of the body race with nothing.
-        // SAFETY: per the contract, `src` and `dst` each cover `n` words, no
-        // thread writes the source body, and the destination is unshared and
-        // does not overlap it.
-        unsafe { copy_words(src, dst, n) }
-    }
-}
-
-/// Copies `n` words from `src` to `dst`. Most objects are a few words: a
-/// body of up to 16 words is one fixed-size copy picked by a jump table
-/// (inlined moves, no call; a variable-length loop would be turned back
-/// into a call to `memcpy`), longer ones call `memcpy`.
-///
-/// # Safety
-/// `src` and `dst` are valid for `n` words and do not overlap.
-#[cfg(not(loom))]
-#[inline(always)]
-unsafe fn copy_words(src: *const usize, dst: *mut usize, n: usize) {
-    /// One fixed-size copy of `N` words.
-    ///
-    /// # Safety
-    /// As `copy_words` with `n == N`.
-    #[inline(always)]
-    unsafe fn fixed<const N: usize>(src: *const usize, dst: *mut usize) {
-        // SAFETY: forwarded from the caller; `[usize; N]` has `usize`'s
-        // alignment, which both pointers have.
-        unsafe { dst.cast::<[usize; N]>().write(src.cast::<[usize; N]>().read()) }
-    }
-    // SAFETY (every arm): forwarded from the caller, with N == n.
-    unsafe {
-        match n {
-            0 => {}
-            1 => fixed::<1>(src, dst),
-            2 => fixed::<2>(src, dst),
-            3 => fixed::<3>(src, dst),
-            4 => fixed::<4>(src, dst),
-            5 => fixed::<5>(src, dst),
-            6 => fixed::<6>(src, dst),
-            7 => fixed::<7>(src, dst),
-            8 => fixed::<8>(src, dst),
-            9 => fixed::<9>(src, dst),
-            10 => fixed::<10>(src, dst),
-            11 => fixed::<11>(src, dst),
-            12 => fixed::<12>(src, dst),
-            13 => fixed::<13>(src, dst),
-            14 => fixed::<14>(src, dst),
-            15 => fixed::<15>(src, dst),
-            16 => fixed::<16>(src, dst),
-            _ => std::ptr::copy_nonoverlapping(src, dst, n),
-        }
     }
 }
 

@@ -24,7 +24,9 @@
 //! happens after the worker's last heap access. A worker that starts after
 //! the pause began is turned away; one queued until after the cycle ended
 //! finds the gate closed for good. `loom-tests/tests/gate.rs` checks this,
-//! with a twin that checks before registering.
+//! with a twin that checks before registering, and one twin per ordering
+//! (the fences as AcqRel; the enter check, the wait, the open and the leave
+//! as Relaxed), each letting a worker's heap access race with the pause's.
 //!
 //! **Waiting.** The pausing thread spins briefly, then parks on a
 //! [`WaitQueue`] (a worker may be preempted, or finishing a page); the worker
@@ -32,7 +34,7 @@
 //! checks that wake-up, with a lost wake-up twin.
 
 use crate::sync::faults::{fault, Fault};
-use crate::sync::{fence, AtomicBool, AtomicUsize, Ordering, WaitQueue};
+use crate::sync::{dekker_fence, fence, AtomicBool, AtomicUsize, Ordering, WaitQueue};
 
 /// The handshake between background workers and the pausing thread.
 #[derive(Default)]
@@ -72,8 +74,9 @@ impl WorkerGate {
         // store) sees everything the pause wrote (moved objects, updated
         // fields).
         self.inside.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        if self.stop.load(Ordering::Acquire) {
+        fence(dekker_fence(Fault::GateFenceAcqRel));
+        let check = if fault(Fault::GateEnterRelaxed) { Ordering::Relaxed } else { Ordering::Acquire };
+        if self.stop.load(check) {
             // Nothing was touched, but the pausing thread may be waiting on
             // this count.
             self.leave();
@@ -95,23 +98,26 @@ impl WorkerGate {
         // Relaxed store, SeqCst fence: the pausing thread's half of the
         // handshake; the fence pairs with the one in `enter`.
         self.stop.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        fence(dekker_fence(Fault::GateFenceAcqRel));
         // Acquire: pairs with the Release decrements of leaving workers, so
         // the pause happens after their last heap access.
-        self.closer.wait_until(|| self.inside.load(Ordering::Acquire) == 0);
+        let wait = if fault(Fault::GateWaitRelaxed) { Ordering::Relaxed } else { Ordering::Acquire };
+        self.closer.wait_until(|| self.inside.load(wait) == 0);
     }
 
     /// Lets workers in again (after a pause).
     pub fn open(&self) {
         // Release: pairs with the Acquire check in `enter`: a worker that
         // sees the gate open also sees everything the pause did.
-        self.stop.store(false, Ordering::Release);
+        let order = if fault(Fault::GateOpenRelaxed) { Ordering::Relaxed } else { Ordering::Release };
+        self.stop.store(false, order);
     }
 
     fn leave(&self) {
         // Release: pairs with the Acquire wait in `close`: the worker's heap
         // accesses happen before the pause.
-        if self.inside.fetch_sub(1, Ordering::Release) == 1 {
+        let order = if fault(Fault::GateLeaveRelaxed) { Ordering::Relaxed } else { Ordering::Release };
+        if self.inside.fetch_sub(1, order) == 1 {
             // The gate is empty now: wake a pausing thread parked on it.
             self.closer.notify_all();
         }

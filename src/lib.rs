@@ -150,7 +150,11 @@ pub mod model {
     };
     pub use crate::gate::{GateGuard, WorkerGate};
     pub use crate::handles::{clear_weak_slot, HandleBlock, HandleBlocks, CLEARED_WORD, HANDLE_BLOCK_SLOTS};
-    pub use crate::heap::mark_bitmap::{barrier_shade, MarkBitmap, MarkBits};
+    pub use crate::heap::mark_bitmap::{
+        activate_marking_barrier, barrier_mark, barrier_needed, barrier_shade, mark_black_allocated, MarkBitmap,
+        MarkBits,
+    };
+    pub use crate::heap::page_flags;
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
     pub use crate::heap::sweep_state::{sweep_runs, SweepSlot, SweepState};
     pub use crate::sync::faults;

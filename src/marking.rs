@@ -446,7 +446,7 @@ fn reset_live_bytes(heap: &Heap) {
 fn set_marking_flags(heap: &mut Heap, on: bool) {
     for p in heap.all_pages() {
         if on {
-            p.set_flags(flags::MARKING_FLAGS);
+            p.activate_marking_barrier();
         } else {
             p.clear_flags(flags::MARKING);
             if p.is_young() {

@@ -22,6 +22,7 @@
 //! | [`thread`]`::spin_loop` | `std::hint` | loom's `yield_now` (a spin is a point to switch threads) |
 //! | [`thread`]`::{panicking, available_parallelism}` | `std` | `std` (nothing to model) |
 //! | [`atomic_word`] (an atomic view of a heap word) | over raw page memory | absent (models use a model heap) |
+//! | [`copy_words`] (an evacuation's body copy) | plain copies of page memory | Relaxed word copies through the model heap |
 //!
 //! The module is private: only the fault knobs ([`faults`]) are reachable
 //! from outside, and only under `--cfg loom`, as `isogc::model::faults`.
@@ -265,7 +266,7 @@ impl WaitQueue {
         // Relaxed: ordered by the fence below (pairs with the fence in
         // `notify_all`); the decrement below is only ever read as a hint.
         self.sleepers.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
+        fence(dekker_fence(faults::Fault::WaitFenceAcqRel));
         while !ready() {
             guard = self.cv.wait(guard);
         }
@@ -278,7 +279,7 @@ impl WaitQueue {
     /// condition true.
     #[inline]
     pub(crate) fn notify_all(&self) {
-        fence(Ordering::SeqCst);
+        fence(dekker_fence(faults::Fault::WaitFenceAcqRel));
         // Relaxed: the fence above pairs with the one in `park_until`: if
         // this reads no sleeper, that waiter's re-check sees the condition.
         if self.sleepers.load(Ordering::Relaxed) == 0 {
@@ -295,6 +296,17 @@ impl WaitQueue {
             drop(self.lock.lock());
         }
         self.cv.notify_all();
+    }
+}
+
+/// The ordering of one fence of a Dekker pair (the wait queue's, the
+/// gate's): SeqCst; AcqRel in the broken twin that injects `weakened`.
+#[inline(always)]
+pub(crate) fn dekker_fence(weakened: faults::Fault) -> Ordering {
+    if faults::fault(weakened) {
+        Ordering::AcqRel
+    } else {
+        Ordering::SeqCst
     }
 }
 
@@ -404,6 +416,75 @@ pub(crate) unsafe fn atomic_word<'a>(addr: usize) -> &'a AtomicUsize {
     unsafe { AtomicUsize::from_ptr(addr as *mut usize) }
 }
 
+/// Copies `n` words of heap memory from `src` to `dst` with plain
+/// (non-atomic) accesses: the body copy of every evacuation. Most objects are
+/// a few words: a body of up to 16 words is one fixed-size copy picked by a
+/// jump table (inlined moves, no call; a variable-length loop would be turned
+/// back into a call to `memcpy`), longer ones call `memcpy`.
+///
+/// # Safety
+/// `src` and `dst` are word-aligned heap addresses valid for `n` words, they
+/// do not overlap, and no thread writes either range during the copy.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) unsafe fn copy_words(src: usize, dst: usize, n: usize) {
+    let (src, dst) = (src as *const usize, dst as *mut usize);
+    /// One fixed-size copy of `N` words.
+    ///
+    /// # Safety
+    /// As `copy_words` with `n == N`.
+    #[inline(always)]
+    unsafe fn fixed<const N: usize>(src: *const usize, dst: *mut usize) {
+        // SAFETY: forwarded from the caller; `[usize; N]` has `usize`'s
+        // alignment, which both pointers have.
+        unsafe { dst.cast::<[usize; N]>().write(src.cast::<[usize; N]>().read()) }
+    }
+    // SAFETY (every arm): forwarded from the caller, with N == n.
+    unsafe {
+        match n {
+            0 => {}
+            1 => fixed::<1>(src, dst),
+            2 => fixed::<2>(src, dst),
+            3 => fixed::<3>(src, dst),
+            4 => fixed::<4>(src, dst),
+            5 => fixed::<5>(src, dst),
+            6 => fixed::<6>(src, dst),
+            7 => fixed::<7>(src, dst),
+            8 => fixed::<8>(src, dst),
+            9 => fixed::<9>(src, dst),
+            10 => fixed::<10>(src, dst),
+            11 => fixed::<11>(src, dst),
+            12 => fixed::<12>(src, dst),
+            13 => fixed::<13>(src, dst),
+            14 => fixed::<14>(src, dst),
+            15 => fixed::<15>(src, dst),
+            16 => fixed::<16>(src, dst),
+            _ => std::ptr::copy_nonoverlapping(src, dst, n),
+        }
+    }
+}
+
+/// Under loom: the evacuation body copy of the normal build's `copy_words`,
+/// word by word through `word` (the model heap's words). Each word is a
+/// Relaxed load and a Relaxed store: loom then lets a reader that is not
+/// ordered after the copy by happens-before see the destination's old
+/// words, as a plain copy raced by a plain read would, so the models check
+/// the edges that publish a copy (the forwarding CAS and the loads pairing
+/// with it).
+///
+/// # Safety
+/// As the normal build's: `word` gives the words `src..src + n` and
+/// `dst..dst + n` (word steps), which do not overlap and which no thread
+/// writes during the copy.
+#[cfg(loom)]
+pub(crate) unsafe fn copy_words<'a>(word: impl Fn(usize) -> &'a AtomicUsize, src: usize, dst: usize, n: usize) {
+    const WORD: usize = std::mem::size_of::<usize>();
+    for i in 0..n {
+        // Relaxed: plain accesses in the normal build; see above.
+        word(dst + i * WORD).store(word(src + i * WORD).load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
 /// Fault injection for the loom models' broken twins.
 ///
 /// Each model in `loom-tests/` has a twin that turns one of these faults on and
@@ -461,6 +542,51 @@ pub mod faults {
         /// without taking the wait queue's lock, so a waiter between its
         /// last check and its sleep misses the wake-up and sleeps forever.
         NotifyWithoutLock = 15,
+        /// The winning forwarding CAS is Relaxed instead of Release, so a
+        /// task that follows the forwarding word can see the copy unwritten.
+        ForwardCasRelaxed = 16,
+        /// A losing forwarding CAS reads the winner's word Relaxed instead of
+        /// Acquire, so the loser can see the winner's copy unwritten.
+        ForwardFailureRelaxed = 17,
+        /// `load_map_word` is Relaxed instead of Acquire, so a task that
+        /// finds an object forwarded can see its copy unwritten.
+        MapWordLoadRelaxed = 18,
+        /// A concurrent marker loads a field Relaxed instead of Acquire, so
+        /// it can reach a published object before its initialisation.
+        MarkerLoadRelaxed = 19,
+        /// A worker leaves the gate with a Relaxed decrement instead of
+        /// Release, so its last heap accesses can race with the pause.
+        GateLeaveRelaxed = 20,
+        /// The pausing thread waits for the gate to empty with Relaxed loads
+        /// instead of Acquire, so the pause can race with a worker's last
+        /// heap accesses.
+        GateWaitRelaxed = 21,
+        /// The pausing thread reopens the gate with a Relaxed store instead
+        /// of Release, so a worker let in can miss what the pause wrote.
+        GateOpenRelaxed = 22,
+        /// A worker checks the gate's stop flag Relaxed instead of Acquire,
+        /// so a worker let in after a pause can miss what the pause wrote.
+        GateEnterRelaxed = 23,
+        /// The owner takes a swept page's result after a Relaxed load of
+        /// "swept" instead of Acquire, so it can read the result unwritten.
+        TakeRelaxed = 24,
+        /// Marking starts without turning the barrier on for a page the
+        /// mutator writes to (the marking flag is never set on it).
+        BarrierActivationSkipped = 25,
+        /// The gate's two fences are AcqRel instead of SeqCst, so the
+        /// Dekker handshake fails: a worker and a pause can both miss each
+        /// other.
+        GateFenceAcqRel = 26,
+        /// The wait queue's two fences are AcqRel instead of SeqCst, so a
+        /// waker can miss a sleeper while the sleeper misses the condition.
+        WaitFenceAcqRel = 27,
+        /// A slot set records a slot with a Relaxed `fetch_or` instead of
+        /// Release, so an iterating task can find the slot before its
+        /// contents.
+        SlotInsertRelaxed = 28,
+        /// Slot-set iteration reads cells Relaxed instead of Acquire, so it
+        /// can find a slot before its contents.
+        SlotIterateRelaxed = 29,
     }
 
     #[cfg(loom)]

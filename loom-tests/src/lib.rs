@@ -19,7 +19,13 @@ static EXPLORING: AtomicBool = AtomicBool::new(false);
 /// bound: `LOOM_MAX_PERMUTATIONS` and `LOOM_MAX_DURATION` in the environment
 /// would stop loom early *without failing*, which would let a broken twin
 /// pass unnoticed, so they are ignored here. Other `LOOM_*` variables (for
-/// example `LOOM_LOG`, `LOOM_LOCATION`, `LOOM_CHECKPOINT_FILE`) still apply.
+/// example `LOOM_LOCATION`, `LOOM_CHECKPOINT_FILE`) still apply;
+/// `LOOM_MAX_PREEMPTIONS` is overridden by the model's own bound.
+///
+/// With `LOOM_LOG` set (a `tracing` filter such as `trace` or `loom=debug`)
+/// loom's log goes to the test's output: `loom::model` installs a `tracing`
+/// subscriber for it and `Builder::check` does not, so this installs the same
+/// one. Without it no subscriber is installed (nothing to pay for).
 ///
 /// # Panics
 /// If another model is running in this process: the fault knob
@@ -46,7 +52,17 @@ where
     builder.max_permutations = None;
     builder.max_duration = None;
     builder.preemption_bound = preemption_bound;
-    builder.check(f);
+    if std::env::var_os("LOOM_LOG").is_some() {
+        use tracing_subscriber::util::SubscriberInitExt;
+        let _log = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("LOOM_LOG"))
+            .with_test_writer()
+            .without_time()
+            .set_default();
+        builder.check(f);
+    } else {
+        builder.check(f);
+    }
 }
 
 /// A model heap of a few two-word objects (map word, one field) laid out

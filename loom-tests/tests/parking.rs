@@ -16,7 +16,9 @@
 //! condition and its sleep misses the notification and sleeps forever: the
 //! lost wake-up. loom reports it as a deadlock (every live thread blocked),
 //! so the twins expect loom's own `deadlock` message rather than a model
-//! assertion.
+//! assertion. [`Fault::WaitFenceAcqRel`] weakens the wait queue's Dekker
+//! fences to AcqRel: the waker can read no sleeper while the sleeper's
+//! re-check misses the condition, the same lost wake-up.
 #![cfg(loom)]
 
 use isogc::model::faults::{self, Fault};
@@ -70,6 +72,13 @@ fn a_pause_parked_on_the_gate_is_woken_by_the_last_of_two_workers() {
 #[should_panic(expected = "deadlock")]
 fn twin_notify_without_lock_loses_the_gates_wake_up() {
     let _fault = faults::inject(Fault::NotifyWithoutLock);
+    pause_waits_for_leaving_workers(1, None);
+}
+
+#[test]
+#[should_panic(expected = "deadlock")]
+fn twin_acqrel_fences_lose_the_gates_wake_up() {
+    let _fault = faults::inject(Fault::WaitFenceAcqRel);
     pause_waits_for_leaving_workers(1, None);
 }
 

@@ -9,8 +9,9 @@
 //! (Old-generation objects allocated during marking are black, so the marker
 //! never reads them; young ones are white, and this is how they reach it.)
 //!
-//! Broken twin: [`Fault::PublishRelaxed`] publishes with a Relaxed store, so
-//! the marker can reach the object before its initialisation.
+//! Broken twins: [`Fault::PublishRelaxed`] publishes with a Relaxed store,
+//! and [`Fault::MarkerLoadRelaxed`] loads the field Relaxed, so the marker
+//! can reach the object before its initialisation.
 #![cfg(loom)]
 
 use isogc::model::faults::{self, Fault};
@@ -74,5 +75,12 @@ fn a_published_object_is_seen_initialised() {
 #[should_panic(expected = "the marker reached an object before its initialisation")]
 fn twin_relaxed_publication_exposes_an_uninitialised_object() {
     let _fault = faults::inject(Fault::PublishRelaxed);
+    marker_sees_initialised_objects();
+}
+
+#[test]
+#[should_panic(expected = "the marker reached an object before its initialisation")]
+fn twin_relaxed_marker_load_reaches_an_uninitialised_object() {
+    let _fault = faults::inject(Fault::MarkerLoadRelaxed);
     marker_sees_initialised_objects();
 }

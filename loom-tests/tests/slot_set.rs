@@ -14,10 +14,17 @@
 //!   Broken twin: [`Fault::SlotSetIterateLoadStore`] removes with a load and a
 //!   store instead of one `fetch_and`, so the store can wipe out a slot
 //!   inserted into the cell in between.
+//! - One thread (a scavenger task that just promoted an object) writes a
+//!   field and records its slot, while another iterates the set and reads
+//!   the field of every slot it finds: a slot found must show the field's
+//!   new contents (the insert's Release, the iteration's Acquire).
+//!   Broken twins: [`Fault::SlotInsertRelaxed`] and
+//!   [`Fault::SlotIterateRelaxed`] weaken either side to Relaxed.
 #![cfg(loom)]
 
 use isogc::model::faults::{self, Fault};
 use isogc::model::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
+use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::explore;
@@ -107,4 +114,56 @@ fn insert_racing_with_iterate_that_removes_another_slot_is_kept() {
 fn load_store_removal_in_iterate_loses_a_racing_insert() {
     let _g = faults::inject(Fault::SlotSetIterateLoadStore);
     insert_racing_with_iterate_removing_another_slot(false);
+}
+
+/// This thread (a scavenger task that just promoted an object) writes slot
+/// `NEW`'s word, then records it, while another task iterates the set and
+/// reads the word of each slot it is shown. (Slot `OLD`, recorded before the
+/// race, keeps the bucket installed and its word written.) The iterating
+/// task is the spawned one: loom's DPOR remembers only an object's last
+/// access, so an iteration run first would hide the cell's read from the
+/// inserter's later RMW and the insert-then-iterate order would go unexplored.
+fn slot_found_shows_its_contents() {
+    const OLD: usize = 3;
+    const NEW: usize = 17;
+    const VALUE: usize = 0x4001;
+    explore(None, || {
+        let set = Arc::new(SlotSet::new(WORDS));
+        // The page's words, one per slot index; Relaxed as the crate's heap
+        // words (`HeapObject::set_word`).
+        let words: Arc<Vec<AtomicUsize>> = Arc::new((0..=NEW).map(|_| AtomicUsize::new(0)).collect());
+        words[OLD].store(VALUE, Ordering::Relaxed);
+        set.insert(OLD);
+        let iterator = {
+            let (set, words) = (set.clone(), words.clone());
+            thread::spawn(move || {
+                set.iterate(|slot| {
+                    assert_eq!(words[slot].load(Ordering::Relaxed), VALUE, "iterate found a slot before its contents");
+                    SlotCallbackResult::Keep
+                })
+            })
+        };
+        words[NEW].store(VALUE, Ordering::Relaxed);
+        set.insert(NEW);
+        iterator.join().unwrap();
+    });
+}
+
+#[test]
+fn a_slot_found_by_iterate_shows_what_was_written_before_its_insert() {
+    slot_found_shows_its_contents();
+}
+
+#[test]
+#[should_panic(expected = "iterate found a slot before its contents")]
+fn twin_relaxed_insert_shows_a_slot_before_its_contents() {
+    let _g = faults::inject(Fault::SlotInsertRelaxed);
+    slot_found_shows_its_contents();
+}
+
+#[test]
+#[should_panic(expected = "iterate found a slot before its contents")]
+fn twin_relaxed_iterate_shows_a_slot_before_its_contents() {
+    let _g = faults::inject(Fault::SlotIterateRelaxed);
+    slot_found_shows_its_contents();
 }

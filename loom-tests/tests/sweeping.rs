@@ -285,3 +285,13 @@ fn twin_load_then_store_range_removal_loses_a_barrier_insert() {
     let _fault = faults::inject(Fault::SlotSetRemoveRangeLoadStore);
     removal_racing_with_barrier_insert(false);
 }
+
+/// The same model with the owner's load of "swept" Relaxed (in `state`,
+/// which `take` reads through): the sweeper's Release publish has nothing to
+/// pair with, and loom's causality check on the result cell fires.
+#[test]
+#[should_panic(expected = "Causality violation: Concurrent write accesses to `UnsafeCell`")]
+fn twin_relaxed_take_reads_an_unwritten_result() {
+    let _fault = faults::inject(Fault::TakeRelaxed);
+    owner_sees_the_swept_page();
+}

@@ -10,6 +10,7 @@
 //! the bit from 0 to 1 *wins* the object and is the one that pushes it on a
 //! worklist. Built over the [`crate::sync`] facade so loom checks it directly.
 
+use super::page_flags as flags;
 use super::BITMAP_CELLS;
 use crate::sync::faults::{fault, Fault};
 use crate::sync::{AtomicUsize, Ordering};
@@ -52,11 +53,11 @@ impl MarkBitmap {
             // Broken twin for the loom models: a read-modify-write split in
             // two, so concurrent markers can both "win" or lose each other's
             // bits.
-            let old = cell.load(Ordering::Acquire);
+            let old = cell.load(Ordering::Relaxed);
             if old & mask != 0 {
                 return false;
             }
-            cell.store(old | mask, Ordering::Release);
+            cell.store(old | mask, Ordering::Relaxed);
             return true;
         }
         // Read first: most attempts find the object marked already, and a
@@ -66,20 +67,25 @@ impl MarkBitmap {
         if cell.load(Ordering::Relaxed) & mask != 0 {
             return false;
         }
-        // AcqRel: the Release half publishes what the winner did before
-        // marking (e.g. a freshly initialised, black-allocated object) to a
-        // thread that later observes the bit with the Acquire in `is_set`;
-        // the Acquire half orders the winner's following reads after any
-        // earlier marker's writes.
-        cell.fetch_or(mask, Ordering::AcqRel) & mask == 0
+        // Relaxed: a mark bit carries no data, only who won (one atomic RMW
+        // decides that, whatever its ordering). The winner pushes the object
+        // on a worklist, whose publication orders its scan; a loser does
+        // nothing with the object; a black-allocated object is never read
+        // through its bit. Every thread that reads bits to act on objects
+        // (sweepers, compaction, weak clearing, page promotion) runs after
+        // the markers joined or behind a gate (`is_set`).
+        cell.fetch_or(mask, Ordering::Relaxed) & mask == 0
     }
 
     /// Is bit `index` set?
     #[inline]
     pub fn is_set(&self, index: usize) -> bool {
         let (cell, mask) = self.cell(index);
-        // Acquire: pairs with the Release half of `set`.
-        cell.load(Ordering::Acquire) & mask != 0
+        // Relaxed: bits are read to act on objects only after the markers
+        // that set them joined (the finalization pause) or behind a gate (a
+        // sweeper let in after a pause: `WorkerGate::enter`'s Acquire), and
+        // those edges order the objects too; `set` needs no Release.
+        cell.load(Ordering::Relaxed) & mask != 0
     }
 
     /// Clears bit `index`.
@@ -105,8 +111,8 @@ impl MarkBitmap {
         let mut i = from;
         while i < to {
             let cell_index = i / BITS;
-            // Acquire: pairs with the Release half of `set`.
-            let word = self.cells[cell_index].load(Ordering::Acquire) >> (i % BITS);
+            // Relaxed: as in `is_set`.
+            let word = self.cells[cell_index].load(Ordering::Relaxed) >> (i % BITS);
             if word != 0 {
                 let found = i + word.trailing_zeros() as usize;
                 return (found < to).then_some(found);
@@ -122,8 +128,8 @@ impl MarkBitmap {
         // Keep bits 0..=at%BITS of the first cell.
         let mut keep = usize::MAX >> (BITS - 1 - at % BITS);
         loop {
-            // Acquire: pairs with the Release half of `set`.
-            let word = self.cells[cell_index].load(Ordering::Acquire) & keep;
+            // Relaxed: as in `is_set`.
+            let word = self.cells[cell_index].load(Ordering::Relaxed) & keep;
             if word != 0 {
                 return Some(cell_index * BITS + (BITS - 1 - word.leading_zeros() as usize));
             }
@@ -148,6 +154,50 @@ pub trait MarkBits {
     /// Sets the mark bit of the object at `obj`; `true` if this call turned
     /// it from white to marked.
     fn try_mark(&self, obj: usize) -> bool;
+}
+
+/// Marking start, for one page: turns the barrier's marking half on in the
+/// page's flag word (`flags::MARKING_FLAGS`). Runs in the start pause on the
+/// isolate's thread, before the cycle's markers are posted.
+///
+/// The isolate's thread is the only mutator of its heap, so every write
+/// after the pause sees the flags in program order, and the markers, posted
+/// after the flags are set, see them through the post. A write "racing" the
+/// activation is a write right after the pause, while the first marker
+/// already scans: `loom-tests/tests/barrier_activation.rs` checks that it
+/// cannot hide an object, with a twin that skips the activation.
+pub fn activate_marking_barrier(page_flags: &AtomicUsize) {
+    if fault(Fault::BarrierActivationSkipped) {
+        // Broken twin: the page is left without the marking flags.
+        return;
+    }
+    // Relaxed: as every page-flag change (`Page::flags`): only inside
+    // pauses, ordered for workers by their post or the pause's join.
+    page_flags.fetch_or(flags::MARKING_FLAGS, Ordering::Relaxed);
+}
+
+/// The write barrier's fast-path test (V8's): the host's page must be
+/// `FROM_HERE_INTERESTING` and the value's page `TO_HERE_INTERESTING`.
+#[inline(always)]
+pub fn barrier_needed(host_page_flags: usize, value_page_flags: usize) -> bool {
+    host_page_flags & flags::FROM_HERE_INTERESTING != 0 && value_page_flags & flags::TO_HERE_INTERESTING != 0
+}
+
+/// The marking half of the barrier's slow path: while the value's page is
+/// being marked (`flags::MARKING`), shade the value ([`barrier_shade`]).
+/// Returns `true` if the caller must push the value on its barrier worklist.
+#[inline]
+pub fn barrier_mark<B: MarkBits>(value_page_flags: usize, bits: &B, value: usize) -> bool {
+    value_page_flags & flags::MARKING != 0 && barrier_shade(bits, value)
+}
+
+/// Black allocation: an object allocated while marking runs is born marked
+/// (bit `index` of its page's bitmap). Nothing will scan it, so every pointer
+/// stored into it must be shaded by the barrier, its initialising stores
+/// included (`loom-tests/tests/black_allocation.rs`).
+#[inline]
+pub fn mark_black_allocated(marks: &MarkBitmap, index: usize) {
+    marks.set(index);
 }
 
 /// The marking half of the write barrier (DESIGN section 5, step 3): shade

@@ -15,6 +15,7 @@
 #[cfg(not(loom))]
 pub(crate) mod allocation_site;
 pub(crate) mod mark_bitmap;
+pub mod page_flags;
 pub(crate) mod remembered_set;
 pub(crate) mod sweep_state;
 

@@ -106,7 +106,8 @@ impl SlotSet {
             // task may record a slot of an object it just promoted while
             // another task iterates this page's set; whoever finds the bit
             // must also see the slot's contents written before it.
-            cell.fetch_or(mask, Ordering::Release);
+            let order = if fault(Fault::SlotInsertRelaxed) { Ordering::Relaxed } else { Ordering::Release };
+            cell.fetch_or(mask, order);
         }
     }
 
@@ -177,7 +178,8 @@ impl SlotSet {
             let mut left = 0u32;
             for (c, cell) in bucket.cells.iter().enumerate() {
                 // Acquire: pairs with the Release in `insert` (see there).
-                let mut bits = cell.load(Ordering::Acquire);
+                let order = if fault(Fault::SlotIterateRelaxed) { Ordering::Relaxed } else { Ordering::Acquire };
+                let mut bits = cell.load(order);
                 let seen = bits;
                 let mut remove = 0u32;
                 while bits != 0 {

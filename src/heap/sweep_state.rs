@@ -79,6 +79,10 @@ impl<R> SweepSlot<R> {
     /// sweep also sees the swept page.
     #[inline]
     pub fn state(&self) -> SweepState {
+        if fault(Fault::TakeRelaxed) {
+            // Broken twin: the owner is not ordered after the sweep.
+            return self.state.load(Ordering::Relaxed);
+        }
         self.state.load(Ordering::Acquire)
     }
 
@@ -99,18 +103,20 @@ impl<R> SweepSlot<R> {
         if fault(Fault::SweepClaimLoadStore) {
             // Broken twin: check, then set; two threads can both see pending
             // and both sweep the page.
-            if self.state.load(Ordering::Acquire) != pending {
+            if self.state.load(Ordering::Relaxed) != pending {
                 return false;
             }
             self.state.store(in_progress, Ordering::Relaxed);
             return true;
         }
-        // Acquire on success: the claimer reads the page (bitmap, objects)
-        // as the owner left it; the owner's writes reached it through the
-        // queue's publication (spawn or gate), and the Acquire also orders
-        // the sweep after any earlier use of the slot. Relaxed on failure:
-        // the loser touches nothing.
-        self.state.compare_exchange(pending, in_progress, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        // Relaxed: only who wins matters (one atomic RMW decides it). The
+        // claimer reads the page (bitmap, objects) as the owner left it in
+        // the pause that made it pending, and that reached every sweeper
+        // through the queue's publication (its job's spawn, or the gate's
+        // Release open and Acquire enter), not through this word; the
+        // previous sweep of the slot was taken by the owner before that
+        // pause. The loser touches nothing.
+        self.state.compare_exchange(pending, in_progress, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     /// Publishes the result of sweeping a page this thread claimed.
@@ -136,8 +142,8 @@ impl<R> SweepSlot<R> {
     /// Owner thread: takes the result of a swept page (leaving it idle), or
     /// `None` if the page is not swept yet (or its result was taken).
     pub fn take(&self) -> Option<R> {
-        // Acquire: pairs with the Release in `publish`.
-        if self.state.load(Ordering::Acquire) != SweepState::Swept {
+        // Acquire (`state`): pairs with the Release in `publish`.
+        if self.state() != SweepState::Swept {
             return None;
         }
         let result = self.result.with_mut(|p| {
