@@ -49,6 +49,9 @@ const MIN_GROWTH_FOR_RATE: usize = 1 << 20;
 /// Headroom asked for on top of the schedule's need when marking starts by
 /// the rates (the rates are estimates; the allocation rate varies).
 const START_MARGIN: f64 = 1.5;
+/// A scavenge in which all of new space survives may take this many pause
+/// budgets (see [`Controller::young_bytes_within`]).
+const WORST_CASE_BUDGETS: f64 = 2.0;
 /// Weight of the newest measurement in the smoothed estimates.
 const SMOOTHING: f64 = 0.3;
 
@@ -166,14 +169,23 @@ impl Controller {
     }
 
     /// The most young bytes a scavenge can take and still fit `target`,
-    /// by the model (0 if its fixed part alone does not fit).
+    /// by the model (0 if its fixed part alone does not fit): at the
+    /// measured survival rate, and, should everything survive (a program
+    /// that builds a large structure after a phase of garbage: survival
+    /// jumps from a few percent to all), within [`WORST_CASE_BUDGETS`]
+    /// times `target`. The mean bounds the typical pause, the second the
+    /// longest.
     pub(super) fn young_bytes_within(&self, target: Duration) -> usize {
-        let ms = target.as_secs_f64() * 1e3 - self.fixed_ms.unwrap_or(0.0);
+        let (target_ms, fixed_ms) = (target.as_secs_f64() * 1e3, self.fixed_ms.unwrap_or(0.0));
+        let ms = target_ms - fixed_ms;
         if ms <= 0.0 {
             return 0;
         }
+        let speed = self.scavenge_speed.unwrap_or(PRIOR_SPEED);
         let survival = self.survival.unwrap_or(PRIOR_SURVIVAL).max(0.01);
-        (ms * self.scavenge_speed.unwrap_or(PRIOR_SPEED) / survival) as usize
+        let typical = ms * speed / survival;
+        let worst = (WORST_CASE_BUDGETS * target_ms - fixed_ms) * speed;
+        typical.min(worst) as usize
     }
 
     /// Whether a scavenge of a semi-space of `capacity` ran at full size,
@@ -398,10 +410,17 @@ mod tests {
         let prior = c.young_bytes_within(Duration::from_millis(1));
         assert_eq!(prior, PRIOR_SPEED as usize);
         // 4 MiB scavenged, 1 MiB copied in 3 ms, 1 ms fixed: 0.5 MiB/ms, a
-        // quarter survives; 2 ms of budget past the fixed part take 4 MiB.
+        // quarter survives; 2 ms of a 3 ms budget past the fixed part take
+        // 4 MiB at that rate, but should everything survive, 4 MiB would
+        // take 9 ms, over twice the budget: 2.5 MiB (5 ms at 0.5 MiB/ms).
         c.record_scavenge(4 * mib, mib, Duration::from_millis(3), Duration::from_millis(1));
-        let four = c.young_bytes_within(Duration::from_millis(3));
-        assert!(four.abs_diff(4 * mib) < 16, "{four}");
+        let bytes = c.young_bytes_within(Duration::from_millis(3));
+        assert!(bytes.abs_diff(5 * mib / 2) < 16, "{bytes}");
+        // With less of the budget past the fixed part, the survival rate is
+        // the bound: 0.25 ms of a 1.25 ms budget take 0.5 MiB at a quarter
+        // surviving (everything surviving, 0.75 MiB would fit 2.5 ms).
+        let bytes = c.young_bytes_within(Duration::from_micros(1250));
+        assert!(bytes.abs_diff(mib / 2) < 16, "{bytes}");
         // A budget the fixed part alone exceeds takes nothing.
         assert_eq!(c.young_bytes_within(Duration::from_micros(500)), 0);
     }
