@@ -631,15 +631,32 @@ pub(crate) fn after_scavenge(
 ) {
     // Entries in from-space are dropped: a survivor's copy is in `copies`
     // (and greyed below), a dead one needs nothing. Dead young large objects
-    // go; everything else stays where it is.
-    let fix = |o: &HeapObject| -> bool {
+    // go; everything else stays where it is. The pool can hold millions of
+    // entries when the markers are behind, so its segments are filtered in
+    // place (no copy, no allocation), and the verdict of the last page seen
+    // is reused: neighbouring entries mostly share a page, and the page
+    // header is what a check costs.
+    let mut last: (usize, bool) = (0, true);
+    let mut keep = |o: &HeapObject| -> bool {
         let page = o.page();
-        let dead_large = page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED);
-        !page.has(flags::FROM_SPACE) && !dead_large
+        if page.address() != last.0 {
+            let dead_large = page.has(flags::NEW_LARGE) && !page.has(flags::LARGE_SURVIVED);
+            last = (page.address(), !page.has(flags::FROM_SPACE) && !dead_large);
+        }
+        last.1
     };
-    let mut worklist: Vec<HeapObject> = m.shared.pool.drain();
-    worklist.retain(fix);
-    barrier_worklist.retain(fix);
+    let mut kept = Vec::with_capacity(m.shared.pool.len());
+    while let Some(mut seg) = m.shared.pool.steal() {
+        seg.retain(&mut keep);
+        if !seg.is_empty() {
+            kept.push(seg);
+        }
+    }
+    barrier_worklist.retain(&mut keep);
+    for seg in kept {
+        m.shared.pool.push(seg);
+    }
+    let mut worklist = Vec::new();
     for c in copies {
         if c.page().has(flags::BLACK_ALLOCATED) {
             // Promoted onto a black page: counts as marked already, yet its
