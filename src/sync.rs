@@ -461,6 +461,10 @@ pub mod faults {
         /// without taking the wait queue's lock, so a waiter between its
         /// last check and its sleep misses the wake-up and sleeps forever.
         NotifyWithoutLock = 15,
+        /// An ephemeron round drops an entry whose key it found white
+        /// instead of keeping it waiting, so a key marked later (by another
+        /// marker, concurrently) never gets its value traced.
+        EphemeronDropWaiting = 40,
     }
 
     #[cfg(loom)]

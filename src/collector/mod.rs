@@ -138,6 +138,12 @@ impl Collector {
         }
     }
 
+    /// Is a GC pause of this isolate running (a GC callback is being
+    /// called)?
+    pub(crate) fn in_pause(&self) -> bool {
+        matches!(self.state, State::InPause)
+    }
+
     /// Runs what `request` asks for.
     pub(crate) fn request(&mut self, heap: &mut Heap, request: GcRequest) {
         self.check_usable(heap.id);
@@ -573,6 +579,7 @@ impl Collector {
             major_gcs: self.tracer.major_count,
             total_pause: self.tracer.total_pause,
             pages_pending_sweep: self.sweeping.as_ref().map_or(0, Sweeping::pages_left),
+            weak: crate::ephemeron_api::weak_stats(roots),
         }
     }
 

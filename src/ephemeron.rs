@@ -1,0 +1,479 @@
+//! Ephemeron tables (WeakMap / WeakSet): a value is kept alive only while
+//! its key is (Hayes 1997, `papers/hayes-1997-ephemerons.md`; V8's
+//! `EphemeronHashTable` and its marking in `mark-compact.cc`).
+//!
+//! A table is a heap object of kind [`crate::InstanceType::EphemeronTable`]
+//! (map, row id) whose entries live in this module's store, one row per
+//! table, owned by the isolate's [`crate::roots`] (as V8's
+//! `JSWeakCollection` points to a separate hash-table backing store). The
+//! store is one more row of roots, so the existing weak-root machinery
+//! updates it: the scavenger and the compactor rewrite moved table objects,
+//! keys and values; a scavenge drops the entries of keys it did not copy
+//! (V8's ephemeron remembered set, here a walk of the store); a major GC's
+//! weak clearing drops dead tables and the entries of dead keys.
+//!
+//! - **Lookup by identity survives moves**: an entry is filed in a bucket
+//!   by the key's identity hash ([`crate::identity_hash`]), which never
+//!   changes when the key moves, so a move is a rewrite of the key word and
+//!   never a rehash.
+//! - **Marking**: an entry's value is traced only once both the table and
+//!   the key are marked. [`EphemeronTables::round`] resolves, in one pass,
+//!   the entries whose key is marked; the others wait (their `resolved`
+//!   flag stays clear). Background markers run rounds when they run out of
+//!   grey objects (a bounded number per cycle); the finalization pause runs
+//!   at most [`MAX_PAUSE_ROUNDS`] rounds, each followed by a parallel drain
+//!   ([`EphemeronTables::pause_rounds`]), then falls back to the linear
+//!   algorithm ([`EphemeronTables::linear`]: waiting entries filed under the
+//!   object they wait for, resolved when that object is popped), as V8
+//!   iterates `ephemeron_fixpoint_iterations` parallel rounds and then
+//!   switches to `ProcessEphemeronsLinear`. The pause's ephemeron work is so
+//!   bounded by `MAX_PAUSE_ROUNDS` passes over the entries plus one linear
+//!   pass, whatever the chains' length.
+//! - **Minor GCs**: a scavenge treats keys as weak and values as strong
+//!   (V8's scavenger does the same): an entry whose young key was not copied
+//!   goes after the scavenge.
+//!
+//! The algorithm ([`Marks`], [`EphemeronTables::round`], the pause's
+//! fixpoint) is written against a small marking interface so that the loom
+//! model `loom-tests/tests/ephemeron_race.rs` drives this very code.
+
+use crate::sync::faults::{fault, Fault};
+use std::collections::HashMap;
+
+/// Most parallel rounds the finalization pause runs before the linear
+/// fallback (V8's `--ephemeron-fixpoint-iterations` default is 10).
+pub const MAX_PAUSE_ROUNDS: usize = 10;
+/// Most rounds the background markers run over one concurrent cycle (the
+/// rest waits for the pause, whose work is bounded).
+pub const MAX_CONCURRENT_ROUNDS: usize = 16;
+
+/// The word a table row holds for a cleared key, value or table: the
+/// reserved weak tag with a null address (as a cleared weak handle).
+pub const CLEARED_WORD: usize = 0b11;
+
+/// What the ephemeron algorithm asks of marking. Words are tagged words: a
+/// Smi is always "marked" and never needs marking.
+pub trait Marks {
+    /// Is the object `word` points to marked (or a Smi, or never marked
+    /// because it is immortal)?
+    fn is_marked(&self, word: usize) -> bool;
+    /// Marks the object `word` points to; `true` if this call marked it
+    /// (then the caller pushes it, to be scanned).
+    fn try_mark(&self, word: usize) -> bool;
+}
+
+/// One entry of a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The key (a tagged pointer; held weakly).
+    pub key: usize,
+    /// The value (a tagged word; traced once the key is marked).
+    pub value: usize,
+    /// The key's identity hash (its bucket).
+    pub hash: u32,
+    /// In the current marking cycle, was the value traced already?
+    pub resolved: bool,
+}
+
+/// The entries of one table, with buckets by identity hash.
+#[derive(Debug, Default)]
+pub struct Table {
+    /// The table's heap object (a tagged pointer; held weakly).
+    pub object: usize,
+    /// The entries, in insertion order (deletion swaps the last one in).
+    pub entries: Vec<Entry>,
+    buckets: HashMap<u32, Vec<u32>>,
+}
+
+impl Table {
+    fn find(&self, key: usize, hash: u32) -> Option<usize> {
+        self.buckets.get(&hash)?.iter().map(|&i| i as usize).find(|&i| self.entries[i].key == key)
+    }
+
+    fn rebuild_buckets(&mut self) {
+        self.buckets.clear();
+        for (i, e) in self.entries.iter().enumerate() {
+            self.buckets.entry(e.hash).or_default().push(i as u32);
+        }
+    }
+
+    fn unfile(&mut self, hash: u32, i: usize) {
+        if let Some(b) = self.buckets.get_mut(&hash) {
+            b.retain(|&j| j as usize != i);
+            if b.is_empty() {
+                self.buckets.remove(&hash);
+            }
+        }
+    }
+}
+
+/// The entries of every ephemeron table of one isolate, by row id.
+#[derive(Debug, Default)]
+pub struct EphemeronTables {
+    rows: Vec<Option<Table>>,
+    free: Vec<u32>,
+    /// Rounds the background markers ran this cycle.
+    pub concurrent_rounds: usize,
+    /// Parallel rounds the last finalization pause ran.
+    pub last_pause_rounds: usize,
+    /// Finalization pauses that reached the bound and fell back to the
+    /// linear algorithm.
+    pub linear_fallbacks: usize,
+}
+
+impl EphemeronTables {
+    /// An empty store.
+    pub fn new() -> EphemeronTables {
+        EphemeronTables::default()
+    }
+
+    /// A row for the table object `object`; returns its id.
+    pub fn create(&mut self, object: usize) -> u32 {
+        let t = Table { object, ..Table::default() };
+        match self.free.pop() {
+            Some(id) => {
+                self.rows[id as usize] = Some(t);
+                id
+            }
+            None => {
+                self.rows.push(Some(t));
+                (self.rows.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The row `id`.
+    ///
+    /// # Panics
+    /// If the row does not exist: the table object names a row of another
+    /// isolate's store, or the heap is corrupt.
+    pub fn table(&self, id: u32) -> &Table {
+        match self.rows.get(id as usize).and_then(Option::as_ref) {
+            Some(t) => t,
+            None => panic!("isogc: ephemeron table row {id} does not exist in this isolate"),
+        }
+    }
+
+    fn table_mut(&mut self, id: u32) -> &mut Table {
+        match self.rows.get_mut(id as usize).and_then(Option::as_mut) {
+            Some(t) => t,
+            None => panic!("isogc: ephemeron table row {id} does not exist in this isolate"),
+        }
+    }
+
+    /// Sets `key` (with identity hash `hash`) to `value` in table `id`.
+    /// `resolved`: the caller shaded key and value (marking is active), so
+    /// the entry needs no round this cycle.
+    pub fn insert(&mut self, id: u32, key: usize, hash: u32, value: usize, resolved: bool) {
+        let t = self.table_mut(id);
+        match t.find(key, hash) {
+            Some(i) => {
+                t.entries[i].value = value;
+                t.entries[i].resolved |= resolved;
+            }
+            None => {
+                t.buckets.entry(hash).or_default().push(t.entries.len() as u32);
+                t.entries.push(Entry { key, value, hash, resolved });
+            }
+        }
+    }
+
+    /// The value of `key` in table `id`.
+    pub fn get(&self, id: u32, key: usize, hash: u32) -> Option<usize> {
+        let t = self.table(id);
+        t.find(key, hash).map(|i| t.entries[i].value)
+    }
+
+    /// Removes `key` from table `id`; `true` if it was there.
+    pub fn remove(&mut self, id: u32, key: usize, hash: u32) -> bool {
+        let t = self.table_mut(id);
+        let Some(i) = t.find(key, hash) else { return false };
+        t.unfile(hash, i);
+        let last = t.entries.len() - 1;
+        if i != last {
+            let moved = t.entries[last].hash;
+            t.unfile(moved, last);
+            t.buckets.entry(moved).or_default().push(i as u32);
+        }
+        t.entries.swap_remove(i);
+        true
+    }
+
+    /// Every live row: its id and table.
+    pub fn tables(&self) -> impl Iterator<Item = (u32, &Table)> + '_ {
+        self.rows.iter().enumerate().filter_map(|(i, t)| Some((i as u32, t.as_ref()?)))
+    }
+
+    /// Number of tables and of entries.
+    pub fn counts(&self) -> (usize, usize) {
+        self.tables().fold((0, 0), |(t, e), (_, tb)| (t + 1, e + tb.entries.len()))
+    }
+
+    /// Rewrites every table object, key and value with `f` (a move returns
+    /// the new word, [`CLEARED_WORD`] that the object died): a table whose
+    /// object died goes, and so does an entry whose key or value did.
+    pub fn update(&mut self, mut f: impl FnMut(usize) -> usize) {
+        for (i, row) in self.rows.iter_mut().enumerate() {
+            let Some(t) = row else { continue };
+            t.object = f(t.object);
+            if t.object == CLEARED_WORD {
+                *row = None;
+                self.free.push(i as u32);
+                continue;
+            }
+            let before = t.entries.len();
+            t.entries.retain_mut(|e| {
+                e.key = f(e.key);
+                e.value = f(e.value);
+                e.key != CLEARED_WORD && e.value != CLEARED_WORD
+            });
+            if t.entries.len() != before {
+                t.rebuild_buckets();
+            }
+        }
+    }
+
+    /// After marking: tables whose object `is_live` rejects go, and so do
+    /// the entries whose key it rejects (their values were never traced).
+    pub fn clear_dead(&mut self, is_live: impl Fn(usize) -> bool) {
+        self.update(|w| if is_live(w) { w } else { CLEARED_WORD });
+    }
+
+    /// Calls `f` on every table object, key and value word.
+    pub fn for_each_word(&self, mut f: impl FnMut(usize)) {
+        for (_, t) in self.tables() {
+            f(t.object);
+            for e in &t.entries {
+                f(e.key);
+                f(e.value);
+            }
+        }
+    }
+
+    /// The values, for a scavenge, which treats them as strong roots.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut usize> + '_ {
+        self.rows.iter_mut().flatten().flat_map(|t| t.entries.iter_mut().map(|e| &mut e.value))
+    }
+
+    /// At the start of a marking cycle: every entry waits again.
+    pub fn reset_marking(&mut self) {
+        self.concurrent_rounds = 0;
+        for t in self.rows.iter_mut().flatten() {
+            t.entries.iter_mut().for_each(|e| e.resolved = false);
+        }
+    }
+
+    /// One round: in every marked table, each waiting entry whose key is
+    /// marked is resolved (its value marked; `push` takes what this call
+    /// marked). Entries whose key is white keep waiting. Returns the
+    /// entries resolved.
+    pub fn round<M: Marks>(&mut self, marks: &M, mut push: impl FnMut(usize)) -> usize {
+        let mut resolved = 0;
+        for t in self.rows.iter_mut().flatten() {
+            if !marks.is_marked(t.object) {
+                continue;
+            }
+            for e in t.entries.iter_mut().filter(|e| !e.resolved) {
+                if marks.is_marked(e.key) {
+                    e.resolved = true;
+                    resolved += 1;
+                    if marks.try_mark(e.value) {
+                        push(e.value);
+                    }
+                } else if fault(Fault::EphemeronDropWaiting) {
+                    // Broken twin: the waiting entry is dropped from the
+                    // work as if it had been resolved.
+                    e.resolved = true;
+                }
+            }
+        }
+        resolved
+    }
+
+    /// The finalization pause's parallel part: up to `max_rounds` rounds,
+    /// each followed by `drain` (marking, to a fixed point, what the round
+    /// marked). `Ok(rounds)` once a round after a full drain marks nothing
+    /// (the fixpoint); `Err(seed)` when the bound is reached with work left
+    /// (`seed`: what the last round marked, for [`EphemeronTables::linear`]).
+    pub fn pause_rounds<M: Marks>(
+        &mut self,
+        marks: &M,
+        max_rounds: usize,
+        mut drain: impl FnMut(Vec<usize>),
+    ) -> Result<usize, Vec<usize>> {
+        for r in 0..=max_rounds {
+            let mut seed = Vec::new();
+            self.round(marks, |v| seed.push(v));
+            if seed.is_empty() {
+                return Ok(r);
+            }
+            if r == max_rounds {
+                return Err(seed);
+            }
+            drain(seed);
+        }
+        unreachable!("the loop returns in its last iteration")
+    }
+
+    /// The linear fallback: every waiting entry is filed under the object it
+    /// waits for (its table, or its key), and `visit` (which scans one
+    /// object, pushing what it marked) drains `stack` sequentially; when a
+    /// popped object has entries waiting for it, they are looked at again.
+    /// Each entry is filed at most twice (table, then key), so the cost is
+    /// linear in the entries plus the objects marked.
+    pub fn linear<M: Marks>(
+        &mut self,
+        marks: &M,
+        mut stack: Vec<usize>,
+        mut visit: impl FnMut(usize, &mut Vec<usize>),
+    ) {
+        let mut waiting: HashMap<usize, Vec<(u32, u32)>> = HashMap::new();
+        for ti in 0..self.rows.len() {
+            let n = self.rows[ti].as_ref().map_or(0, |t| t.entries.len());
+            for ei in 0..n {
+                self.classify(marks, (ti as u32, ei as u32), &mut waiting, &mut stack);
+            }
+        }
+        while let Some(o) = stack.pop() {
+            visit(o, &mut stack);
+            if let Some(deps) = waiting.remove(&o) {
+                for dep in deps {
+                    self.classify(marks, dep, &mut waiting, &mut stack);
+                }
+            }
+        }
+    }
+
+    /// [`EphemeronTables::linear`]'s step for one entry: resolved now if its
+    /// table and key are marked, else filed under the first of them that
+    /// is not.
+    fn classify<M: Marks>(
+        &mut self,
+        marks: &M,
+        (ti, ei): (u32, u32),
+        waiting: &mut HashMap<usize, Vec<(u32, u32)>>,
+        stack: &mut Vec<usize>,
+    ) {
+        let Some(t) = self.rows[ti as usize].as_mut() else { return };
+        let object = t.object;
+        let e = &mut t.entries[ei as usize];
+        if e.resolved {
+            return;
+        }
+        let on = if !marks.is_marked(object) {
+            object
+        } else if !marks.is_marked(e.key) {
+            e.key
+        } else {
+            e.resolved = true;
+            if marks.try_mark(e.value) {
+                stack.push(e.value);
+            }
+            return;
+        };
+        waiting.entry(on).or_default().push((ti, ei));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashSet;
+
+    /// Marks as a set of words; objects as a map from word to children.
+    struct Toy {
+        marked: RefCell<HashSet<usize>>,
+    }
+
+    impl Marks for Toy {
+        fn is_marked(&self, w: usize) -> bool {
+            w & 1 == 0 || self.marked.borrow().contains(&w)
+        }
+        fn try_mark(&self, w: usize) -> bool {
+            w & 1 == 1 && self.marked.borrow_mut().insert(w)
+        }
+    }
+
+    fn toy(marked: &[usize]) -> Toy {
+        Toy { marked: RefCell::new(marked.iter().copied().collect()) }
+    }
+
+    #[test]
+    fn insert_get_remove_keep_buckets_consistent() {
+        let mut s = EphemeronTables::new();
+        let id = s.create(0x11);
+        for k in 0..50usize {
+            // Few hashes, so buckets hold several keys.
+            s.insert(id, 0x101 + 16 * k, (k % 3) as u32, 2 * k, false);
+        }
+        assert_eq!(s.counts(), (1, 50));
+        assert!(s.remove(id, 0x101, 0));
+        assert!(!s.remove(id, 0x101, 0), "removed twice");
+        for k in 1..50usize {
+            assert_eq!(s.get(id, 0x101 + 16 * k, (k % 3) as u32), Some(2 * k), "key {k} after a swap-remove");
+        }
+        s.insert(id, 0x111, 1, 7, false);
+        assert_eq!(s.get(id, 0x111, 1), Some(7), "insert replaces");
+        assert_eq!(s.counts(), (1, 49));
+    }
+
+    #[test]
+    fn a_chain_resolves_round_by_round_and_linearly_past_the_bound() {
+        // Table T; entries k0 -> k1 -> k2 -> ... (each value the next key).
+        let n = 30;
+        let keys: Vec<usize> = (0..=n).map(|i| 0x1001 + 16 * i).collect();
+        let build = || {
+            let mut s = EphemeronTables::new();
+            let id = s.create(0x11);
+            // Inserted in reverse so one round resolves one link.
+            for i in (0..n).rev() {
+                s.insert(id, keys[i], i as u32, keys[i + 1], false);
+            }
+            s
+        };
+        let mut s = build();
+        let m = toy(&[0x11, keys[0]]);
+        let r = s.pause_rounds(&m, 100, |_| {});
+        assert_eq!(r, Ok(n), "one link per round");
+        assert!(keys.iter().all(|&k| m.is_marked(k)));
+
+        let mut s = build();
+        let m = toy(&[0x11, keys[0]]);
+        let seed = s.pause_rounds(&m, 3, |_| {}).expect_err("the bound is reached");
+        s.linear(&m, seed, |_, _| {});
+        assert!(keys.iter().all(|&k| m.is_marked(k)), "the linear fallback finishes the chain");
+    }
+
+    #[test]
+    fn an_unmarked_table_traces_nothing_until_it_is_marked() {
+        let mut s = EphemeronTables::new();
+        let id = s.create(0x11);
+        s.insert(id, 0x21, 0, 0x31, false);
+        let m = toy(&[0x21]);
+        assert_eq!(s.round(&m, |_| {}), 0);
+        // The table is reached later, by the linear drain.
+        s.linear(&m, vec![0x41], |o, stack| {
+            if o == 0x41 && m.try_mark(0x11) {
+                stack.push(0x11);
+            }
+        });
+        assert!(m.is_marked(0x31));
+    }
+
+    #[test]
+    fn clearing_drops_dead_keys_and_dead_tables() {
+        let mut s = EphemeronTables::new();
+        let a = s.create(0x11);
+        let b = s.create(0x51);
+        s.insert(a, 0x21, 0, 0x31, false);
+        s.insert(a, 0x41, 1, 8, false);
+        s.insert(b, 0x21, 0, 0x31, false);
+        s.clear_dead(|w| w != 0x41 && w != 0x51);
+        assert_eq!(s.counts(), (1, 1));
+        assert_eq!(s.get(a, 0x21, 0), Some(0x31));
+        assert_eq!(s.get(a, 0x41, 1), None);
+        let c = s.create(0x61);
+        assert_eq!(c, b, "a dead table's row is reused");
+    }
+}

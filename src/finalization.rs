@@ -1,0 +1,186 @@
+//! Finalization registries (JavaScript's `FinalizationRegistry`; V8's
+//! `JSFinalizationRegistry` with its `WeakCell`s and cleared-cells list).
+//!
+//! A registry is a heap object of kind
+//! [`crate::InstanceType::FinalizationRegistry`] (map, row id) whose cells
+//! live in this module's store, one row per registry, owned by the
+//! isolate's [`crate::roots`]. A cell holds a **target** (weak), a **held
+//! value** (strong: it must survive to be delivered) and an optional
+//! **unregister token** (weak). When a GC finds a target dead (a scavenge
+//! that did not copy it, or marking that left it white), the weak-root
+//! update moves the cell's held value to the registry's ready queue; the
+//! runtime drains the queue when it chooses, on the isolate's thread and
+//! outside any GC ([`crate::HandleScope::drain_finalization`]). The object
+//! is gone by then; only the held value is delivered, so nothing can
+//! resurrect it.
+//!
+//! A registry that dies takes its cells and its queue with it (as in
+//! JavaScript: no callback runs for a collected registry). Held values are
+//! strong roots while their registry's row exists, so a held value that
+//! refers to its own registry keeps it alive (V8 behaves the same way).
+
+use crate::ephemeron::CLEARED_WORD;
+use std::collections::VecDeque;
+
+/// One registration.
+#[derive(Clone, Copy, Debug)]
+struct Cell {
+    /// Weak.
+    target: usize,
+    /// Strong.
+    held: usize,
+    /// Weak; [`CLEARED_WORD`] when none (or when it died).
+    token: usize,
+}
+
+#[derive(Debug, Default)]
+struct Registry {
+    /// The registry's heap object (weak).
+    object: usize,
+    cells: Vec<Cell>,
+    /// Held values of dead targets, in the order their deaths were found.
+    ready: VecDeque<usize>,
+}
+
+/// The cells and ready queues of every finalization registry of one
+/// isolate, by row id. Touched only by the isolate's thread.
+#[derive(Debug, Default)]
+pub(crate) struct Registries {
+    rows: Vec<Option<Registry>>,
+    free: Vec<u32>,
+}
+
+impl Registries {
+    /// A row for the registry object `object`; returns its id.
+    pub(crate) fn create(&mut self, object: usize) -> u32 {
+        let r = Registry { object, ..Registry::default() };
+        match self.free.pop() {
+            Some(id) => {
+                self.rows[id as usize] = Some(r);
+                id
+            }
+            None => {
+                self.rows.push(Some(r));
+                (self.rows.len() - 1) as u32
+            }
+        }
+    }
+
+    fn row(&mut self, id: u32) -> &mut Registry {
+        match self.rows.get_mut(id as usize).and_then(Option::as_mut) {
+            Some(r) => r,
+            None => panic!("isogc: finalization registry row {id} does not exist in this isolate"),
+        }
+    }
+
+    /// Registers `target` with `held` (and `token`, or [`CLEARED_WORD`]).
+    pub(crate) fn register(&mut self, id: u32, target: usize, held: usize, token: usize) {
+        self.row(id).cells.push(Cell { target, held, token });
+    }
+
+    /// Removes the cells of `token`; returns how many.
+    pub(crate) fn unregister(&mut self, id: u32, token: usize) -> usize {
+        let r = self.row(id);
+        let before = r.cells.len();
+        r.cells.retain(|c| c.token != token);
+        before - r.cells.len()
+    }
+
+    /// Takes the next held value ready for delivery.
+    pub(crate) fn pop_ready(&mut self, id: u32) -> Option<usize> {
+        self.row(id).ready.pop_front()
+    }
+
+    /// Cells still waiting for their target's death, and held values ready.
+    pub(crate) fn lens(&mut self, id: u32) -> (usize, usize) {
+        let r = self.row(id);
+        (r.cells.len(), r.ready.len())
+    }
+
+    /// Number of registries, of cells (weak edges to targets) and of held
+    /// values ready.
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        self.rows.iter().flatten().fold((0, 0, 0), |(r, c, q), g| (r + 1, c + g.cells.len(), q + g.ready.len()))
+    }
+
+    /// Calls `f` on every weak word: registry objects, targets, tokens.
+    pub(crate) fn for_each_weak(&self, mut f: impl FnMut(usize)) {
+        for r in self.rows.iter().flatten() {
+            f(r.object);
+            for c in &r.cells {
+                f(c.target);
+                if c.token != CLEARED_WORD {
+                    f(c.token);
+                }
+            }
+        }
+    }
+
+    /// Calls `f` on every held value (cells' and ready ones): strong roots.
+    pub(crate) fn for_each_held(&self, mut f: impl FnMut(usize)) {
+        for r in self.rows.iter().flatten() {
+            r.cells.iter().for_each(|c| f(c.held));
+            r.ready.iter().for_each(|&h| f(h));
+        }
+    }
+
+    /// The held values, for a root walk that updates them.
+    pub(crate) fn held_mut(&mut self) -> impl Iterator<Item = &mut usize> + '_ {
+        self.rows.iter_mut().flatten().flat_map(|r| r.cells.iter_mut().map(|c| &mut c.held).chain(r.ready.iter_mut()))
+    }
+
+    /// Rewrites the weak words with `f` (a move returns the new word,
+    /// [`CLEARED_WORD`] that the object died): a dead registry goes with its
+    /// cells and queue; a cell whose target died moves its held value to
+    /// the queue; a dead token is forgotten.
+    pub(crate) fn update(&mut self, mut f: impl FnMut(usize) -> usize) {
+        for (i, row) in self.rows.iter_mut().enumerate() {
+            let Some(r) = row else { continue };
+            r.object = f(r.object);
+            if r.object == CLEARED_WORD {
+                *row = None;
+                self.free.push(i as u32);
+                continue;
+            }
+            let ready = &mut r.ready;
+            r.cells.retain_mut(|c| {
+                if c.token != CLEARED_WORD {
+                    c.token = f(c.token);
+                }
+                c.target = f(c.target);
+                if c.target == CLEARED_WORD {
+                    ready.push_back(c.held);
+                    return false;
+                }
+                true
+            });
+        }
+    }
+
+    /// After marking: [`Registries::update`] with `is_live` as the rule.
+    pub(crate) fn clear_dead(&mut self, is_live: impl Fn(usize) -> bool) {
+        self.update(|w| if is_live(w) { w } else { CLEARED_WORD });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_target_queues_its_held_value_and_a_dead_registry_drops_everything() {
+        let mut r = Registries::default();
+        let a = r.create(0x11);
+        r.register(a, 0x21, 0x31, 0x41);
+        r.register(a, 0x51, 0x61, CLEARED_WORD);
+        r.clear_dead(|w| w != 0x21);
+        assert_eq!(r.lens(a), (1, 1));
+        assert_eq!(r.pop_ready(a), Some(0x31));
+        assert_eq!(r.pop_ready(a), None);
+        assert_eq!(r.unregister(a, 0x41), 0, "the delivered cell is gone");
+        r.register(a, 0x71, 0x81, 0x91);
+        assert_eq!(r.unregister(a, 0x91), 1);
+        r.clear_dead(|w| w != 0x11);
+        assert_eq!(r.counts(), (0, 0, 0));
+    }
+}
