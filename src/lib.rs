@@ -153,7 +153,7 @@ pub use {
 /// `loom-tests/` drive the crate's own code.
 #[cfg(loom)]
 pub mod model {
-    pub use crate::ephemeron::{Entry, EphemeronTables, Marks, CLEARED_WORD as EPHEMERON_CLEARED};
+    pub use crate::ephemeron::{Entry, EphemeronTables, Marks, MAX_PAUSE_ROUNDS};
     pub use crate::evacuation::{
         forward_exclusive, forwarding_target, load_field_for_marking, load_map_word, publish_field,
         record_migrated_slots, try_forward, update_slot, Memory,
