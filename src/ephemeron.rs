@@ -31,7 +31,12 @@
 //!   pass, whatever the chains' length.
 //! - **Minor GCs**: a scavenge treats keys as weak and values as strong
 //!   (V8's scavenger does the same): an entry whose young key was not copied
-//!   goes after the scavenge.
+//!   goes after the scavenge. Each table keeps the indices of its entries
+//!   whose key or value may be young ([`Table::young`], V8's ephemeron
+//!   remembered set, which also holds young tables' entries here): a
+//!   scavenge visits only those entries (their values as roots, their keys
+//!   updated or cleared afterwards, [`EphemeronTables::scavenge_update`]),
+//!   so its cost follows the young entries, not the whole store.
 //!
 //! The algorithm ([`Marks`], [`EphemeronTables::round`], the pause's
 //! fixpoint) is written against a small marking interface so that the loom
@@ -73,7 +78,12 @@ pub struct Entry {
     pub hash: u32,
     /// In the current marking cycle, was the value traced already?
     pub resolved: bool,
+    /// This entry's position in its table's young list, or [`NOT_YOUNG`].
+    pub young: u32,
 }
+
+/// [`Entry::young`] of an entry whose key and value are old.
+pub const NOT_YOUNG: u32 = u32::MAX;
 
 /// The entries of one table, with buckets by identity hash.
 #[derive(Debug, Default)]
@@ -83,6 +93,9 @@ pub struct Table {
     /// The entries, in insertion order (deletion swaps the last one in).
     pub entries: Vec<Entry>,
     buckets: HashMap<u32, Vec<u32>>,
+    /// The ephemeron remembered set: indices of the entries whose key or
+    /// value may be young (each entry knows its position, [`Entry::young`]).
+    pub young: Vec<u32>,
 }
 
 impl Table {
@@ -90,11 +103,54 @@ impl Table {
         self.buckets.get(&hash)?.iter().map(|&i| i as usize).find(|&i| self.entries[i].key == key)
     }
 
+    /// Files every entry again (buckets and young list) after a bulk
+    /// removal; an entry stays young if it was.
     fn rebuild_buckets(&mut self) {
         self.buckets.clear();
-        for (i, e) in self.entries.iter().enumerate() {
+        self.young.clear();
+        for (i, e) in self.entries.iter_mut().enumerate() {
             self.buckets.entry(e.hash).or_default().push(i as u32);
+            if e.young != NOT_YOUNG {
+                e.young = self.young.len() as u32;
+                self.young.push(i as u32);
+            }
         }
+    }
+
+    fn mark_young(&mut self, i: usize) {
+        if self.entries[i].young == NOT_YOUNG {
+            self.entries[i].young = self.young.len() as u32;
+            self.young.push(i as u32);
+        }
+    }
+
+    fn unmark_young(&mut self, i: usize) {
+        let p = self.entries[i].young;
+        if p == NOT_YOUNG {
+            return;
+        }
+        self.young.swap_remove(p as usize);
+        if let Some(&moved) = self.young.get(p as usize) {
+            self.entries[moved as usize].young = p;
+        }
+        self.entries[i].young = NOT_YOUNG;
+    }
+
+    /// Removes entry `i` (swapping the last one in), keeping buckets and
+    /// the young list right.
+    fn remove_at(&mut self, i: usize) {
+        self.unmark_young(i);
+        self.unfile(self.entries[i].hash, i);
+        let last = self.entries.len() - 1;
+        if i != last {
+            let moved = self.entries[last];
+            self.unfile(moved.hash, last);
+            self.buckets.entry(moved.hash).or_default().push(i as u32);
+            if moved.young != NOT_YOUNG {
+                self.young[moved.young as usize] = i as u32;
+            }
+        }
+        self.entries.swap_remove(i);
     }
 
     fn unfile(&mut self, hash: u32, i: usize) {
@@ -163,18 +219,24 @@ impl EphemeronTables {
 
     /// Sets `key` (with identity hash `hash`) to `value` in table `id`.
     /// `resolved`: the caller shaded key and value (marking is active), so
-    /// the entry needs no round this cycle.
-    pub fn insert(&mut self, id: u32, key: usize, hash: u32, value: usize, resolved: bool) {
+    /// the entry needs no round this cycle. `young`: the key or the value
+    /// is young (the entry joins the table's young list).
+    pub fn insert(&mut self, id: u32, key: usize, hash: u32, value: usize, resolved: bool, young: bool) {
         let t = self.table_mut(id);
-        match t.find(key, hash) {
+        let i = match t.find(key, hash) {
             Some(i) => {
                 t.entries[i].value = value;
                 t.entries[i].resolved |= resolved;
+                i
             }
             None => {
                 t.buckets.entry(hash).or_default().push(t.entries.len() as u32);
-                t.entries.push(Entry { key, value, hash, resolved });
+                t.entries.push(Entry { key, value, hash, resolved, young: NOT_YOUNG });
+                t.entries.len() - 1
             }
+        };
+        if young {
+            t.mark_young(i);
         }
     }
 
@@ -188,14 +250,7 @@ impl EphemeronTables {
     pub fn remove(&mut self, id: u32, key: usize, hash: u32) -> bool {
         let t = self.table_mut(id);
         let Some(i) = t.find(key, hash) else { return false };
-        t.unfile(hash, i);
-        let last = t.entries.len() - 1;
-        if i != last {
-            let moved = t.entries[last].hash;
-            t.unfile(moved, last);
-            t.buckets.entry(moved).or_default().push(i as u32);
-        }
-        t.entries.swap_remove(i);
+        t.remove_at(i);
         true
     }
 
@@ -250,9 +305,50 @@ impl EphemeronTables {
         }
     }
 
-    /// The values, for a scavenge, which treats them as strong roots.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut usize> + '_ {
-        self.rows.iter_mut().flatten().flat_map(|t| t.entries.iter_mut().map(|e| &mut e.value))
+    /// Calls `f` on the value of every entry in a young list: a
+    /// scavenge's strong roots (an old entry's value is old, and what it
+    /// points to is in the remembered sets already).
+    pub fn for_each_young_value(&mut self, mut f: impl FnMut(&mut usize)) {
+        for t in self.rows.iter_mut().flatten() {
+            let Table { entries, young, .. } = t;
+            for &i in young.iter() {
+                f(&mut entries[i as usize].value);
+            }
+        }
+    }
+
+    /// After a scavenge: every table object, and the keys and values of the
+    /// entries in the young lists, rewritten with `f` (as in
+    /// [`EphemeronTables::update`]); a dead table goes, an entry whose key
+    /// died goes, and an entry whose key and value are now old
+    /// (`is_young` rejects both) leaves its young list.
+    pub fn scavenge_update(&mut self, mut f: impl FnMut(usize) -> usize, is_young: impl Fn(usize) -> bool) {
+        for (id, row) in self.rows.iter_mut().enumerate() {
+            let Some(t) = row else { continue };
+            t.object = f(t.object);
+            if t.object == CLEARED_WORD {
+                *row = None;
+                self.free.push(id as u32);
+                continue;
+            }
+            let mut dead = Vec::new();
+            for i in t.young.clone() {
+                let e = &mut t.entries[i as usize];
+                e.key = f(e.key);
+                e.value = f(e.value);
+                if e.key == CLEARED_WORD || e.value == CLEARED_WORD {
+                    dead.push(i);
+                } else if !is_young(e.key) && !is_young(e.value) {
+                    t.unmark_young(i as usize);
+                }
+            }
+            // From the highest index down, so the entry swapped in by each
+            // removal is never one still to be removed.
+            dead.sort_unstable();
+            for &i in dead.iter().rev() {
+                t.remove_at(i as usize);
+            }
+        }
     }
 
     /// At the start of a marking cycle: every entry waits again.
@@ -405,7 +501,7 @@ mod tests {
         let id = s.create(0x11);
         for k in 0..50usize {
             // Few hashes, so buckets hold several keys.
-            s.insert(id, 0x101 + 16 * k, (k % 3) as u32, 2 * k, false);
+            s.insert(id, 0x101 + 16 * k, (k % 3) as u32, 2 * k, false, false);
         }
         assert_eq!(s.counts(), (1, 50));
         assert!(s.remove(id, 0x101, 0));
@@ -413,7 +509,7 @@ mod tests {
         for k in 1..50usize {
             assert_eq!(s.get(id, 0x101 + 16 * k, (k % 3) as u32), Some(2 * k), "key {k} after a swap-remove");
         }
-        s.insert(id, 0x111, 1, 7, false);
+        s.insert(id, 0x111, 1, 7, false, false);
         assert_eq!(s.get(id, 0x111, 1), Some(7), "insert replaces");
         assert_eq!(s.counts(), (1, 49));
     }
@@ -428,7 +524,7 @@ mod tests {
             let id = s.create(0x11);
             // Inserted in reverse so one round resolves one link.
             for i in (0..n).rev() {
-                s.insert(id, keys[i], i as u32, keys[i + 1], false);
+                s.insert(id, keys[i], i as u32, keys[i + 1], false, false);
             }
             s
         };
@@ -449,7 +545,7 @@ mod tests {
     fn an_unmarked_table_traces_nothing_until_it_is_marked() {
         let mut s = EphemeronTables::new();
         let id = s.create(0x11);
-        s.insert(id, 0x21, 0, 0x31, false);
+        s.insert(id, 0x21, 0, 0x31, false, false);
         let m = toy(&[0x21]);
         assert_eq!(s.round(&m, |_| {}), 0);
         // The table is reached later, by the linear drain.
@@ -462,13 +558,54 @@ mod tests {
     }
 
     #[test]
+    fn the_young_list_follows_removals_and_scavenges() {
+        let mut s = EphemeronTables::new();
+        let id = s.create(0x11);
+        // Keys 0x1001.. young when odd-numbered, values Smis.
+        for k in 0..20usize {
+            s.insert(id, 0x1001 + 16 * k, k as u32, 2 * k, false, k % 2 == 1);
+        }
+        assert_eq!(s.table(id).young.len(), 10);
+        assert!(s.remove(id, 0x1001 + 16 * 3, 3));
+        assert!(s.remove(id, 0x1001, 0));
+        let check = |s: &EphemeronTables| {
+            let t = s.table(id);
+            for (p, &i) in t.young.iter().enumerate() {
+                assert_eq!(t.entries[i as usize].young, p as u32, "positions agree");
+            }
+            assert_eq!(t.entries.iter().filter(|e| e.young != NOT_YOUNG).count(), t.young.len());
+        };
+        check(&s);
+        assert_eq!(s.table(id).young.len(), 9);
+        let mut visited = 0;
+        s.for_each_young_value(|_| visited += 1);
+        assert_eq!(visited, 9);
+        // A scavenge: key 5 died, key 7 was promoted, the others stay young.
+        s.scavenge_update(
+            |w| match w {
+                w if w == 0x1001 + 16 * 5 => CLEARED_WORD,
+                w if w == 0x1001 + 16 * 7 => 0x9001,
+                w => w,
+            },
+            |w| w & 1 == 1 && w != 0x9001,
+        );
+        check(&s);
+        assert_eq!(s.counts(), (1, 17));
+        assert_eq!(s.table(id).young.len(), 7);
+        assert_eq!(s.get(id, 0x9001, 7), Some(14), "the promoted key is found under its hash");
+        for k in [9usize, 11, 13, 15, 17, 19, 1] {
+            assert_eq!(s.get(id, 0x1001 + 16 * k, k as u32), Some(2 * k), "key {k}");
+        }
+    }
+
+    #[test]
     fn clearing_drops_dead_keys_and_dead_tables() {
         let mut s = EphemeronTables::new();
         let a = s.create(0x11);
         let b = s.create(0x51);
-        s.insert(a, 0x21, 0, 0x31, false);
-        s.insert(a, 0x41, 1, 8, false);
-        s.insert(b, 0x21, 0, 0x31, false);
+        s.insert(a, 0x21, 0, 0x31, false, false);
+        s.insert(a, 0x41, 1, 8, false, false);
+        s.insert(b, 0x21, 0, 0x31, false, false);
         s.clear_dead(|w| w != 0x41 && w != 0x51);
         assert_eq!(s.counts(), (1, 1));
         assert_eq!(s.get(a, 0x21, 0), Some(0x31));

@@ -71,6 +71,13 @@ pub struct WeakStats {
     pub finalization_ready: usize,
 }
 
+/// Does `t` point to a young object?
+pub(crate) fn is_young(t: Tagged) -> bool {
+    // SAFETY: `t` comes from a handle or a root of this isolate: a Smi or a
+    // live object (or, in a scavenge's update, its new copy).
+    t.is_heap_object() && unsafe { HeapObject::from_tagged(t) }.page().is_young()
+}
+
 /// The weak kinds' statistics of `roots`.
 pub(crate) fn weak_stats(roots: &Roots) -> WeakStats {
     let (ephemeron_tables, ephemeron_entries) = roots.ephemerons.lock().counts();
@@ -172,7 +179,10 @@ impl<'s> HandleScope<'s> {
         // While marking, the table may have been scanned already: shade both
         // (floating garbage at worst), so the entry needs no round.
         let marking = self.shade_if_marking(k) && self.shade_if_marking(v);
-        self.iso().heap.roots.ephemerons.lock().insert(id, k.0, hash, v.0, marking);
+        // The ephemeron remembered set: a young key or value puts the entry
+        // on the table's young list, the only entries a scavenge visits.
+        let young = is_young(k) || is_young(v);
+        self.iso().heap.roots.ephemerons.lock().insert(id, k.0, hash, v.0, marking, young);
         Ok(())
     }
 

@@ -85,6 +85,9 @@ impl RootSet {
     /// The ephemeron tables: table objects, keys and values. Weak (keys'
     /// and tables' deaths drop entries); marking traces the values itself.
     const EPHEMERONS: RootSet = RootSet(32);
+    /// For a scavenge's update: the table objects and the entries on the
+    /// tables' young lists alone (the ephemeron remembered set).
+    const YOUNG_EPHEMERONS: RootSet = RootSet(512);
     /// The WeakRef rows and their targets.
     const WEAK_REFS: RootSet = RootSet(64);
     /// The finalization registries' weak words: registries, targets, tokens.
@@ -93,8 +96,9 @@ impl RootSet {
     const FINALIZATION_HELD: RootSet = RootSet(256);
     /// The weak references that may point into the young generation, which
     /// a scavenge updates: the weak handles, the identity-hash keys, the
-    /// ephemeron tables, the WeakRefs and the registries' weak words.
-    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 32 | 64 | 128);
+    /// ephemeron tables' young entries, the WeakRefs and the registries'
+    /// weak words.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 512 | 64 | 128);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
     /// What keeps objects alive: local and global handles, and held values
@@ -232,6 +236,11 @@ impl Roots {
         if set.has(RootSet::EPHEMERONS) {
             self.ephemerons.lock().update(|w| f(Root::Ephemeron, Tagged(w)).0);
         }
+        if set.has(RootSet::YOUNG_EPHEMERONS) {
+            self.ephemerons
+                .lock()
+                .scavenge_update(|w| f(Root::Ephemeron, Tagged(w)).0, |w| crate::ephemeron_api::is_young(Tagged(w)));
+        }
         if set.has(RootSet::WEAK_REFS) {
             self.weak_refs.update(self.undefined, |t| f(Root::WeakRef, t));
         }
@@ -272,9 +281,10 @@ impl Roots {
         }
     }
 
-    /// [`Roots::strong`] for a scavenge, which also treats the ephemeron
-    /// tables' values as strong (their keys stay weak; V8's scavenger does
-    /// the same): a minor GC cannot tell whether an old table's key is alive.
+    /// [`Roots::strong`] for a scavenge, which also treats the values of the
+    /// ephemeron entries on the tables' young lists as strong (their keys
+    /// stay weak; V8's scavenger does the same): a minor GC cannot tell
+    /// whether an old key is alive.
     pub(crate) fn strong_for_scavenge(&mut self) -> StrongRoots<'_> {
         StrongRoots {
             locals: &mut self.locals,
@@ -346,8 +356,8 @@ impl StrongWalk<'_> {
                 for h in zero.held.held_mut() {
                     *h = f(Tagged(*h)).0;
                 }
-                for v in zero.ephemeron_values.into_iter().flat_map(EphemeronTables::values_mut) {
-                    *v = f(Tagged(*v)).0;
+                if let Some(tables) = zero.ephemeron_values {
+                    tables.for_each_young_value(|v| *v = f(Tagged(*v)).0);
                 }
             }
         }

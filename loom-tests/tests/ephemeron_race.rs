@@ -48,7 +48,7 @@ fn key_marked_while_its_entry_waits() {
         heap.try_mark(T | 1);
         let mut store = EphemeronTables::new();
         let id = store.create(T | 1);
-        store.insert(id, K | 1, 7, V | 1, false);
+        store.insert(id, K | 1, 7, V | 1, false, false);
 
         // Marker A: an ephemeron round (it ran out of grey objects).
         let a = {
