@@ -9,7 +9,7 @@
 //! store is one more row of roots, so the existing weak-root machinery
 //! updates it: the scavenger and the compactor rewrite moved table objects,
 //! keys and values; a scavenge drops the entries of keys it did not copy
-//! (V8's ephemeron remembered set, here a walk of the store); a major GC's
+//! (visiting only the tables' young lists, below); a major GC's
 //! weak clearing drops dead tables and the entries of dead keys.
 //!
 //! - **Lookup by identity survives moves**: an entry is filed in a bucket

@@ -358,3 +358,30 @@ impl<'s> HandleScope<'s> {
         Ok(delivered)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HeapConfig, Platform};
+
+    #[test]
+    fn draining_inside_a_gc_is_refused_and_leaves_the_queue() {
+        let platform = Platform::new(1).unwrap();
+        let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
+        let mut s = HandleScope::new(&mut isolate);
+        let r = s.new_finalization_registry().unwrap();
+        {
+            let mut inner = HandleScope::new(&mut s);
+            let t = inner.new_fixed_array(1).unwrap();
+            inner.finalization_register(r, t, crate::Smi::from(1), None::<Local<'_, Value>>).unwrap();
+        }
+        s.collect_garbage(crate::GcRequest::Major);
+        assert_eq!(s.finalization_counts(r), (0, 1));
+        // What a GC callback would find if it could reach the isolate.
+        s.iso().gc.set_in_pause_for_test(true);
+        assert_eq!(s.drain_finalization(r, |_, _| panic!("delivered inside a GC")), Err(DrainError::InsideGc));
+        s.iso().gc.set_in_pause_for_test(false);
+        assert_eq!(s.finalization_counts(r), (0, 1), "the refused drain took nothing");
+        assert_eq!(s.drain_finalization(r, |_, _| {}), Ok(1));
+    }
+}

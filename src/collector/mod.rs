@@ -144,6 +144,13 @@ impl Collector {
         matches!(self.state, State::InPause)
     }
 
+    /// Puts the collector in or out of a pause, as a GC callback would see
+    /// it (for tests of calls that must be refused inside a GC).
+    #[cfg(test)]
+    pub(crate) fn set_in_pause_for_test(&mut self, on: bool) {
+        self.state = if on { State::InPause } else { State::Idle };
+    }
+
     /// Runs what `request` asks for.
     pub(crate) fn request(&mut self, heap: &mut Heap, request: GcRequest) {
         self.check_usable(heap.id);
