@@ -108,7 +108,7 @@ impl<'s> HandleScope<'s> {
             // Smi or a live object.
             && T::matches(unsafe { HeapObject::from_tagged(t) }.instance_type());
         if !ok {
-            panic!("isogc: expected a {}, found {:?}", T::NAME, self.instance_type(l));
+            panic!("isogc: expected an object of kind {}, found {:?}", T::NAME, self.instance_type(l));
         }
         // SAFETY: as above.
         unsafe { HeapObject::from_tagged(t) }
@@ -148,6 +148,15 @@ impl<'s> HandleScope<'s> {
     }
 
     // ----- Ephemeron tables -------------------------------------------------
+
+    /// The identity hash of a possible key: `None` for a Smi or an object
+    /// never hashed (neither can be a key of any table).
+    fn key_hash(&mut self, k: Tagged) -> Option<u32> {
+        if !k.is_heap_object() {
+            return None;
+        }
+        self.iso().heap.roots.identity_hashes.get(k)
+    }
 
     /// A new, empty ephemeron table: a WeakMap (or, with a constant value,
     /// a WeakSet) whose entries keep their value alive only while the key
@@ -195,7 +204,7 @@ impl<'s> HandleScope<'s> {
     ) -> Option<Local<'s, Value>> {
         let id = self.table_id(table);
         let k = self.resolve(key);
-        let hash = self.iso().heap.roots.identity_hashes.get(k)?;
+        let hash = self.key_hash(k)?;
         let v = self.iso().heap.roots.ephemerons.lock().get(id, k.0, hash)?;
         Some(self.push(Tagged(v)))
     }
@@ -204,7 +213,7 @@ impl<'s> HandleScope<'s> {
     pub fn ephemeron_has<K>(&mut self, table: Local<'_, EphemeronTable>, key: Local<'_, K>) -> bool {
         let id = self.table_id(table);
         let k = self.resolve(key);
-        let Some(hash) = self.iso().heap.roots.identity_hashes.get(k) else { return false };
+        let Some(hash) = self.key_hash(k) else { return false };
         self.iso().heap.roots.ephemerons.lock().get(id, k.0, hash).is_some()
     }
 
@@ -212,7 +221,7 @@ impl<'s> HandleScope<'s> {
     pub fn ephemeron_delete<K>(&mut self, table: Local<'_, EphemeronTable>, key: Local<'_, K>) -> bool {
         let id = self.table_id(table);
         let k = self.resolve(key);
-        let Some(hash) = self.iso().heap.roots.identity_hashes.get(k) else { return false };
+        let Some(hash) = self.key_hash(k) else { return false };
         self.iso().heap.roots.ephemerons.lock().remove(id, k.0, hash)
     }
 
