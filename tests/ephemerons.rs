@@ -438,3 +438,43 @@ fn a_table_of_another_isolate_panics() {
     let k = sb.new_fixed_array(0).unwrap();
     let _ = sb.ephemeron_set(table, k, Smi::from(1));
 }
+
+#[test]
+#[should_panic(expected = "was used with isolate")]
+fn a_registry_of_another_isolate_panics() {
+    let platform = Platform::new(1).unwrap();
+    let mut a = Isolate::new(&platform, config(GcMode::Concurrent)).unwrap();
+    let mut b = Isolate::new(&platform, config(GcMode::Concurrent)).unwrap();
+    let mut sa = HandleScope::new(&mut a);
+    let registry = sa.new_finalization_registry().unwrap();
+    let mut sb = HandleScope::new(&mut b);
+    let t = sb.new_fixed_array(0).unwrap();
+    let _ = sb.finalization_register(registry, t, Smi::from(1), None::<Local<'_, Value>>);
+}
+
+#[test]
+#[should_panic(expected = "was used with isolate")]
+fn a_weak_ref_of_another_isolate_panics() {
+    let platform = Platform::new(1).unwrap();
+    let mut a = Isolate::new(&platform, config(GcMode::Concurrent)).unwrap();
+    let mut b = Isolate::new(&platform, config(GcMode::Concurrent)).unwrap();
+    let mut sa = HandleScope::new(&mut a);
+    let t = sa.new_fixed_array(0).unwrap();
+    let wr = sa.new_weak_ref(t).unwrap();
+    let mut sb = HandleScope::new(&mut b);
+    let _ = sb.weak_ref_deref(wr);
+}
+
+#[test]
+#[should_panic(expected = "holds a FinalizationRegistry, not a EphemeronTable")]
+fn a_registry_read_as_a_table_panics_with_both_kinds() {
+    let platform = Platform::new(1).unwrap();
+    let mut isolate = Isolate::new(&platform, config(GcMode::Concurrent)).unwrap();
+    let mut s = HandleScope::new(&mut isolate);
+    let holder = s.new_fixed_array(1).unwrap();
+    let registry = s.new_finalization_registry().unwrap();
+    s.set(holder, 0, registry);
+    // A runtime bug: the field is read back as the wrong weak kind (typed
+    // handles cannot name a table that is not one).
+    let _ = s.get_as::<EphemeronTable, _>(holder, 0);
+}
