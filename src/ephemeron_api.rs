@@ -227,9 +227,9 @@ impl<'s> HandleScope<'s> {
 
     /// Number of entries of `table` (those of dead keys are gone after the
     /// GC that found them dead).
-    pub fn ephemeron_len(&mut self, table: Local<'_, EphemeronTable>) -> usize {
+    pub fn ephemeron_len(&self, table: Local<'_, EphemeronTable>) -> usize {
         let id = self.table_id(table);
-        self.iso().heap.roots.ephemerons.lock().table(id).entries.len()
+        self.heap.roots.ephemerons.lock().table(id).entries.len()
     }
 
     /// The entries of `table`, as handles: every key and value in the

@@ -37,7 +37,12 @@ struct Cell {
 struct Registry {
     /// The registry's heap object (weak).
     object: usize,
+    /// Cells whose target, held value and token are old: only major GCs
+    /// look at them.
     cells: Vec<Cell>,
+    /// Cells that may point into the young generation: what a scavenge
+    /// visits (new cells start here).
+    young: Vec<Cell>,
     /// Held values of dead targets, in the order their deaths were found.
     ready: VecDeque<usize>,
 }
@@ -75,15 +80,16 @@ impl Registries {
 
     /// Registers `target` with `held` (and `token`, or [`CLEARED_WORD`]).
     pub(crate) fn register(&mut self, id: u32, target: usize, held: usize, token: usize) {
-        self.row(id).cells.push(Cell { target, held, token });
+        self.row(id).young.push(Cell { target, held, token });
     }
 
     /// Removes the cells of `token`; returns how many.
     pub(crate) fn unregister(&mut self, id: u32, token: usize) -> usize {
         let r = self.row(id);
-        let before = r.cells.len();
+        let before = r.cells.len() + r.young.len();
         r.cells.retain(|c| c.token != token);
-        before - r.cells.len()
+        r.young.retain(|c| c.token != token);
+        before - r.cells.len() - r.young.len()
     }
 
     /// Takes the next held value ready for delivery.
@@ -94,20 +100,23 @@ impl Registries {
     /// Cells still waiting for their target's death, and held values ready.
     pub(crate) fn lens(&mut self, id: u32) -> (usize, usize) {
         let r = self.row(id);
-        (r.cells.len(), r.ready.len())
+        (r.cells.len() + r.young.len(), r.ready.len())
     }
 
     /// Number of registries, of cells (weak edges to targets) and of held
     /// values ready.
     pub(crate) fn counts(&self) -> (usize, usize, usize) {
-        self.rows.iter().flatten().fold((0, 0, 0), |(r, c, q), g| (r + 1, c + g.cells.len(), q + g.ready.len()))
+        self.rows
+            .iter()
+            .flatten()
+            .fold((0, 0, 0), |(r, c, q), g| (r + 1, c + g.cells.len() + g.young.len(), q + g.ready.len()))
     }
 
     /// Calls `f` on every weak word: registry objects, targets, tokens.
     pub(crate) fn for_each_weak(&self, mut f: impl FnMut(usize)) {
         for r in self.rows.iter().flatten() {
             f(r.object);
-            for c in &r.cells {
+            for c in r.cells.iter().chain(&r.young) {
                 f(c.target);
                 if c.token != CLEARED_WORD {
                     f(c.token);
@@ -119,14 +128,23 @@ impl Registries {
     /// Calls `f` on every held value (cells' and ready ones): strong roots.
     pub(crate) fn for_each_held(&self, mut f: impl FnMut(usize)) {
         for r in self.rows.iter().flatten() {
-            r.cells.iter().for_each(|c| f(c.held));
+            r.cells.iter().chain(&r.young).for_each(|c| f(c.held));
             r.ready.iter().for_each(|&h| f(h));
         }
     }
 
     /// The held values, for a root walk that updates them.
     pub(crate) fn held_mut(&mut self) -> impl Iterator<Item = &mut usize> + '_ {
-        self.rows.iter_mut().flatten().flat_map(|r| r.cells.iter_mut().map(|c| &mut c.held).chain(r.ready.iter_mut()))
+        self.rows
+            .iter_mut()
+            .flatten()
+            .flat_map(|r| r.cells.iter_mut().chain(r.young.iter_mut()).map(|c| &mut c.held).chain(r.ready.iter_mut()))
+    }
+
+    /// The held values a scavenge must treat as roots: the young cells' and
+    /// the queued ones (an old cell's held value is old and does not move).
+    pub(crate) fn young_held_mut(&mut self) -> impl Iterator<Item = &mut usize> + '_ {
+        self.rows.iter_mut().flatten().flat_map(|r| r.young.iter_mut().map(|c| &mut c.held).chain(r.ready.iter_mut()))
     }
 
     /// Rewrites the weak words with `f` (a move returns the new word,
@@ -134,6 +152,17 @@ impl Registries {
     /// cells and queue; a cell whose target died moves its held value to
     /// the queue; a dead token is forgotten.
     pub(crate) fn update(&mut self, mut f: impl FnMut(usize) -> usize) {
+        self.update_rows(&mut f, None::<fn(usize) -> bool>);
+    }
+
+    /// After a scavenge: [`Registries::update`] for the registry objects and
+    /// the young cells alone; a cell whose words are now all old (`is_young`
+    /// rejects each) joins the old cells.
+    pub(crate) fn scavenge_update(&mut self, mut f: impl FnMut(usize) -> usize, is_young: impl Fn(usize) -> bool) {
+        self.update_rows(&mut f, Some(is_young));
+    }
+
+    fn update_rows(&mut self, f: &mut impl FnMut(usize) -> usize, young_only: Option<impl Fn(usize) -> bool>) {
         for (i, row) in self.rows.iter_mut().enumerate() {
             let Some(r) = row else { continue };
             r.object = f(r.object);
@@ -142,18 +171,37 @@ impl Registries {
                 self.free.push(i as u32);
                 continue;
             }
-            let ready = &mut r.ready;
-            r.cells.retain_mut(|c| {
+            let Registry { cells, young, ready, .. } = r;
+            // Updates one cell; `false` once its target died (its held value
+            // is queued).
+            let mut keep = |c: &mut Cell| {
                 if c.token != CLEARED_WORD {
                     c.token = f(c.token);
                 }
                 c.target = f(c.target);
+                // (The held value is a strong root: the root walk moved it.)
                 if c.target == CLEARED_WORD {
                     ready.push_back(c.held);
                     return false;
                 }
                 true
-            });
+            };
+            match &young_only {
+                None => {
+                    cells.retain_mut(&mut keep);
+                    young.retain_mut(&mut keep);
+                }
+                Some(is_young) => young.retain_mut(|c| {
+                    if !keep(c) {
+                        return false;
+                    }
+                    if [c.target, c.held, c.token].into_iter().any(is_young) {
+                        return true;
+                    }
+                    cells.push(*c);
+                    false
+                }),
+            }
         }
     }
 

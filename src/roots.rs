@@ -88,6 +88,10 @@ impl RootSet {
     /// For a scavenge's update: the table objects and the entries on the
     /// tables' young lists alone (the ephemeron remembered set).
     const YOUNG_EPHEMERONS: RootSet = RootSet(512);
+    /// For a scavenge's update: the WeakRefs on the young list alone.
+    const YOUNG_WEAK_REFS: RootSet = RootSet(1024);
+    /// For a scavenge's update: the registries and their young cells alone.
+    const YOUNG_FINALIZATION: RootSet = RootSet(2048);
     /// The WeakRef rows and their targets.
     const WEAK_REFS: RootSet = RootSet(64);
     /// The finalization registries' weak words: registries, targets, tokens.
@@ -96,9 +100,9 @@ impl RootSet {
     const FINALIZATION_HELD: RootSet = RootSet(256);
     /// The weak references that may point into the young generation, which
     /// a scavenge updates: the weak handles, the identity-hash keys, the
-    /// ephemeron tables' young entries, the WeakRefs and the registries'
-    /// weak words.
-    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 512 | 64 | 128);
+    /// ephemeron tables' young entries, the young WeakRefs and the
+    /// registries' young cells.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 512 | 1024 | 2048);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
     /// What keeps objects alive: local and global handles, and held values
@@ -244,8 +248,15 @@ impl Roots {
         if set.has(RootSet::WEAK_REFS) {
             self.weak_refs.update(self.undefined, |t| f(Root::WeakRef, t));
         }
+        if set.has(RootSet::YOUNG_WEAK_REFS) {
+            self.weak_refs.scavenge_update(self.undefined, |t| f(Root::WeakRef, t), crate::ephemeron_api::is_young);
+        }
         if set.has(RootSet::FINALIZATION_WEAK) {
             self.finalization.update(|w| f(Root::Finalization, Tagged(w)).0);
+        }
+        if set.has(RootSet::YOUNG_FINALIZATION) {
+            self.finalization
+                .scavenge_update(|w| f(Root::Finalization, Tagged(w)).0, |w| crate::ephemeron_api::is_young(Tagged(w)));
         }
         if set.has(RootSet::FINALIZATION_HELD) {
             for h in self.finalization.held_mut() {
@@ -353,11 +364,20 @@ impl StrongWalk<'_> {
                 for h in zero.locals.iter_mut() {
                     *h = f(*h);
                 }
-                for h in zero.held.held_mut() {
-                    *h = f(Tagged(*h)).0;
-                }
-                if let Some(tables) = zero.ephemeron_values {
-                    tables.for_each_young_value(|v| *v = f(Tagged(*v)).0);
+                match zero.ephemeron_values {
+                    // A scavenge: the young cells' held values and the young
+                    // ephemeron values (old ones do not move).
+                    Some(tables) => {
+                        for h in zero.held.young_held_mut() {
+                            *h = f(Tagged(*h)).0;
+                        }
+                        tables.for_each_young_value(|v| *v = f(Tagged(*v)).0);
+                    }
+                    None => {
+                        for h in zero.held.held_mut() {
+                            *h = f(Tagged(*h)).0;
+                        }
+                    }
                 }
             }
         }

@@ -11,8 +11,9 @@
 //! (the target moved) and cleared after marking (the target stayed white).
 //! A scavenge treats the target as weak too (it is not in the tagged
 //! range), so a young target reachable only through WeakRefs dies in the
-//! next minor GC. The cost is a walk of the rows at each scavenge and
-//! compaction, as for weak handles.
+//! next minor GC. A scavenge visits only the rows on the young list (the
+//! object or its target may be young); a row whose object and target are
+//! both old leaves it, so long-lived WeakRefs cost a minor GC nothing.
 //!
 //! Barrier and black allocation: the marker never reads the target slot,
 //! so storing a target needs no marking barrier, and a WeakRef born black
@@ -47,11 +48,14 @@ pub fn clear_if_dead(slot: &AtomicUsize, is_live: impl Fn(usize) -> bool, cleare
     false
 }
 
-/// The WeakRef objects of one isolate (tagged words), held weakly.
+/// The WeakRef objects of one isolate (tagged words), held weakly, in two
+/// lists: `young` (the object or its target may be young: what a scavenge
+/// visits) and `old` (both old: only major GCs look at them).
 #[cfg(not(loom))]
 #[derive(Debug, Default)]
 pub(crate) struct WeakRefs {
-    objects: Vec<usize>,
+    old: Vec<usize>,
+    young: Vec<usize>,
 }
 
 #[cfg(not(loom))]
@@ -69,23 +73,46 @@ mod heap_side {
         unsafe { atomic_word(HeapObject::from_tagged(Tagged(object)).slot(offsets::WEAK_REF_TARGET)) }
     }
 
+    /// One row's update (see [`WeakRefs::update`]): the row's new word, or
+    /// `None` if the WeakRef died.
+    fn update_row(o: usize, undefined: Tagged, f: &mut impl FnMut(Tagged) -> Tagged) -> Option<usize> {
+        let no = f(Tagged(o));
+        if no.0 == CLEARED_WORD {
+            return None;
+        }
+        let slot = target_slot(no.0);
+        let t = Tagged(read_target(slot));
+        if t.is_heap_object() {
+            let nt = f(t);
+            if nt != t {
+                let nt = if nt.0 == CLEARED_WORD { undefined } else { nt };
+                // Relaxed: see `read_target`.
+                slot.store(nt.0, Ordering::Relaxed);
+            }
+        }
+        Some(no.0)
+    }
+
     impl WeakRefs {
-        /// Records a new WeakRef object.
+        /// Records a new WeakRef object (young).
         pub(crate) fn add(&mut self, object: Tagged) {
-            self.objects.push(object.0);
+            self.young.push(object.0);
+        }
+
+        fn all(&self) -> impl Iterator<Item = usize> + '_ {
+            self.old.iter().chain(&self.young).copied()
         }
 
         /// Number of WeakRef objects alive, and of those whose target is
         /// alive (weak edges; a cleared one holds `undefined`).
         pub(crate) fn counts(&self, undefined: Tagged) -> (usize, usize) {
-            let edges = self.objects.iter().filter(|&&o| read_target(target_slot(o)) != undefined.0).count();
-            (self.objects.len(), edges)
+            let edges = self.all().filter(|&o| read_target(target_slot(o)) != undefined.0).count();
+            (self.old.len() + self.young.len(), edges)
         }
 
-        /// Calls `f` on every WeakRef object and every target that is a
-        /// heap object.
+        /// Calls `f` on every WeakRef object and its target.
         pub(crate) fn for_each(&self, mut f: impl FnMut(Tagged, Tagged)) {
-            for &o in &self.objects {
+            for o in self.all() {
                 f(Tagged(o), Tagged(read_target(target_slot(o))));
             }
         }
@@ -94,36 +121,44 @@ mod heap_side {
         /// new word, [`CLEARED_WORD`] that the object died): a row whose
         /// object died goes; a dead target becomes `undefined`.
         pub(crate) fn update(&mut self, undefined: Tagged, mut f: impl FnMut(Tagged) -> Tagged) {
-            self.objects.retain_mut(|o| {
-                let no = f(Tagged(*o));
-                if no.0 == CLEARED_WORD {
-                    return false;
+            for list in [&mut self.old, &mut self.young] {
+                list.retain_mut(|o| update_row(*o, undefined, &mut f).map(|no| *o = no).is_some());
+            }
+        }
+
+        /// After a scavenge: [`WeakRefs::update`] for the young list alone;
+        /// rows whose object and target are now both old (`is_young`
+        /// rejects them) join the old list.
+        pub(crate) fn scavenge_update(
+            &mut self,
+            undefined: Tagged,
+            mut f: impl FnMut(Tagged) -> Tagged,
+            is_young: impl Fn(Tagged) -> bool,
+        ) {
+            let old = &mut self.old;
+            self.young.retain_mut(|o| {
+                let Some(no) = update_row(*o, undefined, &mut f) else { return false };
+                *o = no;
+                if is_young(Tagged(no)) || is_young(Tagged(read_target(target_slot(no)))) {
+                    return true;
                 }
-                *o = no.0;
-                let slot = target_slot(no.0);
-                let t = Tagged(read_target(slot));
-                if t.is_heap_object() {
-                    let nt = f(t);
-                    if nt != t {
-                        let nt = if nt.0 == CLEARED_WORD { undefined } else { nt };
-                        // Relaxed: see `read_target`.
-                        slot.store(nt.0, Ordering::Relaxed);
-                    }
-                }
-                true
+                old.push(no);
+                false
             });
         }
 
         /// After marking: rows of dead WeakRefs go; live ones whose target
         /// `is_live` rejects are cleared to `undefined`.
         pub(crate) fn clear_dead(&mut self, undefined: Tagged, is_live: impl Fn(Tagged) -> bool) {
-            self.objects.retain(|&o| {
-                if !is_live(Tagged(o)) {
-                    return false;
-                }
-                clear_if_dead(target_slot(o), |a| is_live(Tagged::from_address(a)), undefined.0);
-                true
-            });
+            for list in [&mut self.old, &mut self.young] {
+                list.retain(|&o| {
+                    if !is_live(Tagged(o)) {
+                        return false;
+                    }
+                    clear_if_dead(target_slot(o), |a| is_live(Tagged::from_address(a)), undefined.0);
+                    true
+                });
+            }
         }
     }
 }
