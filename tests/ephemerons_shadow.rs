@@ -369,7 +369,6 @@ fn run(mode: GcMode, ops: &[Op], platform: &Platform) -> Res<()> {
             break;
         }
     }
-    let mut scope = HandleScope::new(&mut s);
     let live = m.live();
     prop_assert!(m.cells.iter().all(|(t, _, _)| live.contains(t)), "a dead target's held value was not delivered");
     Ok(())
