@@ -14,6 +14,11 @@
 //! is gone by then; only the held value is delivered, so nothing can
 //! resurrect it.
 //!
+//! Cells start on the registry's young list; a scavenge updates only those
+//! (and treats only their held values and the queued ones as roots), and
+//! moves a cell whose words are all old to the old list, which only major
+//! GCs walk.
+//!
 //! A registry that dies takes its cells and its queue with it (as in
 //! JavaScript: no callback runs for a collected registry). Held values are
 //! strong roots while their registry's row exists, so a held value that
