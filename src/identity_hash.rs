@@ -60,7 +60,6 @@ impl IdentityHashes {
     }
 
     /// The hash of `t`'s object, if it has one.
-    #[cfg(test)]
     pub(crate) fn get(&self, t: Tagged) -> Option<u32> {
         self.by_address.get(&t.address()).copied()
     }

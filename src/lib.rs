@@ -38,6 +38,7 @@
 //! |---|---|
 //! | [`isolate`] | one heap and its collector per thread; statistics |
 //! | `scope` | [`HandleScope`]: allocation (with an optional [`AllocationSite`]) and typed access |
+//! | `ephemeron_api` | the weak kinds on [`HandleScope`]: WeakMap / WeakSet tables, WeakRefs, finalization registries; [`WeakStats`] |
 //! | [`platform`] | the shared worker pool: GC jobs the posting thread runs from the start (helpers join if free), pause work before background work, background tasks in turns |
 //! | `collector` | the driver: [`GcRequest`], the pauses, the safepoint, the allocation slow path, limits and sizing |
 //! | `tracer` | GC events, phase times, `--trace-gc` lines; the bounded, numbered event history |
@@ -54,6 +55,9 @@
 //! | `verifier` | the heap verifier |
 //! | `roots` | the roots (handles, string table, identity hashes) and the one walk over them |
 //! | `identity_hash` | the per-isolate side table of identity hashes, a weak root that follows moves |
+//! | `ephemeron` | ephemeron tables (WeakMap / WeakSet): the entry store, the marking rounds, the pause's bounded fixpoint and linear fallback |
+//! | `weak_ref` | weak fields: WeakRef objects whose target slot no collector traces, cleared to `undefined` |
+//! | `finalization` | finalization registries: cells, the ready queue the runtime drains outside GCs |
 //! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists), allocation sites and their pretenuring feedback |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
 //! | `evacuation` | the forwarding protocol (CAS on the map word) over a narrow memory interface |
@@ -80,9 +84,14 @@ mod collector;
 mod compactor;
 #[cfg(not(loom))]
 mod config;
+mod ephemeron;
+#[cfg(not(loom))]
+mod ephemeron_api;
 #[cfg(not(loom))]
 mod error;
 mod evacuation;
+#[cfg(not(loom))]
+mod finalization;
 mod gate;
 #[cfg(not(loom))]
 mod gc_callbacks;
@@ -113,6 +122,7 @@ mod tracer;
 mod value;
 #[cfg(not(loom))]
 mod verifier;
+mod weak_ref;
 mod worklist;
 #[cfg(not(loom))]
 pub mod workloads;
@@ -121,6 +131,7 @@ pub mod workloads;
 pub use {
     collector::GcRequest,
     config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MIN_PAUSE_TARGET},
+    ephemeron_api::{DrainError, WeakStats, WeakTargetError},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{
@@ -132,8 +143,9 @@ pub use {
     object::InstanceType,
     platform::Platform,
     scope::{
-        ByteArray, EscapableHandleScope, FixedArray, HandleScope, HasFields, HasLength, HasRawBytes, HeapNumber,
-        HeapString, HeapType, IntoValue, Map, Object, ObjectLayout, ScopeParent,
+        ByteArray, EphemeronTable, EscapableHandleScope, FinalizationRegistry, FixedArray, HandleScope, HasFields,
+        HasLength, HasRawBytes, HeapNumber, HeapString, HeapType, IntoValue, Map, Object, ObjectLayout, ScopeParent,
+        WeakRef,
     },
     string_table::hash_str,
     tracer::{GcEvent, GcKind, GcReason, GcSpan, Phase},
@@ -144,6 +156,7 @@ pub use {
 /// `loom-tests/` drive the crate's own code.
 #[cfg(loom)]
 pub mod model {
+    pub use crate::ephemeron::{Entry, EphemeronTables, Marks, MAX_PAUSE_ROUNDS};
     pub use crate::evacuation::{
         forward_exclusive, forwarding_target, load_field_for_marking, load_map_word, publish_field,
         record_migrated_slots, try_forward, update_slot, Memory,
@@ -158,6 +171,7 @@ pub mod model {
     pub use crate::heap::remembered_set::{SlotCallbackResult, SlotSet, SLOTS_PER_BUCKET};
     pub use crate::heap::sweep_state::{sweep_runs, SweepSlot, SweepState};
     pub use crate::sync::faults;
+    pub use crate::weak_ref::{clear_if_dead, read_target};
     pub use crate::worklist::{GreyPool, Local, Worklist, SEGMENT_SIZE};
 }
 

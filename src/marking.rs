@@ -13,8 +13,17 @@
 //! and all drain the same segment-based work-stealing worklists the
 //! scavenger uses ([`crate::worklist`]), until global termination.
 //!
+//! Ephemeron tables ([`crate::ephemeron`]): a table's values are not
+//! traced with the table; an entry's value is traced once its key is
+//! marked. Background markers that run out of grey objects run ephemeron
+//! rounds (at most [`MAX_CONCURRENT_ROUNDS`] a cycle); the pause that ends
+//! marking runs the bounded fixpoint ([`ephemeron_fixpoint`]: at most
+//! [`MAX_PAUSE_ROUNDS`] rounds, each followed by a parallel drain, then the
+//! linear fallback).
+//!
 //! After marking, weak handles and string-table entries whose targets stayed
-//! white are cleared.
+//! white are cleared, and so are ephemeron entries of dead keys, WeakRef
+//! targets, and finalization cells (whose held values are queued).
 //!
 //! Marking imports no other phase. While compacting (the driver chose
 //! evacuation candidates before marking started), it records the slots that
@@ -22,6 +31,7 @@
 //! receives one hand-off: the scavenger calls [`after_scavenge`] with the
 //! objects it copied or promoted during a marking cycle.
 
+use crate::ephemeron::{EphemeronTables, Marks, MAX_CONCURRENT_ROUNDS, MAX_PAUSE_ROUNDS};
 use crate::gate::WorkerGate;
 use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, Page};
@@ -29,7 +39,7 @@ use crate::heap::{Heap, PAGE_SIZE_LOG2};
 use crate::object::{HeapObject, MapRef};
 use crate::platform::{Background, Platform, Step};
 use crate::roots::{RootSet, StrongWalk};
-use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 use crate::tracer::{Phase, SpanRecorder};
 use crate::value::Tagged;
 use crate::worklist::{GreyPool, Local, Worklist};
@@ -133,7 +143,79 @@ impl Marker<'_> {
 /// Returns the marked bytes.
 pub(crate) fn mark_full(heap: &mut Heap, compacting: bool) -> usize {
     reset_live_bytes(heap);
-    mark_parallel(heap, Vec::new(), compacting)
+    heap.roots.ephemerons.lock().reset_marking();
+    let marked = mark_parallel(heap, Vec::new(), compacting);
+    marked + ephemeron_fixpoint(heap, compacting)
+}
+
+/// The marks of the heap being marked, for the ephemeron algorithm.
+struct HeapMarks;
+
+impl Marks for HeapMarks {
+    #[inline]
+    fn is_marked(&self, word: usize) -> bool {
+        is_live(Tagged(word))
+    }
+    #[inline]
+    fn try_mark(&self, word: usize) -> bool {
+        try_grey(Tagged(word)).is_some()
+    }
+}
+
+/// The object a word [`HeapMarks`] marked points to.
+fn marked_object(word: usize) -> HeapObject {
+    // SAFETY: the ephemeron store holds tagged words of live objects (its
+    // rows are updated where objects move and cleared where they die), and
+    // `try_mark` succeeded only for a heap object.
+    unsafe { HeapObject::from_tagged(Tagged(word)) }
+}
+
+/// The pause's ephemeron fixpoint, once every grey object was drained: at
+/// most [`MAX_PAUSE_ROUNDS`] rounds over the waiting entries, each followed
+/// by a parallel drain of what it marked; if work is left then, the linear
+/// fallback (sequential, linear in entries plus objects). Returns the bytes
+/// marked.
+fn ephemeron_fixpoint(heap: &mut Heap, compacting: bool) -> usize {
+    let store = heap.roots.ephemerons.clone();
+    let mut tables = store.lock();
+    let mut marked = 0;
+    let rounds = tables.pause_rounds(&HeapMarks, MAX_PAUSE_ROUNDS, |seed| {
+        marked += mark_parallel(heap, seed.into_iter().map(marked_object).collect(), compacting);
+    });
+    match rounds {
+        Ok(r) => tables.last_pause_rounds = r,
+        Err(seed) => {
+            tables.last_pause_rounds = MAX_PAUSE_ROUNDS;
+            tables.linear_fallbacks += 1;
+            let mut live = LiveBytes::new();
+            tables.linear(&HeapMarks, seed, |w, stack| {
+                marked += blacken(marked_object(w), &mut live, compacting, |c| stack.push(c.tagged().0));
+            });
+            live.flush();
+        }
+    }
+    marked
+}
+
+/// A background marker's ephemeron round, when it ran out of grey objects:
+/// what it marked, if anything. Skipped when the mutator holds the store
+/// (it inserts) or the cycle's rounds are spent.
+fn concurrent_ephemeron_round(shared: &MarkingShared) -> Option<Vec<HeapObject>> {
+    let mut tables = shared.ephemerons.try_lock()?;
+    if tables.concurrent_rounds >= MAX_CONCURRENT_ROUNDS {
+        return None;
+    }
+    tables.concurrent_rounds += 1;
+    let mut found = Vec::new();
+    tables.round(&HeapMarks, |w| found.push(marked_object(w)));
+    (!found.is_empty()).then_some(found)
+}
+
+/// The mutator's shading of a value it stores into an ephemeron table or a
+/// finalization registry while marking runs (as the insertion barrier would
+/// for a heap slot).
+pub(crate) fn shade_stored(worklist: &mut Vec<HeapObject>, v: Tagged) {
+    shade(worklist, v)
 }
 
 /// Marks, in parallel inside the pause, everything reachable from the roots
@@ -257,6 +339,8 @@ struct MarkingShared {
     /// Bytes blackened so far this cycle, by workers and steps (for the
     /// schedule).
     marked_bytes: AtomicUsize,
+    /// The isolate's ephemeron tables, for the workers' rounds.
+    ephemerons: Arc<Mutex<EphemeronTables>>,
 }
 
 /// Posts background workers while there is work, up to the cap.
@@ -285,7 +369,7 @@ fn background_worker(shared: &MarkingShared, bg: &Background<'_>) -> Step {
         loop {
             let obj = match local.pop() {
                 Some(o) => o,
-                None => match shared.pool.steal() {
+                None => match shared.pool.steal().or_else(|| concurrent_ephemeron_round(shared)) {
                     Some(seg) => {
                         local = seg;
                         continue;
@@ -469,6 +553,7 @@ fn set_marking_flags(heap: &mut Heap, on: bool) {
 /// on are marked one by one).
 pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool, limit: usize) -> IncrementalMarking {
     reset_live_bytes(heap);
+    heap.roots.ephemerons.lock().reset_marking();
     set_marking_flags(heap, true);
     let mut roots = Vec::with_capacity(1024);
     shade_roots(heap, &mut roots);
@@ -479,6 +564,7 @@ pub(crate) fn start_incremental(heap: &mut Heap, compacting: bool, limit: usize)
         compacting,
         spans: SpanRecorder::new(heap.spans.origin()),
         marked_bytes: AtomicUsize::new(0),
+        ephemerons: heap.roots.ephemerons.clone(),
     });
     for chunk in roots.chunks(crate::worklist::SEGMENT_SIZE) {
         shared.pool.push(chunk.to_vec());
@@ -600,7 +686,8 @@ pub(crate) fn finish_incremental(
     let background = m.shared.marked_bytes.load(Ordering::Relaxed).saturating_sub(m.mutator_marked);
     let mut seed = m.shared.pool.drain();
     seed.append(barrier_worklist);
-    let marked = mark_parallel(heap, seed, m.shared.compacting);
+    let mut marked = mark_parallel(heap, seed, m.shared.compacting);
+    marked += ephemeron_fixpoint(heap, m.shared.compacting);
     set_marking_flags(heap, false);
     (marked, background)
 }

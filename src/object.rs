@@ -16,6 +16,9 @@
 //! | `Object` (runtime) | map, N tagged fields, M raw bytes (from its map) |
 //! | `FreeSpace`        | map, size (Smi) — a filler of two or more words  |
 //! | `Filler`           | map — a one-word filler                          |
+//! | `EphemeronTable`   | map, table id (Smi): entries in [`crate::ephemeron`]'s store |
+//! | `WeakRef`          | map, target (a *weak* slot, outside the tagged range: [`crate::weak_ref`]) |
+//! | `FinalizationRegistry` | map, registry id (Smi): cells in [`crate::finalization`]'s store |
 //!
 //! All raw memory access goes through [`HeapObject`]'s methods, which rest on
 //! one invariant: a `HeapObject` is only made for the address of a live,
@@ -51,6 +54,14 @@ pub enum InstanceType {
     FreeSpace = 9,
     /// A one-word filler.
     Filler = 10,
+    /// An ephemeron table (WeakMap / WeakSet): a value is kept alive only
+    /// while its key is (see `ephemeron`).
+    EphemeronTable = 11,
+    /// A weak reference held in a heap slot: cleared to `undefined` when its
+    /// target dies (see `weak_ref`).
+    WeakRef = 12,
+    /// A finalization registry (see `finalization`).
+    FinalizationRegistry = 13,
 }
 
 impl InstanceType {
@@ -67,6 +78,9 @@ impl InstanceType {
             8 => Object,
             9 => FreeSpace,
             10 => Filler,
+            11 => EphemeronTable,
+            12 => WeakRef,
+            13 => FinalizationRegistry,
             _ => return None,
         })
     }
@@ -92,6 +106,12 @@ pub(crate) mod offsets {
     pub const ODDBALL_KIND: usize = 1;
     // FreeSpace
     pub const FREE_SPACE_SIZE: usize = 1;
+    // EphemeronTable, FinalizationRegistry: the id of the store's row (Smi);
+    // WeakRef: the target (weak: outside the tagged range).
+    pub const SIDE_ID: usize = 1;
+    pub const WEAK_REF_TARGET: usize = 1;
+    /// The size of each of the three kinds above.
+    pub const SIDE_OBJECT_WORDS: usize = 2;
 }
 
 /// Rounds `n` up to a whole number of words.
@@ -268,7 +288,9 @@ impl HeapObject {
             }
             FreeSpace => self.smi_word(offsets::FREE_SPACE_SIZE),
             Filler => WORD,
-            Map | Oddball | HeapNumber | Object => map.instance_size(),
+            Map | Oddball | HeapNumber | Object | EphemeronTable | WeakRef | FinalizationRegistry => {
+                map.instance_size()
+            }
         }
     }
 
@@ -285,7 +307,10 @@ impl HeapObject {
             }
             Object => 1..1 + map.tagged_fields(),
             Map => offsets::MAP_NAME..offsets::MAP_NAME + 1,
-            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler => 0..0,
+            // A weak reference's target is weak: outside the tagged range, so
+            // no collector traces it; `weak_ref` updates and clears it.
+            ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler | EphemeronTable
+            | WeakRef | FinalizationRegistry => 0..0,
         }
     }
 
@@ -306,7 +331,7 @@ impl HeapObject {
             String | InternalizedString => {
                 (round_to_words(offsets::STRING_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH)), 0..0)
             }
-            HeapNumber | Oddball => (map.instance_size(), 0..0),
+            HeapNumber | Oddball | EphemeronTable | WeakRef | FinalizationRegistry => (map.instance_size(), 0..0),
             Map => (map.instance_size(), offsets::MAP_NAME..offsets::MAP_NAME + 1),
             FreeSpace => (self.smi_word(offsets::FREE_SPACE_SIZE), 0..0),
             Filler => (WORD, 0..0),

@@ -10,6 +10,9 @@
 //! | weak handles | the weak [`GlobalTable`] | weak: cleared when the target dies |
 //! | the string table | [`StringTable`] | weak: entries of dead strings go |
 //! | identity hashes | [`IdentityHashes`] | weak: entries follow moves; those of dead objects go |
+//! | ephemeron tables | [`EphemeronTables`] | table objects and keys weak; values traced once their key is (marking), strong in a scavenge |
+//! | WeakRefs | [`WeakRefs`] | weak: rows follow their objects; dead targets become `undefined` |
+//! | finalization registries | [`Registries`] | registry objects, targets and tokens weak; held values strong |
 //!
 //! Every phase reaches them through this module and no other: the scavenger
 //! and the marker walk the strong roots in parallel ([`Roots::strong`]:
@@ -19,11 +22,14 @@
 //! and the verifier reads them all ([`Roots::for_each`]). A new kind of root
 //! is one more row here.
 
+use crate::ephemeron::EphemeronTables;
+use crate::finalization::Registries;
 use crate::handles::{clear_weak_slot, GlobalTable, GlobalTableInner, HandleBlocks, CLEARED};
 use crate::identity_hash::IdentityHashes;
 use crate::string_table::StringTable;
-use crate::sync::{AtomicUsize, Mutex, Ordering};
+use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
 use crate::value::Tagged;
+use crate::weak_ref::WeakRefs;
 use std::cell::Ref;
 use std::rc::Rc;
 
@@ -40,6 +46,12 @@ pub(crate) enum Root {
     String { hash: u64 },
     /// The key of an identity-hash entry.
     IdentityHash,
+    /// An ephemeron table object, key or value.
+    Ephemeron,
+    /// A WeakRef object or its target.
+    WeakRef,
+    /// A finalization registry, target, token or held value.
+    Finalization,
 }
 
 impl std::fmt::Display for Root {
@@ -50,13 +62,16 @@ impl std::fmt::Display for Root {
             Root::Weak(i) => write!(f, "weak handle #{i}"),
             Root::String { .. } => write!(f, "string table entry"),
             Root::IdentityHash => write!(f, "identity-hash entry"),
+            Root::Ephemeron => write!(f, "ephemeron table entry"),
+            Root::WeakRef => write!(f, "WeakRef row"),
+            Root::Finalization => write!(f, "finalization registry cell"),
         }
     }
 }
 
 /// The kinds of roots one walk visits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RootSet(u8);
+pub(crate) struct RootSet(u16);
 
 impl RootSet {
     /// The local handles.
@@ -67,17 +82,36 @@ impl RootSet {
     const WEAK_HANDLES: RootSet = RootSet(4);
     /// The identity-hash table's keys alone.
     const IDENTITY_HASHES: RootSet = RootSet(16);
+    /// The ephemeron tables: table objects, keys and values. Weak (keys'
+    /// and tables' deaths drop entries); marking traces the values itself.
+    const EPHEMERONS: RootSet = RootSet(32);
+    /// For a scavenge's update: the table objects and the entries on the
+    /// tables' young lists alone (the ephemeron remembered set).
+    const YOUNG_EPHEMERONS: RootSet = RootSet(512);
+    /// For a scavenge's update: the WeakRefs on the young list alone.
+    const YOUNG_WEAK_REFS: RootSet = RootSet(1024);
+    /// For a scavenge's update: the registries and their young cells alone.
+    const YOUNG_FINALIZATION: RootSet = RootSet(2048);
+    /// The WeakRef rows and their targets.
+    const WEAK_REFS: RootSet = RootSet(64);
+    /// The finalization registries' weak words: registries, targets, tokens.
+    const FINALIZATION_WEAK: RootSet = RootSet(128);
+    /// The finalization registries' held values (strong).
+    const FINALIZATION_HELD: RootSet = RootSet(256);
     /// The weak references that may point into the young generation, which
-    /// a scavenge updates: the weak handles and the identity-hash keys.
-    pub(crate) const WEAKS: RootSet = RootSet(4 | 16);
+    /// a scavenge updates: the weak handles, the identity-hash keys, the
+    /// ephemeron tables' young entries, the young WeakRefs and the
+    /// registries' young cells.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 512 | 1024 | 2048);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
-    /// What keeps objects alive: local and global handles.
-    pub(crate) const STRONG: RootSet = RootSet(1 | 2);
+    /// What keeps objects alive: local and global handles, and held values
+    /// waiting for delivery.
+    pub(crate) const STRONG: RootSet = RootSet(1 | 2 | 256);
     /// What holds objects without keeping them alive.
-    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16);
+    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16 | 32 | 64 | 128);
     /// Every root.
-    pub(crate) const ALL: RootSet = RootSet(31);
+    pub(crate) const ALL: RootSet = RootSet(511);
 
     fn has(self, kind: RootSet) -> bool {
         self.0 & kind.0 != 0
@@ -93,6 +127,12 @@ pub(crate) struct Roots {
     pub(crate) weaks: Rc<GlobalTable>,
     pub(crate) string_table: StringTable,
     pub(crate) identity_hashes: IdentityHashes,
+    /// Shared with the background markers, which run ephemeron rounds.
+    pub(crate) ephemerons: Arc<Mutex<EphemeronTables>>,
+    pub(crate) weak_refs: WeakRefs,
+    pub(crate) finalization: Registries,
+    /// `undefined`, what a dead WeakRef target becomes.
+    pub(crate) undefined: Tagged,
 }
 
 impl Roots {
@@ -100,7 +140,12 @@ impl Roots {
     pub(crate) fn new(id: u32, reserved: impl IntoIterator<Item = Tagged>) -> Roots {
         let mut locals = Vec::with_capacity(1024);
         locals.extend(reserved);
+        let undefined = locals[0];
         Roots {
+            ephemerons: Arc::new(Mutex::new(EphemeronTables::new())),
+            weak_refs: WeakRefs::default(),
+            finalization: Registries::default(),
+            undefined,
             locals,
             globals: GlobalTable::new(id),
             weaks: GlobalTable::new(id),
@@ -138,6 +183,21 @@ impl Roots {
             for (t, _) in self.identity_hashes.iter() {
                 f(Root::IdentityHash, t);
             }
+        }
+        if set.has(RootSet::EPHEMERONS) {
+            self.ephemerons.lock().for_each_word(|w| f(Root::Ephemeron, Tagged(w)));
+        }
+        if set.has(RootSet::WEAK_REFS) {
+            self.weak_refs.for_each(|o, t| {
+                f(Root::WeakRef, o);
+                f(Root::WeakRef, t);
+            });
+        }
+        if set.has(RootSet::FINALIZATION_WEAK) {
+            self.finalization.for_each_weak(|w| f(Root::Finalization, Tagged(w)));
+        }
+        if set.has(RootSet::FINALIZATION_HELD) {
+            self.finalization.for_each_held(|w| f(Root::Finalization, Tagged(w)));
         }
     }
 
@@ -177,6 +237,32 @@ impl Roots {
         if set.has(RootSet::IDENTITY_HASHES) {
             self.identity_hashes.update(|t| f(Root::IdentityHash, t));
         }
+        if set.has(RootSet::EPHEMERONS) {
+            self.ephemerons.lock().update(|w| f(Root::Ephemeron, Tagged(w)).0);
+        }
+        if set.has(RootSet::YOUNG_EPHEMERONS) {
+            self.ephemerons
+                .lock()
+                .scavenge_update(|w| f(Root::Ephemeron, Tagged(w)).0, |w| crate::ephemeron_api::is_young(Tagged(w)));
+        }
+        if set.has(RootSet::WEAK_REFS) {
+            self.weak_refs.update(self.undefined, |t| f(Root::WeakRef, t));
+        }
+        if set.has(RootSet::YOUNG_WEAK_REFS) {
+            self.weak_refs.scavenge_update(self.undefined, |t| f(Root::WeakRef, t), crate::ephemeron_api::is_young);
+        }
+        if set.has(RootSet::FINALIZATION_WEAK) {
+            self.finalization.update(|w| f(Root::Finalization, Tagged(w)).0);
+        }
+        if set.has(RootSet::YOUNG_FINALIZATION) {
+            self.finalization
+                .scavenge_update(|w| f(Root::Finalization, Tagged(w)).0, |w| crate::ephemeron_api::is_young(Tagged(w)));
+        }
+        if set.has(RootSet::FINALIZATION_HELD) {
+            for h in self.finalization.held_mut() {
+                *h = f(Root::Finalization, Tagged(*h)).0;
+            }
+        }
     }
 
     /// Weak clearing once marking is complete: weak handles, string-table
@@ -190,12 +276,33 @@ impl Roots {
         }
         drop(table);
         self.string_table.retain(&is_live);
-        self.identity_hashes.retain(is_live);
+        self.identity_hashes.retain(&is_live);
+        self.ephemerons.lock().clear_dead(|w| is_live(Tagged(w)));
+        self.weak_refs.clear_dead(self.undefined, &is_live);
+        self.finalization.clear_dead(|w| is_live(Tagged(w)));
     }
 
     /// The strong roots, held for a parallel walk ([`StrongRoots::walk`]).
     pub(crate) fn strong(&mut self) -> StrongRoots<'_> {
-        StrongRoots { locals: &mut self.locals, globals: self.globals.inner.borrow() }
+        StrongRoots {
+            locals: &mut self.locals,
+            globals: self.globals.inner.borrow(),
+            held: &mut self.finalization,
+            ephemeron_values: None,
+        }
+    }
+
+    /// [`Roots::strong`] for a scavenge, which also treats the values of the
+    /// ephemeron entries on the tables' young lists as strong (their keys
+    /// stay weak; V8's scavenger does the same): a minor GC cannot tell
+    /// whether an old key is alive.
+    pub(crate) fn strong_for_scavenge(&mut self) -> StrongRoots<'_> {
+        StrongRoots {
+            locals: &mut self.locals,
+            globals: self.globals.inner.borrow(),
+            held: &mut self.finalization,
+            ephemeron_values: Some(self.ephemerons.lock()),
+        }
     }
 
     /// The handle tables of `set`, with their kind and how to name a slot.
@@ -212,13 +319,27 @@ impl Roots {
 pub(crate) struct StrongRoots<'r> {
     locals: &'r mut Vec<Tagged>,
     globals: Ref<'r, GlobalTableInner>,
+    held: &'r mut Registries,
+    ephemeron_values: Option<parking_lot::MutexGuard<'r, EphemeronTables>>,
+}
+
+/// The roots task 0 visits: the locals, the held values, and (in a
+/// scavenge) the ephemeron values.
+struct TaskZero<'r> {
+    locals: &'r mut Vec<Tagged>,
+    held: &'r mut Registries,
+    ephemeron_values: Option<&'r mut EphemeronTables>,
 }
 
 impl StrongRoots<'_> {
     /// A walk shared by the tasks of one parallel job.
     pub(crate) fn walk(&mut self) -> StrongWalk<'_> {
         StrongWalk {
-            locals: Mutex::new(Some(&mut *self.locals)),
+            locals: Mutex::new(Some(TaskZero {
+                locals: &mut *self.locals,
+                held: &mut *self.held,
+                ephemeron_values: self.ephemeron_values.as_deref_mut(),
+            })),
             globals: &self.globals.blocks,
             cursor: AtomicUsize::new(0),
         }
@@ -229,7 +350,7 @@ impl StrongRoots<'_> {
 /// isolate's own thread) takes the local handles; every task claims
 /// global-handle blocks through one cursor, so each block has one visitor.
 pub(crate) struct StrongWalk<'r> {
-    locals: Mutex<Option<&'r mut Vec<Tagged>>>,
+    locals: Mutex<Option<TaskZero<'r>>>,
     globals: &'r HandleBlocks,
     cursor: AtomicUsize,
 }
@@ -239,9 +360,24 @@ impl StrongWalk<'_> {
     /// new value (the same to leave it).
     pub(crate) fn visit(&self, task: usize, mut f: impl FnMut(Tagged) -> Tagged) {
         if task == 0 {
-            if let Some(locals) = self.locals.lock().take() {
-                for h in locals.iter_mut() {
+            if let Some(zero) = self.locals.lock().take() {
+                for h in zero.locals.iter_mut() {
                     *h = f(*h);
+                }
+                match zero.ephemeron_values {
+                    // A scavenge: the young cells' held values and the young
+                    // ephemeron values (old ones do not move).
+                    Some(tables) => {
+                        for h in zero.held.young_held_mut() {
+                            *h = f(Tagged(*h)).0;
+                        }
+                        tables.for_each_young_value(|v| *v = f(Tagged(*v)).0);
+                    }
+                    None => {
+                        for h in zero.held.held_mut() {
+                            *h = f(Tagged(*h)).0;
+                        }
+                    }
                 }
             }
         }

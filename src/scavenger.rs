@@ -626,7 +626,9 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
     let memento_map = heap.ro_roots.allocation_memento_map;
     let site_count = heap.sites.len();
     let Heap { new_space, old_space, pool, roots, platform, spans, sites, .. } = heap;
-    let mut strong = roots.strong();
+    // Ephemeron values are strong in a scavenge, their keys weak (dropped
+    // below, with the weak handles, when not copied).
+    let mut strong = roots.strong_for_scavenge();
     let job = Job {
         exclusive: tasks == 1,
         marking,

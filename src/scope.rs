@@ -80,6 +80,14 @@ pub enum HeapNumber {}
 pub enum Map {}
 /// Marker: a runtime-defined object made from a [`Map`].
 pub enum Object {}
+/// Marker: an ephemeron table, a WeakMap / WeakSet
+/// ([`HandleScope::new_ephemeron_table`]).
+pub enum EphemeronTable {}
+/// Marker: a weak reference held in the heap ([`HandleScope::new_weak_ref`]).
+pub enum WeakRef {}
+/// Marker: a finalization registry
+/// ([`HandleScope::new_finalization_registry`]).
+pub enum FinalizationRegistry {}
 
 /// Handle types that name a kind of heap object, for [`HandleScope::cast`].
 ///
@@ -142,6 +150,9 @@ heap_type!(HeapString, String..=InternalizedString);
 heap_type!(HeapNumber, HeapNumber..=HeapNumber);
 heap_type!(Map, Map..=Map);
 heap_type!(Object, Object..=Object);
+heap_type!(EphemeronTable, EphemeronTable..=EphemeronTable);
+heap_type!(WeakRef, WeakRef..=WeakRef);
+heap_type!(FinalizationRegistry, FinalizationRegistry..=FinalizationRegistry);
 impl HasFields for FixedArray {}
 impl HasFields for Object {}
 impl HasLength for FixedArray {}
@@ -305,7 +316,7 @@ impl<'s> HandleScope<'s> {
     }
 
     #[inline(always)]
-    fn push<T>(&mut self, t: Tagged) -> Local<'s, T> {
+    pub(crate) fn push<T>(&mut self, t: Tagged) -> Local<'s, T> {
         let id = self.isolate.heap.id;
         self.push_in(t, id)
     }
@@ -412,7 +423,11 @@ impl<'s> HandleScope<'s> {
     /// object, with old or immortal values only (`undefined`, Smis, raw
     /// words): an old object must not point young without a barrier.
     #[inline(always)]
-    fn allocate_young(&mut self, size: usize, site: Option<&AllocationSite>) -> Result<HeapObject, AllocError> {
+    pub(crate) fn allocate_young(
+        &mut self,
+        size: usize,
+        site: Option<&AllocationSite>,
+    ) -> Result<HeapObject, AllocError> {
         match site {
             None => self.isolate.allocate(size, Space::Young),
             Some(site) => self.allocate_at_site(size, site),
@@ -1337,14 +1352,30 @@ mod tests {
     #[test]
     fn the_raw_kind_check_agrees_with_the_decoded_one() {
         use InstanceType::*;
-        let all =
-            [Map, Oddball, FixedArray, ByteArray, String, InternalizedString, HeapNumber, Object, FreeSpace, Filler];
+        let all = [
+            Map,
+            Oddball,
+            FixedArray,
+            ByteArray,
+            String,
+            InternalizedString,
+            HeapNumber,
+            Object,
+            FreeSpace,
+            Filler,
+            EphemeronTable,
+            WeakRef,
+            FinalizationRegistry,
+        ];
         agrees::<super::FixedArray>(&all);
         agrees::<super::ByteArray>(&all);
         agrees::<super::HeapString>(&all);
         agrees::<super::HeapNumber>(&all);
         agrees::<super::Map>(&all);
         agrees::<super::Object>(&all);
+        agrees::<super::EphemeronTable>(&all);
+        agrees::<super::WeakRef>(&all);
+        agrees::<super::FinalizationRegistry>(&all);
         assert!(super::HeapString::matches(String) && super::HeapString::matches(InternalizedString));
         assert!(!super::HeapString::matches(HeapNumber) && !super::HeapString::matches(ByteArray));
     }

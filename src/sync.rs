@@ -587,6 +587,10 @@ pub mod faults {
         /// Slot-set iteration reads cells Relaxed instead of Acquire, so it
         /// can find a slot before its contents.
         SlotIterateRelaxed = 29,
+        /// An ephemeron round drops an entry whose key it found white
+        /// instead of keeping it waiting, so a key marked later (by another
+        /// marker, concurrently) never gets its value traced.
+        EphemeronDropWaiting = 40,
     }
 
     #[cfg(loom)]

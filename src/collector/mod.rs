@@ -146,6 +146,19 @@ impl Collector {
         }
     }
 
+    /// Is a GC pause of this isolate running (a GC callback is being
+    /// called)?
+    pub(crate) fn in_pause(&self) -> bool {
+        matches!(self.state, State::InPause)
+    }
+
+    /// Puts the collector in or out of a pause, as a GC callback would see
+    /// it (for tests of calls that must be refused inside a GC).
+    #[cfg(test)]
+    pub(crate) fn set_in_pause_for_test(&mut self, on: bool) {
+        self.state = if on { State::InPause } else { State::Idle };
+    }
+
     /// Runs what `request` asks for.
     pub(crate) fn request(&mut self, heap: &mut Heap, request: GcRequest) {
         self.check_usable(heap.id);
@@ -600,6 +613,7 @@ impl Collector {
             major_gcs: self.tracer.major_count,
             total_pause: self.tracer.total_pause,
             pages_pending_sweep: self.sweeping.as_ref().map_or(0, Sweeping::pages_left),
+            weak: crate::ephemeron_api::weak_stats(roots),
         }
     }
 

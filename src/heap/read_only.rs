@@ -43,6 +43,10 @@ pub(crate) struct ReadOnlyRoots {
     pub(crate) filler_map: usize,
     /// The map of allocation mementos (see `heap::allocation_site`).
     pub(crate) allocation_memento_map: usize,
+    /// The maps of the weak kinds (`ephemeron`, `weak_ref`, `finalization`).
+    pub(crate) ephemeron_table_map: usize,
+    pub(crate) weak_ref_map: usize,
+    pub(crate) finalization_registry_map: usize,
     pub(crate) oddballs: [usize; 5],
     pub(crate) empty_fixed_array: usize,
 }
@@ -108,6 +112,9 @@ impl ReadOnlySpace {
         // Shaped like a heap number (two words, the second raw): an
         // allocation memento's second word is its site's index.
         roots.allocation_memento_map = make(InstanceType::HeapNumber, 2 * WORD);
+        roots.ephemeron_table_map = make(InstanceType::EphemeronTable, offsets::SIDE_OBJECT_WORDS * WORD);
+        roots.weak_ref_map = make(InstanceType::WeakRef, offsets::SIDE_OBJECT_WORDS * WORD);
+        roots.finalization_registry_map = make(InstanceType::FinalizationRegistry, offsets::SIDE_OBJECT_WORDS * WORD);
         for (i, slot) in roots.oddballs.iter_mut().enumerate() {
             let o = alloc(2);
             o.set_word(offsets::MAP, roots.oddball_map);

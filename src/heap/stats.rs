@@ -96,6 +96,9 @@ pub struct HeapStats {
     /// memory has not reached the free lists yet (0 once sweeping is
     /// complete).
     pub pages_pending_sweep: usize,
+    /// Ephemeron tables, WeakRefs and finalization registries, with their
+    /// weak edges.
+    pub weak: crate::WeakStats,
 }
 
 impl HeapStats {
