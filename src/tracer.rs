@@ -81,6 +81,10 @@ impl GcReason {
 /// A phase of a GC pause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
+    /// Stopping the background markers and sweepers at the start of a GC
+    /// pause (each leaves at its next check; a worker the OS has descheduled
+    /// inside holds the pause until it runs again, V8's safepoint wait).
+    StopWorkers,
     /// Scavenge: roots, remembered set, copying.
     Scavenge,
     /// Promotion of the young generation by pages (instead of a scavenge,

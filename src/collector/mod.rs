@@ -258,13 +258,13 @@ impl Collector {
             let kind = if what == Collection::Minor { GcKind::Minor } else { GcKind::Major };
             gc.callbacks.prologue(heap.id, kind, reason);
             let start = Instant::now();
-            gc.pause_workers(heap);
+            let mut timer = PhaseTimer::new();
+            timer.time(Phase::StopWorkers, || gc.pause_workers(heap));
             heap.make_iterable();
             #[cfg(test)]
             tests::maybe_inject_panic();
             let bytes_before = heap.size_of_objects();
             let young_before = heap.new_space.used();
-            let mut timer = PhaseTimer::new();
             let (kind, scavenge) = match what {
                 Collection::Minor => (GcKind::Minor, gc.minor(heap, &mut timer)),
                 Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory)),
