@@ -14,7 +14,7 @@
 //! let platform = Platform::new(2)?;
 //! let mut isolate = Isolate::new(&platform, HeapConfig::default())?;
 //! let mut scope = HandleScope::new(&mut isolate);
-//! let point = scope.new_map(&ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0 })?;
+//! let point = scope.new_map(&ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() })?;
 //! let p = scope.new_object(point)?;
 //! scope.set(p, 0, Smi::from(3));
 //! let label = scope.new_string("origin")?;
@@ -53,6 +53,7 @@
 //! | `barrier` | the write barrier: generational and compaction slot recording, Dijkstra shading while marking |
 //! | `verifier` | the heap verifier |
 //! | `roots` | the roots (handles, string table, identity hashes) and the one walk over them |
+//! | [`heap_snapshot`] | V8 `.heapsnapshot` files for Chrome DevTools, with stable ids across moves; leak finding (growth between two snapshots, retaining paths) |
 //! | `identity_hash` | the per-isolate side table of identity hashes, a weak root that follows moves |
 //! | `heap` | pages, spaces, allocation without GC, page facts (live objects, mark bitmap, remembered sets, sweep state, free lists), allocation sites and their pretenuring feedback |
 //! | `worklist` | segment-based work-stealing worklists with termination detection |
@@ -86,6 +87,8 @@ mod evacuation;
 mod gate;
 #[cfg(not(loom))]
 mod gc_callbacks;
+#[cfg(not(loom))]
+pub mod heap_snapshot;
 #[cfg(not(loom))]
 mod identity_hash;
 #[cfg(not(loom))]
@@ -125,6 +128,7 @@ pub use {
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
+    heap_snapshot::HeapSnapshotInfo,
     isolate::{GcCallbackId, GcCallbackInfo, HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,
     platform::Platform,

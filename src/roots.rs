@@ -10,6 +10,7 @@
 //! | weak handles | the weak [`GlobalTable`] | weak: cleared when the target dies |
 //! | the string table | [`StringTable`] | weak: entries of dead strings go |
 //! | identity hashes | [`IdentityHashes`] | weak: entries follow moves; those of dead objects go |
+//! | heap-snapshot ids | [`SnapshotIds`] | weak, as identity hashes (empty until a first snapshot) |
 //!
 //! Every phase reaches them through this module and no other: the scavenger
 //! and the marker walk the strong roots in parallel ([`Roots::strong`]:
@@ -20,6 +21,7 @@
 //! is one more row here.
 
 use crate::handles::{clear_weak_slot, GlobalTable, GlobalTableInner, HandleBlocks, CLEARED};
+use crate::heap_snapshot::SnapshotIds;
 use crate::identity_hash::IdentityHashes;
 use crate::string_table::StringTable;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
@@ -40,6 +42,8 @@ pub(crate) enum Root {
     String { hash: u64 },
     /// The key of an identity-hash entry.
     IdentityHash,
+    /// The key of a heap-snapshot id entry.
+    SnapshotId,
 }
 
 impl std::fmt::Display for Root {
@@ -50,6 +54,7 @@ impl std::fmt::Display for Root {
             Root::Weak(i) => write!(f, "weak handle #{i}"),
             Root::String { .. } => write!(f, "string table entry"),
             Root::IdentityHash => write!(f, "identity-hash entry"),
+            Root::SnapshotId => write!(f, "heap-snapshot id entry"),
         }
     }
 }
@@ -64,20 +69,23 @@ impl RootSet {
     /// The global handles.
     pub(crate) const GLOBALS: RootSet = RootSet(2);
     /// The weak handles alone.
-    const WEAK_HANDLES: RootSet = RootSet(4);
+    pub(crate) const WEAK_HANDLES: RootSet = RootSet(4);
     /// The identity-hash table's keys alone.
     const IDENTITY_HASHES: RootSet = RootSet(16);
+    /// The heap-snapshot id table's keys alone.
+    const SNAPSHOT_IDS: RootSet = RootSet(32);
     /// The weak references that may point into the young generation, which
-    /// a scavenge updates: the weak handles and the identity-hash keys.
-    pub(crate) const WEAKS: RootSet = RootSet(4 | 16);
+    /// a scavenge updates: the weak handles, the identity-hash and the
+    /// snapshot-id keys.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 32);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
     /// What keeps objects alive: local and global handles.
     pub(crate) const STRONG: RootSet = RootSet(1 | 2);
     /// What holds objects without keeping them alive.
-    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16);
+    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16 | 32);
     /// Every root.
-    pub(crate) const ALL: RootSet = RootSet(31);
+    pub(crate) const ALL: RootSet = RootSet(63);
 
     fn has(self, kind: RootSet) -> bool {
         self.0 & kind.0 != 0
@@ -93,6 +101,7 @@ pub(crate) struct Roots {
     pub(crate) weaks: Rc<GlobalTable>,
     pub(crate) string_table: StringTable,
     pub(crate) identity_hashes: IdentityHashes,
+    pub(crate) snapshot_ids: SnapshotIds,
 }
 
 impl Roots {
@@ -106,11 +115,13 @@ impl Roots {
             weaks: GlobalTable::new(id),
             string_table: StringTable::new(),
             identity_hashes: IdentityHashes::new(id),
+            snapshot_ids: SnapshotIds::new(),
         }
     }
 
     /// Calls `f` on every root of `set`, in a fixed order: locals, globals,
-    /// weak handles, string table, identity-hash keys. Cleared weak handles are skipped. Runs
+    /// weak handles, string table, identity-hash keys, snapshot-id keys.
+    /// Cleared weak handles are skipped. Runs
     /// on the isolate's thread.
     pub(crate) fn for_each(&self, set: RootSet, mut f: impl FnMut(Root, Tagged)) {
         if set.has(RootSet::LOCALS) {
@@ -137,6 +148,11 @@ impl Roots {
         if set.has(RootSet::IDENTITY_HASHES) {
             for (t, _) in self.identity_hashes.iter() {
                 f(Root::IdentityHash, t);
+            }
+        }
+        if set.has(RootSet::SNAPSHOT_IDS) {
+            for (t, _) in self.snapshot_ids.iter() {
+                f(Root::SnapshotId, t);
             }
         }
     }
@@ -177,6 +193,9 @@ impl Roots {
         if set.has(RootSet::IDENTITY_HASHES) {
             self.identity_hashes.update(|t| f(Root::IdentityHash, t));
         }
+        if set.has(RootSet::SNAPSHOT_IDS) {
+            self.snapshot_ids.update(|t| f(Root::SnapshotId, t));
+        }
     }
 
     /// Weak clearing once marking is complete: weak handles, string-table
@@ -190,7 +209,8 @@ impl Roots {
         }
         drop(table);
         self.string_table.retain(&is_live);
-        self.identity_hashes.retain(is_live);
+        self.identity_hashes.retain(&is_live);
+        self.snapshot_ids.retain(is_live);
     }
 
     /// The strong roots, held for a parallel walk ([`StrongRoots::walk`]).

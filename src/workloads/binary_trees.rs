@@ -81,7 +81,7 @@ pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> 
     let mut output = Vec::new();
     let mut nodes = 0;
     let mut s = HandleScope::new(isolate);
-    let node = s.new_map(&ObjectLayout { name: "TreeNode".into(), tagged_fields: 2, raw_bytes: 0 })?;
+    let node = s.new_map(&ObjectLayout { name: "TreeNode".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() })?;
 
     {
         let mut s = HandleScope::new(&mut s);

@@ -160,7 +160,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
     let mut output = Vec::new();
     let mut nodes = 0;
     let mut s = HandleScope::new(isolate);
-    let layout = ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8 };
+    let layout = ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8, ..Default::default() };
     let node = s.new_map(&layout)?;
 
     output.push(format!("Stretching memory with a binary tree of depth {}", p.stretch_depth));

@@ -401,7 +401,7 @@ fn verify(scope: &mut HandleScope<'_>, t: &Tree<'_>, p: &Params) -> Result<usize
 pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
     let started = Instant::now();
     let mut s = HandleScope::new(isolate);
-    let layout = |name: &str, tagged_fields, raw_bytes| ObjectLayout { name: name.into(), tagged_fields, raw_bytes };
+    let layout = |name: &str, tagged_fields, raw_bytes| ObjectLayout { name: name.into(), tagged_fields, raw_bytes, ..Default::default() };
     let tree_map = s.new_map(&layout("SplayTree", 1, 0))?;
     let tree = s.new_object(tree_map)?;
     let null = s.null();
