@@ -283,7 +283,14 @@ impl HeapSnapshot {
         (0..self.node_count()).find(|&i| self.raw_node(i, self.n_id) == id)
     }
 
-    /// The nodes named `name`.
+    /// The instances of class `class` (see [`Growth::name`]): the objects,
+    /// arrays and hidden nodes named `class`, or every string for
+    /// `(string)`, every heap number for `(heap number)`.
+    pub fn instances_of<'a>(&'a self, class: &'a str) -> impl Iterator<Item = usize> + 'a {
+        (0..self.node_count()).filter(move |&i| self.class_of(i) == Some(class))
+    }
+
+    /// The nodes named `name`, of any kind (a string's name is its text).
     pub fn nodes_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = usize> + 'a {
         (0..self.node_count()).filter(move |&i| self.name_of(i) == name)
     }
