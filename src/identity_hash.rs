@@ -49,6 +49,10 @@ impl<V: Copy> AddressMap<V> {
         self.by_address.len()
     }
 
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.by_address.reserve(additional)
+    }
+
     /// The value of `t`'s object, `make()` inserted if it has none.
     pub(crate) fn get_or_insert_with(&mut self, t: Tagged, make: impl FnOnce() -> V) -> V {
         debug_assert!(t.is_heap_object());

@@ -49,6 +49,11 @@ impl SnapshotIds {
         })
     }
 
+    /// Makes room for `additional` more ids.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.by_address.reserve(additional)
+    }
+
     /// Number of objects with an id.
     pub(crate) fn len(&self) -> usize {
         self.by_address.len()

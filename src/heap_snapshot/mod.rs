@@ -47,7 +47,7 @@ use crate::collector::GcRequest;
 use crate::heap::page::flags;
 use crate::heap::Heap;
 use crate::isolate::Isolate;
-use crate::object::{field_name, map_name, offsets, string_text, HeapObject, InstanceType, MapRef};
+use crate::object::{field_name, map_name, offsets, HeapObject, InstanceType, MapRef};
 use crate::roots::{Root, RootSet};
 use crate::value::Tagged;
 use std::collections::HashMap;
@@ -211,23 +211,23 @@ struct MapInfo {
     field_names: Vec<Option<Rc<str>>>,
 }
 
-/// The deduplicated `strings` table; index 0 is V8's `<dummy>`.
+/// The deduplicated shared names of the `strings` table, numbered from
+/// `first` on (see [`Snapshot::write`]).
 struct Strings {
     ids: HashMap<Rc<str>, u32>,
+    first: u32,
 }
 
 impl Strings {
-    fn new() -> Strings {
-        let mut s = Strings { ids: HashMap::new() };
-        s.id("<dummy>");
-        s
+    fn new(first: u32) -> Strings {
+        Strings { ids: HashMap::new(), first }
     }
 
     fn id(&mut self, s: &str) -> u32 {
         if let Some(&id) = self.ids.get(s) {
             return id;
         }
-        let id = self.ids.len() as u32;
+        let id = self.first + self.ids.len() as u32;
         self.ids.insert(Rc::from(s), id);
         id
     }
@@ -348,31 +348,65 @@ struct Snapshot<'h> {
     heap: &'h mut Heap,
     /// Every object's address, sorted: node index = SYNTHETIC_NODES + position.
     objects: Vec<usize>,
+    /// String objects and heap numbers among them.
+    string_objects: usize,
+    numbers: usize,
     /// Heap numbers seen so far in this pass: the k-th one's value node is
     /// node `SYNTHETIC_NODES + objects.len() + k`.
     numbers_seen: usize,
-    numbers: usize,
+    /// String objects described so far: the k-th one's name is string `1 + k`.
+    strings_seen: usize,
     /// Where the description of value nodes looks for the next heap number.
     value_cursor: usize,
+    /// A counting pass: edges need no target node index.
+    counting: bool,
     maps: HashMap<usize, Rc<MapInfo>>,
+}
+
+/// The UTF-8 bytes of a string object.
+fn string_bytes<'a>(s: HeapObject) -> &'a [u8] {
+    s.bytes(offsets::STRING_HEADER_WORDS * crate::heap::WORD, s.smi_word(offsets::LENGTH))
+}
+
+fn is_filler(ty: InstanceType) -> bool {
+    matches!(ty, InstanceType::FreeSpace | InstanceType::Filler)
 }
 
 impl<'h> Snapshot<'h> {
     fn new(heap: &'h mut Heap) -> Snapshot<'h> {
-        let mut objects = Vec::new();
-        let mut numbers = 0;
+        let ty = |o: HeapObject| {
+            // SAFETY: a live object's map word holds its live map.
+            MapRef(unsafe { HeapObject::from_address(o.map_word()) }).instance_type()
+        };
+        // Counted first, so the address vector is allocated once, exactly.
+        let mut n = 0;
+        heap.for_each_object(|o, _| n += !is_filler(ty(o)) as usize);
+        let mut objects = Vec::with_capacity(n);
+        let (mut numbers, mut string_objects) = (0, 0);
         let heap_number_map = heap.ro_roots.heap_number_map;
         heap.for_each_object(|o, _| {
-            let map = o.map_word();
-            // SAFETY: a live object's map word holds its live map.
-            let ty = MapRef(unsafe { HeapObject::from_address(map) }).instance_type();
-            if !matches!(ty, InstanceType::FreeSpace | InstanceType::Filler) {
+            let t = ty(o);
+            if !is_filler(t) {
                 objects.push(o.address());
-                numbers += (map == heap_number_map) as usize;
+                numbers += (o.map_word() == heap_number_map) as usize;
+                string_objects += matches!(t, InstanceType::String | InstanceType::InternalizedString) as usize;
             }
         });
         objects.sort_unstable();
-        Snapshot { heap, objects, numbers_seen: 0, numbers, value_cursor: 0, maps: HashMap::new() }
+        // Room for every id up front: no rehash, no transient doubling.
+        let ids = &mut heap.roots.snapshot_ids;
+        ids.reserve(objects.len().saturating_sub(ids.len()));
+        Snapshot {
+            heap,
+            objects,
+            string_objects,
+            numbers,
+            numbers_seen: 0,
+            strings_seen: 0,
+            value_cursor: 0,
+            counting: false,
+            maps: HashMap::new(),
+        }
     }
 
     fn node_count(&self) -> usize {
@@ -381,6 +415,7 @@ impl<'h> Snapshot<'h> {
 
     /// The node of the object `t` points to; `None` for a Smi, or an object
     /// in read-only space when `read_only` is false (see the module docs).
+    /// In a counting pass, any node (`Some(0)`).
     fn node_of(&self, t: Tagged, read_only: bool) -> Option<usize> {
         if !t.is_heap_object() {
             return None;
@@ -389,6 +424,9 @@ impl<'h> Snapshot<'h> {
         // just collected), so it points to a live object.
         if !read_only && unsafe { HeapObject::from_tagged(t) }.page().has(flags::READ_ONLY) {
             return None;
+        }
+        if self.counting {
+            return Some(0);
         }
         match self.objects.binary_search(&t.address()) {
             Ok(i) => Some(SYNTHETIC_NODES + i),
@@ -412,24 +450,37 @@ impl<'h> Snapshot<'h> {
             .clone()
     }
 
+    /// Counts the edges of `node`.
+    fn edge_count(&mut self, node: usize) -> io::Result<usize> {
+        let mut n = Count(0);
+        self.counting = true;
+        let r = self.edges_of(node, &mut n);
+        self.counting = false;
+        r.map(|()| n.0)
+    }
+
     /// Writes the whole snapshot; returns (nodes, edges, objects, strings).
+    ///
+    /// The `strings` table holds, after V8's `<dummy>`, first the text of
+    /// every string object and the value of every heap number, in node
+    /// order (so their names need no table while writing: string `1 + k`
+    /// names the k-th string object), then the deduplicated shared names
+    /// (map and field names, synthetic nodes, edge names).
     fn write(mut self, out: &mut dyn Write) -> io::Result<(usize, usize, usize, usize)> {
         let nodes = self.node_count();
-        let mut count = Count(0);
-        self.numbers_seen = 0;
+        let mut edges = 0;
         for node in 0..nodes {
-            self.edges_of(node, &mut count)?;
+            edges += self.edge_count(node)?;
         }
-        let edges = count.0;
-        let mut strings = Strings::new();
+        let per_object = (1 + self.string_objects + self.numbers) as u32;
+        let mut strings = Strings::new(per_object);
         write!(out, "{{\"snapshot\":{{\"meta\":{META},\"node_count\":{nodes},\"edge_count\":{edges},\"trace_function_count\":0}},\n\"nodes\":[")?;
         self.numbers_seen = 0;
         for node in 0..nodes {
             let (ty, name, id, size) = self.describe(node, &mut strings);
-            let mut n = Count(0);
-            self.edges_of(node, &mut n)?;
+            let n = self.edge_count(node)?;
             let sep = if node == 0 { "" } else { "," };
-            write_numbers(out, sep, &[ty as u64, name as u64, id as u64, size as u64, n.0 as u64, 0, 0])?;
+            write_numbers(out, sep, &[ty as u64, name as u64, id as u64, size as u64, n as u64, 0, 0])?;
         }
         out.write_all(b"],\n\"edges\":[")?;
         self.numbers_seen = 0;
@@ -437,17 +488,31 @@ impl<'h> Snapshot<'h> {
         for node in 0..nodes {
             self.edges_of(node, &mut emit)?;
         }
-        out.write_all(b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[")?;
+        out.write_all(b"],\n\"trace_function_infos\":[],\n\"trace_tree\":[],\n\"samples\":[],\n\"locations\":[],\n\"strings\":[\"<dummy>\"")?;
+        // The per-object names, walked again in node order.
+        let heap_number_map = self.heap.ro_roots.heap_number_map;
+        for pass in [InstanceType::String, InstanceType::HeapNumber] {
+            for &addr in &self.objects {
+                // SAFETY: an object start found by the walk of the collected heap.
+                let o = unsafe { HeapObject::from_address(addr) };
+                let ty = o.instance_type();
+                if pass == InstanceType::String && matches!(ty, InstanceType::String | InstanceType::InternalizedString) {
+                    out.write_all(b",\n")?;
+                    write_json_string(out, truncated(&String::from_utf8_lossy(string_bytes(o))))?;
+                } else if pass == InstanceType::HeapNumber && o.map_word() == heap_number_map {
+                    out.write_all(b",\n")?;
+                    write_json_string(out, &number_text(f64::from_bits(o.word(offsets::NUMBER_VALUE) as u64)))?;
+                }
+            }
+        }
         let mut table: Vec<(u32, Rc<str>)> = strings.ids.into_iter().map(|(s, id)| (id, s)).collect();
         table.sort_unstable_by_key(|&(id, _)| id);
-        for (i, (_, s)) in table.iter().enumerate() {
-            if i > 0 {
-                out.write_all(b",\n")?;
-            }
+        for (_, s) in &table {
+            out.write_all(b",\n")?;
             write_json_string(out, s)?;
         }
         out.write_all(b"]}\n")?;
-        Ok((nodes, edges, self.objects.len(), table.len()))
+        Ok((nodes, edges, self.objects.len(), per_object as usize + table.len()))
     }
 
     /// A node's (type, name's string id, id, self size).
@@ -465,8 +530,12 @@ impl<'h> Snapshot<'h> {
         if let Some(&addr) = self.objects.get(i) {
             // SAFETY: an object start found by the walk of the collected heap.
             let o = unsafe { HeapObject::from_address(addr) };
-            let (ty, name) = self.object_node(o);
             let id = self.heap.roots.snapshot_ids.id_of(o.tagged());
+            if matches!(o.instance_type(), InstanceType::String | InstanceType::InternalizedString) {
+                self.strings_seen += 1;
+                return (NodeType::String, self.strings_seen as u32, id, o.size());
+            }
+            let (ty, name) = self.object_node(o);
             return (ty, strings.id(&name), id, o.size());
         }
         // The value of the next heap number (value nodes are described in
@@ -480,9 +549,9 @@ impl<'h> Snapshot<'h> {
         // SAFETY: as above.
         let number = unsafe { HeapObject::from_address(self.objects[self.value_cursor]) };
         self.value_cursor += 1;
-        let value = f64::from_bits(number.word(offsets::NUMBER_VALUE) as u64);
+        let k = i - self.objects.len();
         let id = self.heap.roots.snapshot_ids.id_of(number.tagged()) + 1;
-        (NodeType::String, strings.id(&number_text(value)), id, 0)
+        (NodeType::String, (1 + self.string_objects + k) as u32, id, 0)
     }
 
     /// The type and name of an object's node, by kind.
@@ -496,10 +565,7 @@ impl<'h> Snapshot<'h> {
             InstanceType::Object => (NodeType::Object, self.map_info(map).instance_name.clone()),
             InstanceType::FixedArray => (NodeType::Array, Rc::from("FixedArray")),
             InstanceType::ByteArray => (NodeType::Array, Rc::from("ByteArray")),
-            InstanceType::String | InstanceType::InternalizedString => {
-                let text = string_text(o.tagged()).unwrap_or_default();
-                (NodeType::String, Rc::from(truncated(&text)))
-            }
+            InstanceType::String | InstanceType::InternalizedString => unreachable!("strings name themselves"),
             InstanceType::HeapNumber => (NodeType::Number, Rc::from("heap number")),
             InstanceType::Oddball => (NodeType::Hidden, Rc::from("system / Oddball")),
             InstanceType::Map => {
