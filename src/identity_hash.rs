@@ -59,7 +59,6 @@ impl<V: Copy> AddressMap<V> {
         *self.by_address.entry(t.address()).or_insert_with(make)
     }
 
-    #[cfg(test)]
     pub(crate) fn get(&self, t: Tagged) -> Option<V> {
         self.by_address.get(&t.address()).copied()
     }
@@ -97,6 +96,18 @@ impl<V: Copy> AddressMap<V> {
     /// Keeps only the entries whose object `keep` accepts.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(Tagged) -> bool) {
         self.by_address.retain(|&a, _| keep(Tagged::from_address(a)));
+    }
+
+    /// Keeps the entries whose object `keep` accepts and moves the others
+    /// into `taken`.
+    pub(crate) fn retain_or_take(&mut self, mut keep: impl FnMut(Tagged) -> bool, taken: &mut Vec<(Tagged, V)>) {
+        self.by_address.retain(|&a, &mut v| {
+            let t = Tagged::from_address(a);
+            keep(t) || {
+                taken.push((t, v));
+                false
+            }
+        });
     }
 }
 

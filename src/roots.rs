@@ -72,20 +72,22 @@ impl RootSet {
     pub(crate) const WEAK_HANDLES: RootSet = RootSet(4);
     /// The identity-hash table's keys alone.
     const IDENTITY_HASHES: RootSet = RootSet(16);
-    /// The heap-snapshot id table's keys alone.
-    const SNAPSHOT_IDS: RootSet = RootSet(32);
+    /// The heap-snapshot id table's keys of old objects.
+    const SNAPSHOT_IDS_OLD: RootSet = RootSet(32);
+    /// The heap-snapshot id table's keys of young objects.
+    const SNAPSHOT_IDS_YOUNG: RootSet = RootSet(64);
     /// The weak references that may point into the young generation, which
-    /// a scavenge updates: the weak handles, the identity-hash and the
-    /// snapshot-id keys.
-    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 32);
+    /// a scavenge updates: the weak handles, the identity-hash keys and the
+    /// young objects' snapshot-id keys.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 64);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
     /// What keeps objects alive: local and global handles.
     pub(crate) const STRONG: RootSet = RootSet(1 | 2);
     /// What holds objects without keeping them alive.
-    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16 | 32);
+    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16 | 32 | 64);
     /// Every root.
-    pub(crate) const ALL: RootSet = RootSet(63);
+    pub(crate) const ALL: RootSet = RootSet(127);
 
     fn has(self, kind: RootSet) -> bool {
         self.0 & kind.0 != 0
@@ -150,7 +152,7 @@ impl Roots {
                 f(Root::IdentityHash, t);
             }
         }
-        if set.has(RootSet::SNAPSHOT_IDS) {
+        if set.has(RootSet(RootSet::SNAPSHOT_IDS_OLD.0 | RootSet::SNAPSHOT_IDS_YOUNG.0)) {
             for (t, _) in self.snapshot_ids.iter() {
                 f(Root::SnapshotId, t);
             }
@@ -193,8 +195,11 @@ impl Roots {
         if set.has(RootSet::IDENTITY_HASHES) {
             self.identity_hashes.update(|t| f(Root::IdentityHash, t));
         }
-        if set.has(RootSet::SNAPSHOT_IDS) {
-            self.snapshot_ids.update(|t| f(Root::SnapshotId, t));
+        if set.has(RootSet::SNAPSHOT_IDS_YOUNG) {
+            self.snapshot_ids.update_young(|t| f(Root::SnapshotId, t));
+        }
+        if set.has(RootSet::SNAPSHOT_IDS_OLD) {
+            self.snapshot_ids.update_old(|t| f(Root::SnapshotId, t));
         }
     }
 
