@@ -53,7 +53,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = HeapConfig { max_old_space_size: 4 << 30, ..HeapConfig::default() };
     let mut isolate = Isolate::new(&platform, config)?;
     let mut scope = HandleScope::new(&mut isolate);
-    let node = scope.new_map(&ObjectLayout::new("TreeNode", 4, 8).with_field_names(["left", "right", "label", "weight"]))?;
+    let node =
+        scope.new_map(&ObjectLayout::new("TreeNode", 4, 8).with_field_names(["left", "right", "label", "weight"]))?;
     // Each tree node comes with a label string, and every fourth with a
     // heap number: about 2.25 objects per node.
     let nodes = objects * 4 / 9;

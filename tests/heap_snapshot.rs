@@ -134,7 +134,8 @@ fn objects_are_named_by_kind_and_fields_by_the_layout() {
     assert_eq!(edges(&s, arrays[0].index), [e("element", "1", "Pair")]);
     assert_eq!(s.nodes().filter(|n| n.kind == "number").count(), 1, "one heap number; Smis are no nodes");
     // The array's retainer is its global handle.
-    let retainers: Vec<_> = s.retainers(arrays[0].index).into_iter().map(|(from, e)| (s.node(from).name, e.kind)).collect();
+    let retainers: Vec<_> =
+        s.retainers(arrays[0].index).into_iter().map(|(from, e)| (s.node(from).name, e.kind)).collect();
     let handles = [("(Handle scope)", "element"), ("(Global handles)", "element")].map(|(a, b)| (a.into(), b.into()));
     assert_eq!(retainers, handles, "its local and its global handle");
 }
@@ -390,5 +391,56 @@ fn an_independent_v8_snapshot_parser_reads_our_files() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the parser disagrees:\n{text}");
     assert!(text.contains("ok: "), "{text}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The example built beside this test executable, if it is there and at
+/// least as new as this test (as in tests/pauses_demo.rs).
+fn built_example(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let profile_dir = exe.parent()?.parent()?;
+    let example = profile_dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let (built, this) = (example.metadata().ok()?.modified().ok()?, exe.metadata().ok()?.modified().ok()?);
+    (built >= this).then_some(example)
+}
+
+#[test]
+fn the_pause_demonstration_writes_a_snapshot_per_workload_with_named_objects_and_retainers() {
+    let dir = temp_dir("pauses");
+    let args = ["--quick", "--workload", "gcbench", "--mode", "stop-the-world", "--json"];
+    let (snapshots, report) = (dir.join("snapshots"), dir.join("report"));
+    let mut cmd = match built_example("pauses") {
+        Some(example) => std::process::Command::new(example),
+        None => {
+            let mut c = std::process::Command::new(env!("CARGO"));
+            c.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+                "run",
+                "--quiet",
+                "--profile",
+                "test",
+                "--example",
+                "pauses",
+                "--",
+            ]);
+            c
+        }
+    };
+    let out = cmd.args(args).arg("--heap-snapshot").arg(&snapshots).arg("--out").arg(&report).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = snapshots.join("gcbench-stop-the-world.heapsnapshot");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("wrote {}", file.display())));
+    let s = HeapSnapshot::from_path(&file).unwrap();
+    // GCBench's long-lived tree (depth 14 in --quick) and its array are alive.
+    let nodes = named(&s, "Node");
+    assert!(nodes.len() >= (1 << 15) - 1, "{} Node objects", nodes.len());
+    let inner = nodes.iter().find(|n| n.edge_count == 3).unwrap();
+    let fields: Vec<_> = edges(&s, inner.index).into_iter().map(|(k, n, to)| format!("{k} {n} -> {to}")).collect();
+    assert_eq!(fields, ["property left -> Node", "property right -> Node", "internal map -> system / Map (Node)"]);
+    let path = s.path_text(&s.retaining_path(inner.index).unwrap());
+    assert_eq!(path[..2], ["(root)[1]", "(GC roots)[1]"], "held by the workload's handle scope: {path:?}");
+    assert!(path[3..path.len() - 1].iter().all(|step| step.starts_with("Node.")), "{path:?}");
+    // The figures leave the snapshot's own GC out: the JSON line still parses.
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.contains("\"workload\":\"gcbench\""), "{line}");
     std::fs::remove_dir_all(dir).ok();
 }

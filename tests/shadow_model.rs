@@ -471,7 +471,8 @@ impl Run {
         let mut t = HandleScope::new(scope);
         let mut maps = Vec::new();
         for &(name, tagged_fields, raw_bytes) in &MAPS[..EPHEMERAL_MAP] {
-            let m = alloc(t.new_map(&ObjectLayout { name: name.into(), tagged_fields, raw_bytes, ..Default::default() }))?;
+            let m =
+                alloc(t.new_map(&ObjectLayout { name: name.into(), tagged_fields, raw_bytes, ..Default::default() }))?;
             maps.push(t.global(m));
         }
         let seen_gcs = t.gc_counts();
@@ -985,7 +986,12 @@ impl Run {
                             let map = match self.expected_map(&mut t, *k) {
                                 Some(m) => m,
                                 None => {
-                                    let layout = ObjectLayout { name: name.into(), tagged_fields, raw_bytes, ..Default::default() };
+                                    let layout = ObjectLayout {
+                                        name: name.into(),
+                                        tagged_fields,
+                                        raw_bytes,
+                                        ..Default::default()
+                                    };
                                     let m = alloc(t.new_map(&layout))?;
                                     self.ephemeral_map = Some(t.weak(m));
                                     m

@@ -166,7 +166,15 @@ impl Isolate {
         }
         let (nodes, edges, objects, strings) = r?;
         flushed?;
-        Ok(HeapSnapshotInfo { nodes, edges, objects, strings, bytes: counted.bytes, gc_time, write_time: start.elapsed() })
+        Ok(HeapSnapshotInfo {
+            nodes,
+            edges,
+            objects,
+            strings,
+            bytes: counted.bytes,
+            gc_time,
+            write_time: start.elapsed(),
+        })
     }
 
     /// [`Isolate::write_heap_snapshot`] into a new file at `path`
@@ -496,7 +504,8 @@ impl<'h> Snapshot<'h> {
                 // SAFETY: an object start found by the walk of the collected heap.
                 let o = unsafe { HeapObject::from_address(addr) };
                 let ty = o.instance_type();
-                if pass == InstanceType::String && matches!(ty, InstanceType::String | InstanceType::InternalizedString) {
+                if pass == InstanceType::String && matches!(ty, InstanceType::String | InstanceType::InternalizedString)
+                {
                     out.write_all(b",\n")?;
                     write_json_string(out, truncated(&String::from_utf8_lossy(string_bytes(o))))?;
                 } else if pass == InstanceType::HeapNumber && o.map_word() == heap_number_map {
