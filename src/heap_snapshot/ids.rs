@@ -85,7 +85,7 @@ impl SnapshotIds {
         }
         self.young.update(f);
         let mut promoted = Vec::new();
-        self.young.retain_or_take(|t| is_young(t), &mut promoted);
+        self.young.retain_or_take(is_young, &mut promoted);
         for (t, id) in promoted {
             self.old.get_or_insert_with(t, || id);
         }
