@@ -17,10 +17,12 @@
 //! **Streaming.** The header needs the node and edge counts, and every node
 //! its edge count, before the arrays: the writer walks the objects three
 //! times (count, nodes, edges), recomputing each object's edges instead of
-//! storing them. What it keeps is one sorted address per object (node index
-//! = position, found by binary search), the deduplicated strings (written
-//! last, as V8 does) and per-map name caches: about 8 bytes per object plus
-//! the text of the strings.
+//! storing them, and a fourth time at the end for the per-object names
+//! (strings' texts, numbers' values), which it writes straight from the
+//! heap rather than keeping them. What it keeps is one sorted address per
+//! object (node index = position, found by binary search), the shared
+//! names (map, field, root and edge names) and per-map caches: about
+//! 8 bytes per object (`tests/heap_snapshot_memory.rs`).
 //!
 //! **Ids** are stable across snapshots of one isolate ([`ids`]).
 //!
