@@ -42,7 +42,9 @@ fn small_object(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BATCH as u64));
     let (_p, mut iso) = isolate();
     let mut scope = HandleScope::new(&mut iso);
-    let map = scope.new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     g.bench_function("isogc_new_object", |b| {
         b.iter(|| {
             let mut s = HandleScope::new(&mut scope);
@@ -93,7 +95,9 @@ fn rc_node() -> RcNode {
 fn with_objects(f: impl FnOnce(&mut HandleScope<'_>, Local<'_, Object>, Local<'_, Object>)) {
     let (_p, mut iso) = isolate();
     let mut scope = HandleScope::new(&mut iso);
-    let map = scope.new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let old = scope.new_object(map).unwrap();
     scope.collect_garbage(GcRequest::Minor);
     scope.collect_garbage(GcRequest::Minor);
@@ -257,7 +261,9 @@ fn empty_scavenge(c: &mut Criterion) {
     let mut g = c.benchmark_group("scavenge_nothing_survives");
     let (_p, mut iso) = isolate();
     let mut scope = HandleScope::new(&mut iso);
-    let map = scope.new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     // Fill most of a 1 MiB semi-space with garbage, then time the scavenge.
     let per_fill = (HeapConfig::default().min_semi_space_size * 3 / 4) / 40;
     g.bench_function("minor_gc_1MiB_semi_space", |b| {

@@ -164,8 +164,12 @@ fn isogc_splay(platform: &Platform, mode: GcMode) -> RunResult {
     let mut isolate = isogc_isolate(platform, mode);
     let started = Instant::now();
     let mut scope = HandleScope::new(&mut isolate);
-    let node = scope.new_map(&ObjectLayout { name: "SplayNode".into(), tagged_fields: 3, raw_bytes: 0 }).unwrap();
-    let payload = scope.new_map(&ObjectLayout { name: "Payload".into(), tagged_fields: 2, raw_bytes: 0 }).unwrap();
+    let node = scope
+        .new_map(&ObjectLayout { name: "SplayNode".into(), tagged_fields: 3, raw_bytes: 0, ..Default::default() })
+        .unwrap();
+    let payload = scope
+        .new_map(&ObjectLayout { name: "Payload".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let root = isogc_splay_tree(&mut scope, node, payload, SPLAY_TREE_DEPTH);
     let mut rng = Rng(0x5EED);
     for _ in 0..SPLAY_STEPS {

@@ -111,7 +111,7 @@ impl Fixture {
         let config =
             HeapConfig { mode, initial_old_space_size: 1 << 30, gc_event_history: 1 << 16, ..HeapConfig::default() };
         let mut isolate = Isolate::new(platform, config).unwrap();
-        let layout = ObjectLayout { name: "Garbage".into(), tagged_fields: 0, raw_bytes: 0 };
+        let layout = ObjectLayout { name: "Garbage".into(), tagged_fields: 0, raw_bytes: 0, ..Default::default() };
         let chunks = HEAP_BYTES / (2 * CHUNK * OBJECT_BYTES + CHUNK_BYTES);
         let root = common::chunk_root(&mut isolate, chunks, CHUNK);
         {

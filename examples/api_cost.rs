@@ -27,7 +27,9 @@ fn main() {
     let platform = Platform::new(1).unwrap();
     let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
-    let map = scope.new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Small".into(), tagged_fields: 4, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let young = scope.new_object(map).unwrap();
     let value = scope.new_object(map).unwrap();
     scope.set(young, 1, Smi::from(7));

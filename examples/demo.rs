@@ -18,8 +18,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         let mut scope = HandleScope::new(&mut isolate);
         // The runtime's layouts: a cons cell, and a point with raw f64 coordinates.
-        let cons = scope.new_map(&ObjectLayout { name: "Cons".into(), tagged_fields: 2, raw_bytes: 0 })?;
-        let point = scope.new_map(&ObjectLayout { name: "Point".into(), tagged_fields: 1, raw_bytes: 16 })?;
+        let cons = scope.new_map(&ObjectLayout {
+            name: "Cons".into(),
+            tagged_fields: 2,
+            raw_bytes: 0,
+            ..Default::default()
+        })?;
+        let point = scope.new_map(&ObjectLayout {
+            name: "Point".into(),
+            tagged_fields: 1,
+            raw_bytes: 16,
+            ..Default::default()
+        })?;
 
         // A long-lived list of 200,000 points, held by a global handle.
         let list = {

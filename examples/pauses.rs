@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release --example pauses -- [--workload binary-trees|gcbench|splay|all]
 //!     [--mode concurrent|stop-the-world|both] [--workers N] [--quick] [--json]
-//!     [--trace-gc] [--out DIR]
+//!     [--trace-gc] [--out DIR] [--heap-snapshot DIR]
 //! ```
 //!
 //! The README documents the options and the JSON field names.
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: pauses [--workload binary-trees|gcbench|splay|all] [--mode concurrent|stop-the-world|both]
-              [--workers N] [--quick] [--json] [--trace-gc] [--out DIR]
+              [--workers N] [--quick] [--json] [--trace-gc] [--out DIR] [--heap-snapshot DIR]
 
   --workload W   which workload to run (default: all)
   --mode M       which major-GC mode (default: both)
@@ -31,7 +31,10 @@ usage: pauses [--workload binary-trees|gcbench|splay|all] [--mode concurrent|sto
   --quick        small sizes: the whole run takes seconds
   --json         one JSON object per line per workload and mode on stdout, no table
   --trace-gc     one line per GC on stderr (HeapConfig::trace_gc)
-  --out DIR      where the pictures and trace.json go (default: target/isogc-report)";
+  --out DIR      where the pictures and trace.json go (default: target/isogc-report)
+  --heap-snapshot DIR
+                 at the end of each run, while its long-lived data is alive, write a heap
+                 snapshot DIR/<workload>-<mode>.heapsnapshot (open it in Chrome DevTools)";
 
 struct Options {
     workloads: Vec<Workload>,
@@ -41,6 +44,7 @@ struct Options {
     json: bool,
     trace_gc: bool,
     out: Option<PathBuf>,
+    heap_snapshot: Option<PathBuf>,
 }
 
 fn mode_name(m: GcMode) -> &'static str {
@@ -59,6 +63,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         json: false,
         trace_gc: false,
         out: None,
+        heap_snapshot: None,
     };
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -84,6 +89,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
                 o.workers = Some(v.parse().map_err(|_| format!("--workers: {v:?} is not a number"))?);
             }
             "--out" => o.out = Some(PathBuf::from(value("--out")?)),
+            "--heap-snapshot" => o.heap_snapshot = Some(PathBuf::from(value("--heap-snapshot")?)),
             "--quick" => o.size = Size::Quick,
             "--json" => o.json = true,
             "--trace-gc" => o.trace_gc = true,
@@ -465,7 +471,37 @@ fn main() -> ExitCode {
         for &mode in &o.modes {
             eprint!("running {workload} ({}) ... ", mode_name(mode));
             let config = HeapConfig { mode, trace_gc: o.trace_gc, ..HeapConfig::default() };
-            match workloads::measure(&platform, config, workload, o.size) {
+            let snapshot = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let measured = match &o.heap_snapshot {
+                None => workloads::measure(&platform, config, workload, o.size),
+                Some(dir) => {
+                    let path = dir.join(format!("{workload}-{}.heapsnapshot", mode_name(mode)));
+                    let result = snapshot.clone();
+                    let hook = move |_: Workload, scope: &mut isogc::HandleScope<'_>| {
+                        let r = std::fs::create_dir_all(path.parent().unwrap())
+                            .and_then(|()| scope.write_heap_snapshot_to(&path))
+                            .map(|info| (path.clone(), info));
+                        *result.borrow_mut() = Some(r);
+                    };
+                    workloads::with_end_hook(hook, || workloads::measure(&platform, config, workload, o.size))
+                }
+            };
+            match snapshot.take() {
+                Some(Ok((path, info))) => eprint!(
+                    "wrote {} ({} objects, {} edges, {:.1} MiB) ... ",
+                    path.display(),
+                    info.objects,
+                    info.edges,
+                    info.bytes as f64 / MB
+                ),
+                Some(Err(e)) => {
+                    eprintln!("failed");
+                    eprintln!("pauses: writing the heap snapshot of {workload} ({}): {e}", mode_name(mode));
+                    return ExitCode::FAILURE;
+                }
+                None => {}
+            }
+            match measured {
                 Ok(m) => {
                     eprintln!(
                         "{:.2} s, verified; longest pause: {}",

@@ -31,58 +31,61 @@ use crate::handles::CLEARED;
 use crate::value::Tagged;
 use std::collections::HashMap;
 
-/// The identity hashes of one isolate's objects, by object address.
-pub(crate) struct IdentityHashes {
-    by_address: HashMap<usize, u32>,
-    /// The state of the hash sequence.
-    next: u64,
+/// A value per heap object, keyed by the object's address and held weakly:
+/// the mechanism behind identity hashes, also used by the heap snapshots'
+/// stable object ids ([`crate::heap_snapshot`]). [`AddressMap::update`]
+/// follows moves and drops dead objects; an empty map costs its callers one
+/// length check.
+pub(crate) struct AddressMap<V> {
+    by_address: HashMap<usize, V>,
 }
 
-impl IdentityHashes {
-    /// An empty table whose hashes are drawn from a sequence seeded by `seed`.
-    pub(crate) fn new(seed: u32) -> IdentityHashes {
-        IdentityHashes { by_address: HashMap::new(), next: (seed as u64) << 32 }
+impl<V: Copy> AddressMap<V> {
+    pub(crate) fn new() -> AddressMap<V> {
+        AddressMap { by_address: HashMap::new() }
     }
 
-    /// Number of objects with a hash.
     pub(crate) fn len(&self) -> usize {
         self.by_address.len()
     }
 
-    /// The hash of the object `t` points to, drawn now if it has none.
-    pub(crate) fn get_or_insert(&mut self, t: Tagged) -> u32 {
-        debug_assert!(t.is_heap_object());
-        let next = &mut self.next;
-        *self.by_address.entry(t.address()).or_insert_with(|| {
-            *next = next.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            (splitmix64(*next) >> 32) as u32
-        })
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.by_address.reserve(additional)
     }
 
-    /// The hash of `t`'s object, if it has one.
-    pub(crate) fn get(&self, t: Tagged) -> Option<u32> {
+    /// The value of `t`'s object, `make()` inserted if it has none.
+    pub(crate) fn get_or_insert_with(&mut self, t: Tagged, make: impl FnOnce() -> V) -> V {
+        debug_assert!(t.is_heap_object());
+        *self.by_address.entry(t.address()).or_insert_with(make)
+    }
+
+    /// The value of `t`'s object, if it has one.
+    pub(crate) fn get(&self, t: Tagged) -> Option<V> {
         self.by_address.get(&t.address()).copied()
     }
 
-    /// Every entry: the object and its hash.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Tagged, u32)> + '_ {
-        self.by_address.iter().map(|(&a, &h)| (Tagged::from_address(a), h))
+    /// Every entry: the object and its value.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Tagged, V)> + '_ {
+        self.by_address.iter().map(|(&a, &v)| (Tagged::from_address(a), v))
     }
 
     /// Replaces every key by `f(key)`: the same to keep it, a new pointer
-    /// where the object moved (the hash moves with it), [`CLEARED`] to drop
+    /// where the object moved (the value moves with it), [`CLEARED`] to drop
     /// the entry (the object died).
     pub(crate) fn update(&mut self, mut f: impl FnMut(Tagged) -> Tagged) {
+        if self.by_address.is_empty() {
+            return;
+        }
         let mut moved = Vec::new();
-        self.by_address.retain(|&a, &mut h| {
+        self.by_address.retain(|&a, &mut v| {
             let t = Tagged::from_address(a);
             let nt = f(t);
             if nt == t {
                 return true;
             }
             if nt != CLEARED {
-                debug_assert!(nt.is_heap_object(), "an identity-hash key became {nt:?}");
-                moved.push((nt.address(), h));
+                debug_assert!(nt.is_heap_object(), "an address-map key became {nt:?}");
+                moved.push((nt.address(), v));
             }
             false
         });
@@ -94,6 +97,66 @@ impl IdentityHashes {
     /// Keeps only the entries whose object `keep` accepts.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(Tagged) -> bool) {
         self.by_address.retain(|&a, _| keep(Tagged::from_address(a)));
+    }
+
+    /// Keeps the entries whose object `keep` accepts and moves the others
+    /// into `taken`.
+    pub(crate) fn retain_or_take(&mut self, mut keep: impl FnMut(Tagged) -> bool, taken: &mut Vec<(Tagged, V)>) {
+        self.by_address.retain(|&a, &mut v| {
+            let t = Tagged::from_address(a);
+            keep(t) || {
+                taken.push((t, v));
+                false
+            }
+        });
+    }
+}
+
+/// The identity hashes of one isolate's objects, by object address.
+pub(crate) struct IdentityHashes {
+    by_address: AddressMap<u32>,
+    /// The state of the hash sequence.
+    next: u64,
+}
+
+impl IdentityHashes {
+    /// An empty table whose hashes are drawn from a sequence seeded by `seed`.
+    pub(crate) fn new(seed: u32) -> IdentityHashes {
+        IdentityHashes { by_address: AddressMap::new(), next: (seed as u64) << 32 }
+    }
+
+    /// Number of objects with a hash.
+    pub(crate) fn len(&self) -> usize {
+        self.by_address.len()
+    }
+
+    /// The hash of the object `t` points to, drawn now if it has none.
+    pub(crate) fn get_or_insert(&mut self, t: Tagged) -> u32 {
+        let next = &mut self.next;
+        self.by_address.get_or_insert_with(t, || {
+            *next = next.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            (splitmix64(*next) >> 32) as u32
+        })
+    }
+
+    /// The hash of `t`'s object, if it has one.
+    pub(crate) fn get(&self, t: Tagged) -> Option<u32> {
+        self.by_address.get(t)
+    }
+
+    /// Every entry: the object and its hash.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Tagged, u32)> + '_ {
+        self.by_address.iter()
+    }
+
+    /// [`AddressMap::update`]: moved entries keep their hash.
+    pub(crate) fn update(&mut self, f: impl FnMut(Tagged) -> Tagged) {
+        self.by_address.update(f)
+    }
+
+    /// Keeps only the entries whose object `keep` accepts.
+    pub(crate) fn retain(&mut self, keep: impl FnMut(Tagged) -> bool) {
+        self.by_address.retain(keep)
     }
 }
 

@@ -14,7 +14,7 @@
 //! let platform = Platform::new(2)?;
 //! let mut isolate = Isolate::new(&platform, HeapConfig::default())?;
 //! let mut scope = HandleScope::new(&mut isolate);
-//! let point = scope.new_map(&ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0 })?;
+//! let point = scope.new_map(&ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() })?;
 //! let p = scope.new_object(point)?;
 //! scope.set(p, 0, Smi::from(3));
 //! let label = scope.new_string("origin")?;
@@ -54,6 +54,7 @@
 //! | `barrier` | the write barrier: generational and compaction slot recording, Dijkstra shading while marking |
 //! | `verifier` | the heap verifier |
 //! | `roots` | the roots (handles, string table, identity hashes) and the one walk over them |
+//! | [`heap_snapshot`] | V8 `.heapsnapshot` files for Chrome DevTools, with stable ids across moves; leak finding (growth between two snapshots, retaining paths) |
 //! | `identity_hash` | the per-isolate side table of identity hashes, a weak root that follows moves |
 //! | `ephemeron` | ephemeron tables (WeakMap / WeakSet): the entry store, the marking rounds, the pause's bounded fixpoint and linear fallback |
 //! | `weak_ref` | weak fields: WeakRef objects whose target slot no collector traces, cleared to `undefined` |
@@ -95,6 +96,8 @@ mod finalization;
 mod gate;
 #[cfg(not(loom))]
 mod gc_callbacks;
+#[cfg(not(loom))]
+pub mod heap_snapshot;
 #[cfg(not(loom))]
 mod identity_hash;
 #[cfg(not(loom))]
@@ -139,6 +142,7 @@ pub use {
         PRETENURE_RATIO, UNTENURE_SURVIVAL,
     },
     heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
+    heap_snapshot::HeapSnapshotInfo,
     isolate::{GcCallbackId, GcCallbackInfo, HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,
     platform::Platform,

@@ -7,7 +7,7 @@
 //!
 //! | kind               | words                                            |
 //! |--------------------|--------------------------------------------------|
-//! | `Map`              | map, type, instance size, tagged fields, raw bytes, name |
+//! | `Map`              | map, type, instance size, tagged fields, raw bytes, name, field names |
 //! | `Oddball`          | map, kind (Smi)                                  |
 //! | `FixedArray`       | map, length (Smi), `length` tagged slots         |
 //! | `ByteArray`        | map, length (Smi), bytes                         |
@@ -95,7 +95,10 @@ pub(crate) mod offsets {
     pub const MAP_TAGGED_FIELDS: usize = 3;
     pub const MAP_RAW_BYTES: usize = 4;
     pub const MAP_NAME: usize = 5;
-    pub const MAP_WORDS: usize = 6;
+    /// A `FixedArray` of internalized strings, one per tagged field, or
+    /// `undefined` when the layout names none (built-in maps never do).
+    pub const MAP_FIELD_NAMES: usize = 6;
+    pub const MAP_WORDS: usize = 7;
     // Arrays and strings
     pub const LENGTH: usize = 1;
     pub const ARRAY_HEADER_WORDS: usize = 2;
@@ -306,7 +309,7 @@ impl HeapObject {
                 start..start + self.smi_word(offsets::LENGTH)
             }
             Object => 1..1 + map.tagged_fields(),
-            Map => offsets::MAP_NAME..offsets::MAP_NAME + 1,
+            Map => offsets::MAP_NAME..offsets::MAP_FIELD_NAMES + 1,
             // A weak reference's target is weak: outside the tagged range, so
             // no collector traces it; `weak_ref` updates and clears it.
             ByteArray | String | InternalizedString | HeapNumber | Oddball | FreeSpace | Filler | EphemeronTable
@@ -332,7 +335,7 @@ impl HeapObject {
                 (round_to_words(offsets::STRING_HEADER_WORDS * WORD + self.smi_word(offsets::LENGTH)), 0..0)
             }
             HeapNumber | Oddball | EphemeronTable | WeakRef | FinalizationRegistry => (map.instance_size(), 0..0),
-            Map => (map.instance_size(), offsets::MAP_NAME..offsets::MAP_NAME + 1),
+            Map => (map.instance_size(), offsets::MAP_NAME..offsets::MAP_FIELD_NAMES + 1),
             FreeSpace => (self.smi_word(offsets::FREE_SPACE_SIZE), 0..0),
             Filler => (WORD, 0..0),
         };
@@ -435,6 +438,44 @@ impl MapRef {
     pub(crate) fn is_valid(self, meta_map: usize) -> bool {
         self.0.map_word() == meta_map && InstanceType::from_u8(self.0.smi_word(offsets::MAP_TYPE) as u8).is_some()
     }
+}
+
+/// The text of a string object (`None` for a non-string: the `undefined`
+/// of a built-in map's name).
+pub(crate) fn string_text(t: Tagged) -> Option<String> {
+    if !t.is_heap_object() {
+        return None;
+    }
+    // SAFETY: `t` was read from a live object's field, so it is live.
+    let s = unsafe { HeapObject::from_tagged(t) };
+    if !matches!(s.instance_type(), InstanceType::String | InstanceType::InternalizedString) {
+        return None;
+    }
+    let bytes = s.bytes(offsets::STRING_HEADER_WORDS * WORD, s.smi_word(offsets::LENGTH));
+    Some(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// The name of a runtime map's layout (`None` for a built-in map).
+pub(crate) fn map_name(map: MapRef) -> Option<String> {
+    string_text(map.0.field(offsets::MAP_NAME))
+}
+
+/// The name a runtime map's layout gave tagged field `i` (`None` when it
+/// names no fields, or for a built-in map).
+pub(crate) fn field_name(map: MapRef, i: usize) -> Option<String> {
+    if map.instance_type() != InstanceType::Object {
+        return None;
+    }
+    let names = map.0.field(offsets::MAP_FIELD_NAMES);
+    if !names.is_heap_object() {
+        return None;
+    }
+    // SAFETY: a field of a live map, so a live object.
+    let names = unsafe { HeapObject::from_tagged(names) };
+    if names.instance_type() != InstanceType::FixedArray || i >= names.smi_word(offsets::LENGTH) {
+        return None;
+    }
+    string_text(names.field(offsets::ARRAY_HEADER_WORDS + i))
 }
 
 /// Writes a filler covering `start..start+size` so the page stays iterable.

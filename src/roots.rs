@@ -13,6 +13,7 @@
 //! | ephemeron tables | [`EphemeronTables`] | table objects and keys weak; values traced once their key is (marking), strong in a scavenge |
 //! | WeakRefs | [`WeakRefs`] | weak: rows follow their objects; dead targets become `undefined` |
 //! | finalization registries | [`Registries`] | registry objects, targets and tokens weak; held values strong |
+//! | heap-snapshot ids | [`SnapshotIds`] | weak, as identity hashes (empty until a first snapshot) |
 //!
 //! Every phase reaches them through this module and no other: the scavenger
 //! and the marker walk the strong roots in parallel ([`Roots::strong`]:
@@ -25,6 +26,7 @@
 use crate::ephemeron::EphemeronTables;
 use crate::finalization::Registries;
 use crate::handles::{clear_weak_slot, GlobalTable, GlobalTableInner, HandleBlocks, CLEARED};
+use crate::heap_snapshot::SnapshotIds;
 use crate::identity_hash::IdentityHashes;
 use crate::string_table::StringTable;
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
@@ -52,6 +54,8 @@ pub(crate) enum Root {
     WeakRef,
     /// A finalization registry, target, token or held value.
     Finalization,
+    /// The key of a heap-snapshot id entry.
+    SnapshotId,
 }
 
 impl std::fmt::Display for Root {
@@ -65,6 +69,7 @@ impl std::fmt::Display for Root {
             Root::Ephemeron => write!(f, "ephemeron table entry"),
             Root::WeakRef => write!(f, "WeakRef row"),
             Root::Finalization => write!(f, "finalization registry cell"),
+            Root::SnapshotId => write!(f, "heap-snapshot id entry"),
         }
     }
 }
@@ -79,7 +84,7 @@ impl RootSet {
     /// The global handles.
     pub(crate) const GLOBALS: RootSet = RootSet(2);
     /// The weak handles alone.
-    const WEAK_HANDLES: RootSet = RootSet(4);
+    pub(crate) const WEAK_HANDLES: RootSet = RootSet(4);
     /// The identity-hash table's keys alone.
     const IDENTITY_HASHES: RootSet = RootSet(16);
     /// The ephemeron tables: table objects, keys and values. Weak (keys'
@@ -98,20 +103,24 @@ impl RootSet {
     const FINALIZATION_WEAK: RootSet = RootSet(128);
     /// The finalization registries' held values (strong).
     const FINALIZATION_HELD: RootSet = RootSet(256);
+    /// The heap-snapshot id table's keys of old objects.
+    const SNAPSHOT_IDS_OLD: RootSet = RootSet(4096);
+    /// The heap-snapshot id table's keys of young objects.
+    const SNAPSHOT_IDS_YOUNG: RootSet = RootSet(8192);
     /// The weak references that may point into the young generation, which
     /// a scavenge updates: the weak handles, the identity-hash keys, the
-    /// ephemeron tables' young entries, the young WeakRefs and the
-    /// registries' young cells.
-    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 512 | 1024 | 2048);
+    /// ephemeron tables' young entries, the young WeakRefs, the
+    /// registries' young cells and the young objects' snapshot-id keys.
+    pub(crate) const WEAKS: RootSet = RootSet(4 | 16 | 512 | 1024 | 2048 | 8192);
     /// The string table.
     pub(crate) const STRINGS: RootSet = RootSet(8);
     /// What keeps objects alive: local and global handles, and held values
     /// waiting for delivery.
     pub(crate) const STRONG: RootSet = RootSet(1 | 2 | 256);
     /// What holds objects without keeping them alive.
-    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16 | 32 | 64 | 128);
+    pub(crate) const WEAK: RootSet = RootSet(4 | 8 | 16 | 32 | 64 | 128 | 4096 | 8192);
     /// Every root.
-    pub(crate) const ALL: RootSet = RootSet(511);
+    pub(crate) const ALL: RootSet = RootSet(511 | 4096 | 8192);
 
     fn has(self, kind: RootSet) -> bool {
         self.0 & kind.0 != 0
@@ -133,6 +142,7 @@ pub(crate) struct Roots {
     pub(crate) finalization: Registries,
     /// `undefined`, what a dead WeakRef target becomes.
     pub(crate) undefined: Tagged,
+    pub(crate) snapshot_ids: SnapshotIds,
 }
 
 impl Roots {
@@ -151,11 +161,13 @@ impl Roots {
             weaks: GlobalTable::new(id),
             string_table: StringTable::new(),
             identity_hashes: IdentityHashes::new(id),
+            snapshot_ids: SnapshotIds::new(),
         }
     }
 
     /// Calls `f` on every root of `set`, in a fixed order: locals, globals,
-    /// weak handles, string table, identity-hash keys. Cleared weak handles are skipped. Runs
+    /// weak handles, string table, identity-hash keys, snapshot-id keys.
+    /// Cleared weak handles are skipped. Runs
     /// on the isolate's thread.
     pub(crate) fn for_each(&self, set: RootSet, mut f: impl FnMut(Root, Tagged)) {
         if set.has(RootSet::LOCALS) {
@@ -198,6 +210,11 @@ impl Roots {
         }
         if set.has(RootSet::FINALIZATION_HELD) {
             self.finalization.for_each_held(|w| f(Root::Finalization, Tagged(w)));
+        }
+        if set.has(RootSet(RootSet::SNAPSHOT_IDS_OLD.0 | RootSet::SNAPSHOT_IDS_YOUNG.0)) {
+            for (t, _) in self.snapshot_ids.iter() {
+                f(Root::SnapshotId, t);
+            }
         }
     }
 
@@ -263,6 +280,12 @@ impl Roots {
                 *h = f(Root::Finalization, Tagged(*h)).0;
             }
         }
+        if set.has(RootSet::SNAPSHOT_IDS_YOUNG) {
+            self.snapshot_ids.update_young(|t| f(Root::SnapshotId, t));
+        }
+        if set.has(RootSet::SNAPSHOT_IDS_OLD) {
+            self.snapshot_ids.update_old(|t| f(Root::SnapshotId, t));
+        }
     }
 
     /// Weak clearing once marking is complete: weak handles, string-table
@@ -280,6 +303,7 @@ impl Roots {
         self.ephemerons.lock().clear_dead(|w| is_live(Tagged(w)));
         self.weak_refs.clear_dead(self.undefined, &is_live);
         self.finalization.clear_dead(|w| is_live(Tagged(w)));
+        self.snapshot_ids.retain(is_live);
     }
 
     /// The strong roots, held for a parallel walk ([`StrongRoots::walk`]).

@@ -162,7 +162,18 @@ impl HasRawBytes for ByteArray {}
 impl HasRawBytes for Object {}
 
 /// The layout of a runtime-defined object kind.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Built with struct literal syntax; `..Default::default()` leaves the
+/// optional parts out:
+///
+/// ```
+/// # use isogc::ObjectLayout;
+/// let plain = ObjectLayout { name: "Pair".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() };
+/// let named = ObjectLayout::new("Node", 2, 8).with_field_names(["left", "right"]);
+/// assert_eq!(named.field_names, ["left", "right"]);
+/// assert!(plain.field_names.is_empty());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectLayout {
     /// A name, for diagnostics (stored in the map as an internalized string).
     pub name: String,
@@ -170,6 +181,35 @@ pub struct ObjectLayout {
     pub tagged_fields: usize,
     /// Number of raw bytes after the tagged fields (never scanned).
     pub raw_bytes: usize,
+    /// Optional names of the tagged fields, for heap snapshots and debug
+    /// output (`left`, `right` rather than `0`, `1`): empty, or one name per
+    /// tagged field (stored in the map as internalized strings).
+    pub field_names: Vec<String>,
+}
+
+impl ObjectLayout {
+    /// A layout named `name` with `tagged_fields` tagged fields and
+    /// `raw_bytes` raw bytes, its fields unnamed.
+    pub fn new(name: impl Into<String>, tagged_fields: usize, raw_bytes: usize) -> ObjectLayout {
+        ObjectLayout { name: name.into(), tagged_fields, raw_bytes, field_names: Vec::new() }
+    }
+
+    /// The same layout with its tagged fields named, in order.
+    pub fn with_field_names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> ObjectLayout {
+        self.field_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn field_names_mismatch(layout: &ObjectLayout) -> ! {
+    panic!(
+        "isogc: ObjectLayout {:?} names {} fields but has {} tagged fields: give one name per tagged field, or none",
+        layout.name,
+        layout.field_names.len(),
+        layout.tagged_fields
+    )
 }
 
 /// A scope of local handles on one isolate.
@@ -597,7 +637,20 @@ impl<'s> HandleScope<'s> {
                 })
             }
         };
+        if !layout.field_names.is_empty() && layout.field_names.len() != layout.tagged_fields {
+            field_names_mismatch(layout);
+        }
         let name = self.intern(&layout.name)?;
+        let field_names = if layout.field_names.is_empty() {
+            None
+        } else {
+            let names = self.new_fixed_array(layout.field_names.len())?;
+            for (i, n) in layout.field_names.iter().enumerate() {
+                let n = self.intern(n)?;
+                self.set(names, i, n);
+            }
+            Some(names)
+        };
         let m = self.isolate.allocate(offsets::MAP_WORDS * WORD, Space::Map)?;
         m.set_word(offsets::MAP, self.isolate.heap.ro_roots.meta_map);
         m.set_word(offsets::MAP_TYPE, Tagged::from_smi(InstanceType::Object as i64).0);
@@ -607,6 +660,12 @@ impl<'s> HandleScope<'s> {
         let name = self.resolve(name);
         m.set_field_release(offsets::MAP_NAME, name);
         write_barrier(&mut self.isolate.gc.barrier_worklist, m, offsets::MAP_NAME, name);
+        let field_names = match field_names {
+            Some(names) => self.resolve(names),
+            None => self.isolate.heap.ro_roots.undefined(),
+        };
+        m.set_field_release(offsets::MAP_FIELD_NAMES, field_names);
+        write_barrier(&mut self.isolate.gc.barrier_worklist, m, offsets::MAP_FIELD_NAMES, field_names);
         Ok(self.push(m.tagged()))
     }
 
@@ -888,15 +947,21 @@ impl<'s> HandleScope<'s> {
         if m.instance_type() != InstanceType::Object {
             return None;
         }
-        let name = m.0.field(offsets::MAP_NAME);
-        // SAFETY: a runtime map's name is a live internalized string.
-        let n = unsafe { HeapObject::from_tagged(name) };
-        let bytes = n.bytes(offsets::STRING_HEADER_WORDS * WORD, n.smi_word(offsets::LENGTH)).to_vec();
         Some(ObjectLayout {
-            name: String::from_utf8(bytes).expect("UTF-8"),
+            name: crate::object::map_name(m).expect("a runtime map has a name"),
             tagged_fields: m.tagged_fields(),
             raw_bytes: m.raw_bytes(),
+            field_names: (0..m.tagged_fields()).map_while(|i| crate::object::field_name(m, i)).collect(),
         })
+    }
+
+    /// The name the layout of `obj`'s map gave its tagged field `index`
+    /// (`None` if the layout names no fields, or `obj` is not a runtime
+    /// object).
+    pub fn field_name<T: HasFields>(&self, obj: Local<'_, T>, index: usize) -> Option<String> {
+        let t = self.resolve(obj);
+        // SAFETY: a handle's heap object is live.
+        crate::object::field_name(MapRef(unsafe { HeapObject::from_tagged(t) }.map()), index)
     }
 
     /// Is `v` a heap object whose map is `map` (a runtime's "is this an
@@ -1139,6 +1204,20 @@ impl<'s> HandleScope<'s> {
     /// [`Isolate::collect_garbage`]).
     pub fn collect_garbage(&mut self, request: GcRequest) {
         self.isolate.collect_garbage(request);
+    }
+
+    /// Writes a heap snapshot (see [`Isolate::write_heap_snapshot`]); this
+    /// scope's handles (and its parents') are the "(Handle scope)" roots.
+    pub fn write_heap_snapshot(&mut self, out: impl std::io::Write) -> std::io::Result<crate::HeapSnapshotInfo> {
+        self.isolate.write_heap_snapshot(out)
+    }
+
+    /// [`Isolate::write_heap_snapshot_to`]: a snapshot into a new file.
+    pub fn write_heap_snapshot_to(
+        &mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> std::io::Result<crate::HeapSnapshotInfo> {
+        self.isolate.write_heap_snapshot_to(path)
     }
 
     /// Pins `v`'s object where it is, for a runtime that hands its address

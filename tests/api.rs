@@ -282,7 +282,8 @@ fn interning_the_empty_string_keeps_its_hash() {
     assert_eq!(scope.to_rust_string(empty), "");
     assert_eq!(scope.length(empty), 0);
     assert!(scope.is_internalized(empty));
-    let anonymous = scope.new_map(&ObjectLayout { name: "".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+    let anonymous =
+        scope.new_map(&ObjectLayout { name: "".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() }).unwrap();
     scope.collect_garbage(GcRequest::Minor); // the verifier checks every table entry's hash
     scope.collect_garbage(GcRequest::Major);
     let again = scope.intern("").unwrap();
@@ -347,11 +348,11 @@ fn new_map_layout_round_trips_and_objects_point_to_their_map() {
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
     let layouts = [
-        ObjectLayout { name: "Empty".into(), tagged_fields: 0, raw_bytes: 0 },
-        ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0 },
-        ObjectLayout { name: "Blob".into(), tagged_fields: 0, raw_bytes: 13 },
-        ObjectLayout { name: "Mixed — ünïcode".into(), tagged_fields: 5, raw_bytes: 64 },
-        ObjectLayout { name: "x".into(), tagged_fields: 1, raw_bytes: 1 },
+        ObjectLayout { name: "Empty".into(), tagged_fields: 0, raw_bytes: 0, ..Default::default() },
+        ObjectLayout { name: "Point".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() },
+        ObjectLayout { name: "Blob".into(), tagged_fields: 0, raw_bytes: 13, ..Default::default() },
+        ObjectLayout { name: "Mixed — ünïcode".into(), tagged_fields: 5, raw_bytes: 64, ..Default::default() },
+        ObjectLayout { name: "x".into(), tagged_fields: 1, raw_bytes: 1, ..Default::default() },
     ];
     let maps: Vec<_> = layouts.iter().map(|l| scope.new_map(l).unwrap()).collect();
     let holder = scope.new_fixed_array(layouts.len()).unwrap();
@@ -387,7 +388,9 @@ fn objects_keep_tagged_fields_and_raw_bytes_apart() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
-    let map = scope.new_map(&ObjectLayout { name: "Rec".into(), tagged_fields: 3, raw_bytes: 13 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Rec".into(), tagged_fields: 3, raw_bytes: 13, ..Default::default() })
+        .unwrap();
     let o = scope.new_object(map).unwrap();
     for i in 0..3 {
         let v = scope.get(o, i);
@@ -429,8 +432,12 @@ fn unreferenced_maps_are_collected_with_their_names() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
-    let kept = scope.new_map(&ObjectLayout { name: "Kept".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
-    let used = scope.new_map(&ObjectLayout { name: "UsedByObject".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+    let kept = scope
+        .new_map(&ObjectLayout { name: "Kept".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() })
+        .unwrap();
+    let used = scope
+        .new_map(&ObjectLayout { name: "UsedByObject".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let obj = scope.new_object(used).unwrap();
     scope.set(obj, 0, Smi::from(1));
     let obj = scope.global(obj);
@@ -439,8 +446,14 @@ fn unreferenced_maps_are_collected_with_their_names() {
     {
         let mut inner = HandleScope::new(&mut scope);
         for i in 0..20 {
-            let m =
-                inner.new_map(&ObjectLayout { name: format!("Ephemeral{i}"), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+            let m = inner
+                .new_map(&ObjectLayout {
+                    name: format!("Ephemeral{i}"),
+                    tagged_fields: 1,
+                    raw_bytes: 0,
+                    ..Default::default()
+                })
+                .unwrap();
             inner.new_object(m).unwrap();
         }
     }
@@ -623,7 +636,9 @@ fn weak_follows_a_target_moved_by_a_scavenge() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
-    let map = scope.new_map(&ObjectLayout { name: "Cell".into(), tagged_fields: 2, raw_bytes: 8 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Cell".into(), tagged_fields: 2, raw_bytes: 8, ..Default::default() })
+        .unwrap();
     let o = scope.new_object(map).unwrap();
     let s = scope.new_string("moved").unwrap();
     scope.set(o, 0, Smi::from(99));
@@ -782,7 +797,9 @@ fn objects_surviving_two_scavenges_are_promoted_intact() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = new_isolate(&platform);
     let mut scope = HandleScope::new(&mut isolate);
-    let map = scope.new_map(&ObjectLayout { name: "Cell".into(), tagged_fields: 1, raw_bytes: 8 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Cell".into(), tagged_fields: 1, raw_bytes: 8, ..Default::default() })
+        .unwrap();
     const N: usize = 1000;
     let holder = scope.new_fixed_array(N).unwrap();
     for i in 0..N {
@@ -1017,7 +1034,7 @@ fn heap_stats_are_consistent_and_count_new_objects() {
 
     churn(&mut scope, 2000, 20);
     scope.collect_garbage(GcRequest::Major);
-    scope.new_map(&ObjectLayout { name: "M".into(), tagged_fields: 0, raw_bytes: 0 }).unwrap();
+    scope.new_map(&ObjectLayout { name: "M".into(), tagged_fields: 0, raw_bytes: 0, ..Default::default() }).unwrap();
     scope.new_fixed_array(40_000).unwrap();
     for (stats, counts) in [(s0, c0), (s1, c1), (scope.heap_stats(), scope.heap_object_counts())] {
         assert_eq!(stats.used, stats.spaces.iter().map(|s| s.used).sum::<usize>());
@@ -1069,7 +1086,9 @@ fn a_platform_with_zero_workers_runs_gcs_on_the_isolate_thread() {
 fn build_and_check_list(platform: &Platform, thread: i64, barrier: &Barrier) {
     let mut isolate = new_isolate(platform);
     let mut scope = HandleScope::new(&mut isolate);
-    let node = scope.new_map(&ObjectLayout { name: format!("Node{thread}"), tagged_fields: 2, raw_bytes: 8 }).unwrap();
+    let node = scope
+        .new_map(&ObjectLayout { name: format!("Node{thread}"), tagged_fields: 2, raw_bytes: 8, ..Default::default() })
+        .unwrap();
     let head = scope.new_fixed_array(1).unwrap();
     const N: i64 = 4000;
     barrier.wait();

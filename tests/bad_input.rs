@@ -271,7 +271,8 @@ fn interning_past_max_old_space_size_returns_out_of_memory() {
     // Maps (map space) fail the same way.
     {
         let mut inner = HandleScope::new(&mut scope);
-        let r = inner.new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0 });
+        let r =
+            inner.new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() });
         assert!(matches!(r, Err(AllocError::OutOfMemory { .. })), "{r:?}");
     }
     for i in (0..n).step_by(37) {
@@ -286,7 +287,9 @@ fn interning_past_max_old_space_size_returns_out_of_memory() {
     scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.heap_stats().interned_strings, 0);
     let s = scope.intern("fits again").unwrap();
-    let m = scope.new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+    let m = scope
+        .new_map(&ObjectLayout { name: "Late".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     scope.collect_garbage(GcRequest::Major);
     assert_eq!(scope.to_rust_string(s), "fits again");
     assert_eq!(scope.layout(m).unwrap().name, "Late");
@@ -346,11 +349,16 @@ fn absurd_lengths_return_invalid_length_and_the_isolate_keeps_working() {
     assert_invalid_length(scope.new_byte_array(usize::MAX - 3), "ByteArray", usize::MAX - 3);
     assert_invalid_length(scope.new_byte_array(usize::MAX - 16), "ByteArray", usize::MAX - 16);
     for layout in [
-        ObjectLayout { name: "Huge".into(), tagged_fields: usize::MAX, raw_bytes: 0 },
-        ObjectLayout { name: "Huge".into(), tagged_fields: 0, raw_bytes: usize::MAX },
-        ObjectLayout { name: "Huge".into(), tagged_fields: usize::MAX / 8, raw_bytes: 0 },
-        ObjectLayout { name: "Huge".into(), tagged_fields: 1, raw_bytes: usize::MAX - 6 },
-        ObjectLayout { name: "Huge".into(), tagged_fields: usize::MAX / 16, raw_bytes: usize::MAX / 2 },
+        ObjectLayout { name: "Huge".into(), tagged_fields: usize::MAX, raw_bytes: 0, ..Default::default() },
+        ObjectLayout { name: "Huge".into(), tagged_fields: 0, raw_bytes: usize::MAX, ..Default::default() },
+        ObjectLayout { name: "Huge".into(), tagged_fields: usize::MAX / 8, raw_bytes: 0, ..Default::default() },
+        ObjectLayout { name: "Huge".into(), tagged_fields: 1, raw_bytes: usize::MAX - 6, ..Default::default() },
+        ObjectLayout {
+            name: "Huge".into(),
+            tagged_fields: usize::MAX / 16,
+            raw_bytes: usize::MAX / 2,
+            ..Default::default()
+        },
     ] {
         match scope.new_map(&layout) {
             Err(AllocError::InvalidLength { .. }) => {}
@@ -400,9 +408,13 @@ fn huge_but_representable_requests_return_out_of_memory_without_aborting() {
     }
     // A valid map whose objects cannot fit in the heap: the map is fine, the
     // object is out of memory.
-    let big = scope.new_map(&ObjectLayout { name: "Big".into(), tagged_fields: 1 << 33, raw_bytes: 0 }).unwrap();
+    let big = scope
+        .new_map(&ObjectLayout { name: "Big".into(), tagged_fields: 1 << 33, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     assert_eq!(scope.layout(big).unwrap().tagged_fields, 1 << 33);
-    let big_raw = scope.new_map(&ObjectLayout { name: "BigRaw".into(), tagged_fields: 0, raw_bytes: 1 << 38 }).unwrap();
+    let big_raw = scope
+        .new_map(&ObjectLayout { name: "BigRaw".into(), tagged_fields: 0, raw_bytes: 1 << 38, ..Default::default() })
+        .unwrap();
     let handles = scope.handle_count();
     assert!(matches!(scope.new_object(big), Err(AllocError::OutOfMemory { .. })));
     assert!(matches!(scope.new_object(big_raw), Err(AllocError::OutOfMemory { .. })));
@@ -700,7 +712,9 @@ fn object_field_index_out_of_range_panics_and_try_variants_store_nothing() {
     let platform = Platform::new(1).unwrap();
     let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
-    let map = scope.new_map(&ObjectLayout { name: "Pair".into(), tagged_fields: 2, raw_bytes: 16 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Pair".into(), tagged_fields: 2, raw_bytes: 16, ..Default::default() })
+        .unwrap();
     let o = scope.new_object(map).unwrap();
     scope.set(o, 0, Smi::from(1));
     scope.set(o, 1, Smi::from(2));
@@ -716,7 +730,9 @@ fn object_field_index_out_of_range_panics_and_try_variants_store_nothing() {
     assert!(scope.try_set(o, 3, s).is_none());
     assert!(scope.try_set(o, usize::MAX, s).is_none());
 
-    let no_fields = scope.new_map(&ObjectLayout { name: "Bytes".into(), tagged_fields: 0, raw_bytes: 8 }).unwrap();
+    let no_fields = scope
+        .new_map(&ObjectLayout { name: "Bytes".into(), tagged_fields: 0, raw_bytes: 8, ..Default::default() })
+        .unwrap();
     let nf = scope.new_object(no_fields).unwrap();
     assert_out_of_bounds("get(no fields, 0)", 0, 0, || scope.get(nf, 0));
     assert!(scope.try_set(nf, 0, s).is_none());
@@ -741,10 +757,14 @@ fn byte_ranges_out_of_bounds_panic_and_change_nothing() {
     let mut scope = HandleScope::new(&mut isolate);
     let b = scope.new_byte_array(5).unwrap();
     scope.write_bytes(b, 0, b"abcde");
-    let map = scope.new_map(&ObjectLayout { name: "Raw".into(), tagged_fields: 1, raw_bytes: 12 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Raw".into(), tagged_fields: 1, raw_bytes: 12, ..Default::default() })
+        .unwrap();
     let o = scope.new_object(map).unwrap();
     scope.write_bytes(o, 0, b"0123456789AB");
-    let plain = scope.new_map(&ObjectLayout { name: "NoRaw".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+    let plain = scope
+        .new_map(&ObjectLayout { name: "NoRaw".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let p = scope.new_object(plain).unwrap();
 
     let oob = |msg: String| assert!(msg.contains("out of bounds"), "{msg:?}");
@@ -791,7 +811,9 @@ fn cast_to_the_wrong_kind_returns_none() {
     let interned = scope.intern("i").unwrap().as_value();
     let array = scope.new_fixed_array(1).unwrap().as_value();
     let bytes = scope.new_byte_array(1).unwrap().as_value();
-    let map = scope.new_map(&ObjectLayout { name: "K".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "K".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let object = scope.new_object(map).unwrap().as_value();
     let map = map.as_value();
     let undefined = scope.undefined();

@@ -127,7 +127,9 @@ impl Records {
     /// space.
     fn build(scope: &mut HandleScope<'_>, n: usize) -> Records {
         let mut s = HandleScope::new(scope);
-        let map = s.new_map(&ObjectLayout { name: "Payload".into(), tagged_fields: 1, raw_bytes: RAW }).unwrap();
+        let map = s
+            .new_map(&ObjectLayout { name: "Payload".into(), tagged_fields: 1, raw_bytes: RAW, ..Default::default() })
+            .unwrap();
         let map = s.global(map);
         let hub = s.new_fixed_array(2).unwrap();
         let hub = s.global(hub);
@@ -240,7 +242,7 @@ impl Records {
         }
         let mut s = HandleScope::new(scope);
         let map = s.open(&self.map);
-        let layout = ObjectLayout { name: "Payload".into(), tagged_fields: 1, raw_bytes: RAW };
+        let layout = ObjectLayout { name: "Payload".into(), tagged_fields: 1, raw_bytes: RAW, ..Default::default() };
         assert_eq!(s.layout(map), Some(layout), "{when}: the map's name");
         for &(i, l) in locals {
             let r = self.slot(&mut s, i);
@@ -638,7 +640,9 @@ fn pin_refuses_smis_and_young_objects() {
     assert!(!scope.pin(young), "a young object cannot be pinned");
     let young_large = scope.new_fixed_array(LARGE_HOME).unwrap();
     assert!(!scope.pin(young_large), "a young large object cannot be pinned");
-    let map = scope.new_map(&ObjectLayout { name: "Pinned".into(), tagged_fields: 0, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Pinned".into(), tagged_fields: 0, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     assert!(scope.pin(map), "a map (map space) is old");
     let s = scope.intern("pinned").unwrap();
     assert!(scope.pin(s), "an interned string is old");

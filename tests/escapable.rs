@@ -11,7 +11,7 @@ use common::*;
 use isogc::*;
 
 fn pair_layout() -> ObjectLayout {
-    ObjectLayout { name: "Pair".into(), tagged_fields: 2, raw_bytes: 0 }
+    ObjectLayout { name: "Pair".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() }
 }
 
 /// A list of `n` pairs `(i, next)` built back to front, each cell by a

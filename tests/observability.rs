@@ -166,7 +166,7 @@ both_modes! {
         {
             let mut scope = HandleScope::new(&mut iso);
             let big = scope.new_fixed_array(40_000).unwrap();
-            scope.new_map(&ObjectLayout { name: "P".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+            scope.new_map(&ObjectLayout { name: "P".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() }).unwrap();
             for _ in 0..100 {
                 scope.new_string("young").unwrap();
             }

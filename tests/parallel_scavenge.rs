@@ -42,7 +42,9 @@ fn check(s: &mut HandleScope<'_>, v: Local<'_, Value>, depth: u32, next: &mut i6
 
 fn run_trees(isolate: &mut Isolate, rounds: usize) {
     let mut scope = HandleScope::new(isolate);
-    let map = scope.new_map(&ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 0 }).unwrap();
+    let map = scope
+        .new_map(&ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 0, ..Default::default() })
+        .unwrap();
     let keep = scope.new_fixed_array(8).unwrap();
     for round in 0..rounds {
         let mut s = HandleScope::new(&mut scope);

@@ -187,7 +187,7 @@ fn a_black_allocated_object_keeps_its_map_alive() {
     let mut isolate = Isolate::new(&platform, config).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
     let site = scope.new_allocation_site("point");
-    let layout = ObjectLayout { name: "Point".into(), tagged_fields: 1, raw_bytes: 0 };
+    let layout = ObjectLayout { name: "Point".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() };
     let holder = scope.new_fixed_array(1).unwrap();
     let kept = scope.new_fixed_array(200).unwrap();
     let keep = scope.global(kept);

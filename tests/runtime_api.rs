@@ -12,7 +12,7 @@ use isogc::*;
 use std::cmp::Ordering;
 
 fn layout(name: &str, tagged_fields: usize) -> ObjectLayout {
-    ObjectLayout { name: name.into(), tagged_fields, raw_bytes: 0 }
+    ObjectLayout { name: name.into(), tagged_fields, raw_bytes: 0, ..Default::default() }
 }
 
 // ----- The map test --------------------------------------------------------------

@@ -471,7 +471,8 @@ impl Run {
         let mut t = HandleScope::new(scope);
         let mut maps = Vec::new();
         for &(name, tagged_fields, raw_bytes) in &MAPS[..EPHEMERAL_MAP] {
-            let m = alloc(t.new_map(&ObjectLayout { name: name.into(), tagged_fields, raw_bytes }))?;
+            let m =
+                alloc(t.new_map(&ObjectLayout { name: name.into(), tagged_fields, raw_bytes, ..Default::default() }))?;
             maps.push(t.global(m));
         }
         let seen_gcs = t.gc_counts();
@@ -727,7 +728,7 @@ impl Run {
                     prop_assert_eq!(&buf, &node.raw, "raw bytes of node {}", id);
                     let map = t.map_of(o).unwrap();
                     let (name, tagged_fields, raw_bytes) = MAPS[k];
-                    let layout = ObjectLayout { name: name.into(), tagged_fields, raw_bytes };
+                    let layout = ObjectLayout { name: name.into(), tagged_fields, raw_bytes, ..Default::default() };
                     prop_assert_eq!(t.layout(map), Some(layout), "layout of node {}", id);
                     match self.expected_map(t, k) {
                         Some(m) => {
@@ -989,7 +990,12 @@ impl Run {
                             let map = match self.expected_map(&mut t, *k) {
                                 Some(m) => m,
                                 None => {
-                                    let layout = ObjectLayout { name: name.into(), tagged_fields, raw_bytes };
+                                    let layout = ObjectLayout {
+                                        name: name.into(),
+                                        tagged_fields,
+                                        raw_bytes,
+                                        ..Default::default()
+                                    };
                                     let m = alloc(t.new_map(&layout))?;
                                     self.ephemeral_map = Some(t.weak(m));
                                     m

@@ -8,7 +8,9 @@ fn linked_list_survives_scavenges_and_major_gcs() {
     let platform = Platform::new(2).unwrap();
     let mut isolate = Isolate::new(&platform, test_config()).unwrap();
     let mut scope = HandleScope::new(&mut isolate);
-    let node = scope.new_map(&ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8 }).unwrap();
+    let node = scope
+        .new_map(&ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8, ..Default::default() })
+        .unwrap();
     let head = scope.new_fixed_array(1).unwrap();
     for i in 0..20_000 {
         let mut inner = HandleScope::new(&mut scope);

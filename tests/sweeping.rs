@@ -293,7 +293,9 @@ fn sweeping_steps_are_recorded_only_when_they_sweep_a_page() {
     let mut maps = Vec::new();
     for i in 0..10 {
         let mut s = HandleScope::new(&mut scope);
-        let m = s.new_map(&ObjectLayout { name: format!("Kept{i}"), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+        let m = s
+            .new_map(&ObjectLayout { name: format!("Kept{i}"), tagged_fields: 1, raw_bytes: 0, ..Default::default() })
+            .unwrap();
         maps.push(s.global(m));
     }
     let mut a = Strings::new("a", SMALL);
@@ -697,7 +699,14 @@ fn objects_allocated_during_marking_survive(finalize: bool) {
         n += 1;
         if n % 4 == 0 {
             let mut s = HandleScope::new(&mut scope);
-            let m = s.new_map(&ObjectLayout { name: format!("Black{n}"), tagged_fields: 1, raw_bytes: 0 }).unwrap();
+            let m = s
+                .new_map(&ObjectLayout {
+                    name: format!("Black{n}"),
+                    tagged_fields: 1,
+                    raw_bytes: 0,
+                    ..Default::default()
+                })
+                .unwrap();
             maps.push(s.global(m));
         }
         big.push(&mut scope, true);

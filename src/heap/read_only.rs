@@ -94,6 +94,7 @@ impl ReadOnlySpace {
             m.set_word(offsets::MAP_TAGGED_FIELDS, 0);
             m.set_word(offsets::MAP_RAW_BYTES, 0);
             m.set_word(offsets::MAP_NAME, undefined_placeholder);
+            m.set_word(offsets::MAP_FIELD_NAMES, undefined_placeholder);
         };
         init_map(meta, InstanceType::Map, offsets::MAP_WORDS * WORD);
         let mut make = |ty: InstanceType, size: usize| {
@@ -125,13 +126,14 @@ impl ReadOnlySpace {
         empty.set_word(offsets::MAP, roots.fixed_array_map);
         empty.set_word(offsets::LENGTH, Tagged::from_smi(0).0);
         roots.empty_fixed_array = empty.address();
-        // Map names of the built-in maps are `undefined`.
+        // Map names (and field names) of the built-in maps are `undefined`.
         let undefined = roots.undefined().0;
         let mut a = page.area_start();
         while a < roots.oddballs[0] {
             // SAFETY: the maps were initialised just above.
             let m = unsafe { HeapObject::from_address(a) };
             m.set_word(offsets::MAP_NAME, undefined);
+            m.set_word(offsets::MAP_FIELD_NAMES, undefined);
             a += offsets::MAP_WORDS * WORD;
         }
         page.set_top(lab.top);

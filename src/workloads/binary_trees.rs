@@ -81,7 +81,7 @@ pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> 
     let mut output = Vec::new();
     let mut nodes = 0;
     let mut s = HandleScope::new(isolate);
-    let node = s.new_map(&ObjectLayout { name: "TreeNode".into(), tagged_fields: 2, raw_bytes: 0 })?;
+    let node = s.new_map(&ObjectLayout::new("TreeNode", 2, 0).with_field_names(["left", "right"]))?;
 
     {
         let mut s = HandleScope::new(&mut s);
@@ -109,6 +109,7 @@ pub fn run(isolate: &mut Isolate, n: u32) -> Result<BinaryTrees, WorkloadError> 
     let check = item_check(&mut s, long_lived);
     output.push(format!("long lived tree of depth {max}\t check: {check}"));
     let finished = Instant::now();
+    super::at_end(super::Workload::BinaryTrees, &mut s);
 
     let expected = expected_output(n);
     if output != expected {

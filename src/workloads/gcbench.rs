@@ -160,7 +160,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
     let mut output = Vec::new();
     let mut nodes = 0;
     let mut s = HandleScope::new(isolate);
-    let layout = ObjectLayout { name: "Node".into(), tagged_fields: 2, raw_bytes: 8 };
+    let layout = ObjectLayout::new("Node", 2, 8).with_field_names(["left", "right"]);
     let node = s.new_map(&layout)?;
 
     output.push(format!("Stretching memory with a binary tree of depth {}", p.stretch_depth));
@@ -204,6 +204,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<GcBench, WorkloadError> 
         nodes += 2 * iterations * Params::tree_size(d);
     }
     let finished = Instant::now();
+    super::at_end(super::Workload::GcBench, &mut s);
 
     // The original's check (`longLivedTree == null || array[1000] != 1/1000`),
     // made exhaustive.

@@ -34,6 +34,51 @@ pub mod gcbench;
 pub mod report;
 pub mod splay;
 
+/// A hook each workload calls at its end (after its measured interval,
+/// while its long-lived data is still alive): see [`with_end_hook`].
+type EndHook = Box<dyn FnMut(Workload, &mut HandleScope<'_>)>;
+
+std::thread_local! {
+    static END_HOOK: std::cell::RefCell<Option<EndHook>> = const { std::cell::RefCell::new(None) };
+    /// Inside the end hook: [`measure`] leaves its GCs out of the figures.
+    static IN_END_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// GCs (minor, major) the end hook ran, for [`measure`] to subtract.
+    static END_HOOK_GCS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Runs `f` with `hook` called by every workload that runs inside it on
+/// this thread at its end: after the time its figures measure, before it
+/// verifies and drops its long-lived data (the pause demonstration's
+/// `--heap-snapshot` writes a snapshot there). [`measure`] leaves the GCs
+/// the hook runs out of its figures.
+pub fn with_end_hook<R>(hook: impl FnMut(Workload, &mut HandleScope<'_>) + 'static, f: impl FnOnce() -> R) -> R {
+    let previous = END_HOOK.with(|h| h.borrow_mut().replace(Box::new(hook)));
+    struct Restore(Option<EndHook>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            END_HOOK.with(|h| *h.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(previous);
+    f()
+}
+
+/// Calls the end hook, if one is set (see [`with_end_hook`]).
+fn at_end(workload: Workload, scope: &mut HandleScope<'_>) {
+    let hook = END_HOOK.with(|h| h.borrow_mut().take());
+    if let Some(mut hook) = hook {
+        let (minor, major) = scope.gc_counts();
+        IN_END_HOOK.set(true);
+        hook(workload, scope);
+        IN_END_HOOK.set(false);
+        let (m, n) = scope.gc_counts();
+        let (dm, dn) = END_HOOK_GCS.get();
+        END_HOOK_GCS.set((dm + m - minor, dn + n - major));
+        END_HOOK.with(|h| *h.borrow_mut() = Some(hook));
+    }
+}
+
 pub use report::Report;
 
 /// One of the three workloads.
@@ -209,11 +254,17 @@ pub fn measure(
     // smaller than the run (`HeapConfig::gc_event_history`).
     let streamed = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let sink = streamed.clone();
-    let stream = isolate.add_gc_epilogue_callback(move |info| sink.borrow_mut().extend(info.event.cloned()));
+    let stream = isolate.add_gc_epilogue_callback(move |info| {
+        if !IN_END_HOOK.get() {
+            sink.borrow_mut().extend(info.event.cloned())
+        }
+    });
+    END_HOOK_GCS.set((0, 0));
     let run = workload.run(&mut isolate, size)?;
     isolate.remove_gc_callback(stream);
     let events = streamed.take();
-    let (minor, major) = isolate.gc_counts();
+    let ((minor, major), (hook_minor, hook_major)) = (isolate.gc_counts(), END_HOOK_GCS.take());
+    let (minor, major) = (minor - hook_minor, major - hook_major);
     let interval = (run.started.saturating_duration_since(created), run.finished.saturating_duration_since(created));
     let report =
         Report::new(&events, interval, (minor, major), &run.step_latencies, isolate.memory_usage().peak_committed);

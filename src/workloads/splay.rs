@@ -410,7 +410,12 @@ fn verify(scope: &mut HandleScope<'_>, t: &Tree<'_>, p: &Params) -> Result<usize
 pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
     let started = Instant::now();
     let mut s = HandleScope::new(isolate);
-    let layout = |name: &str, tagged_fields, raw_bytes| ObjectLayout { name: name.into(), tagged_fields, raw_bytes };
+    let layout = |name: &str, tagged_fields, raw_bytes| ObjectLayout {
+        name: name.into(),
+        tagged_fields,
+        raw_bytes,
+        ..Default::default()
+    };
     let tree_map = s.new_map(&layout("SplayTree", 1, 0))?;
     let tree = s.new_object(tree_map)?;
     let null = s.null();
@@ -438,6 +443,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
         step_latencies.push(t0.elapsed());
     }
     let finished = Instant::now();
+    super::at_end(super::Workload::Splay, &mut s);
 
     let leaves_checked = verify(&mut s, &t, p).map_err(|e| verification(Workload::Splay, e))?;
     Ok(Splay { step_latencies, setup, leaves_checked, started, finished })
