@@ -41,7 +41,7 @@ fn alive<T>(s: &mut HandleScope<'_>, w: &Weak<T>) -> bool {
 }
 
 fn cell_map<'s>(s: &mut HandleScope<'s>) -> Local<'s, Map> {
-    s.new_map(&ObjectLayout { name: "Cell".into(), tagged_fields: 1, raw_bytes: 0 }).unwrap()
+    s.new_map(&ObjectLayout { name: "Cell".into(), tagged_fields: 1, raw_bytes: 0, ..Default::default() }).unwrap()
 }
 
 both_modes! {

@@ -444,3 +444,37 @@ fn the_pause_demonstration_writes_a_snapshot_per_workload_with_named_objects_and
     assert!(line.contains("\"workload\":\"gcbench\""), "{line}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The weak kinds (issue #18) are nodes too: an ephemeron table has a weak
+/// edge to each key and an internal edge to its value; a WeakRef a weak
+/// edge to its target. Only strong edges retain: the key's retaining path
+/// goes through the array that keeps it, not through the table.
+#[test]
+fn ephemeron_tables_and_weak_refs_show_their_weak_edges() {
+    let platform = Platform::new(1).unwrap();
+    let mut iso = isolate(&platform, test_config());
+    let mut scope = HandleScope::new(&mut iso);
+    let map = scope.new_map(&ObjectLayout { name: "Key".into(), tagged_fields: 0, ..Default::default() }).unwrap();
+    let vmap = scope.new_map(&ObjectLayout { name: "Val".into(), tagged_fields: 0, ..Default::default() }).unwrap();
+    let holder = scope.new_fixed_array(3).unwrap();
+    let table = scope.new_ephemeron_table().unwrap();
+    let key = scope.new_object(map).unwrap();
+    let value = scope.new_object(vmap).unwrap();
+    scope.ephemeron_set(table, key, value).unwrap();
+    let weak = scope.new_weak_ref(key).unwrap();
+    scope.set(holder, 0, table);
+    scope.set(holder, 1, key);
+    scope.set(holder, 2, weak);
+    let (s, _) = snapshot(&mut scope);
+    let tables = s.instances_of("EphemeronTable").collect::<Vec<_>>();
+    assert_eq!(tables.len(), 1);
+    let t = edges(&s, tables[0]);
+    assert!(t.contains(&e("weak", "key", "Key")), "{t:?}");
+    assert!(t.contains(&e("internal", "value", "Val")), "{t:?}");
+    let refs = s.instances_of("WeakRef").collect::<Vec<_>>();
+    assert_eq!(refs.len(), 1);
+    assert!(edges(&s, refs[0]).contains(&e("weak", "target", "Key")));
+    let k = s.instances_of("Key").next().unwrap();
+    let path = s.path_text(&s.retaining_path(k).unwrap());
+    assert!(path.iter().all(|step| !step.contains("EphemeronTable") && !step.contains("WeakRef")), "{path:?}");
+}

@@ -714,9 +714,9 @@ impl<'h> Snapshot<'h> {
         let id = o.smi_word(offsets::SIDE_ID) as u32;
         let entries: Vec<(usize, usize)> =
             self.heap.roots.ephemerons.lock().table(id).entries.iter().map(|e| (e.key, e.value)).collect();
-        for (i, (key, value)) in entries.into_iter().enumerate() {
+        for (key, value) in entries {
             if let Some(to) = self.node_of(Tagged(key), false) {
-                sink.edge(EdgeType::Weak, Label::Index(i), to)?;
+                sink.edge(EdgeType::Weak, Label::Name("key"), to)?;
             }
             if let Some(to) = self.node_of(Tagged(value), false) {
                 sink.edge(EdgeType::Internal, Label::Name("value"), to)?;
