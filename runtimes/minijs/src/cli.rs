@@ -27,7 +27,10 @@ pub fn main(args: Vec<String>) -> ExitCode {
     for a in rest.by_ref() {
         if let Some(v) = a.strip_prefix("--max-old-space-size=") {
             match v.parse::<usize>() {
-                Ok(mb) if mb > 0 => options.heap.max_old_space_size = mb << 20,
+                Ok(mb) if mb > 0 => {
+                    options.heap.max_old_space_size = mb << 20;
+                    options.heap.initial_old_space_size = options.heap.initial_old_space_size.min(mb << 20);
+                }
                 _ => {
                     eprintln!("minijs: --max-old-space-size takes a positive number of MB, not {v:?}");
                     return ExitCode::from(2);
