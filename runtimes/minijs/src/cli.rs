@@ -102,6 +102,12 @@ pub fn main(args: Vec<String>) -> ExitCode {
             r.mmu.map(|u| u.map_or("-".into(), |u| format!("{u:.2}"))).join("/"),
             r.peak_committed as f64 / (1 << 20) as f64,
         );
+        for site in outcome.sites.iter().filter(|s| s.tenured_count > 0) {
+            eprintln!(
+                "pretenured site: {} ({:?}, tenured {} times, {} objects allocated old)",
+                site.name, site.state, site.tenured_count, site.pretenured_objects
+            );
+        }
     }
     match outcome.result {
         Ok(()) => ExitCode::SUCCESS,

@@ -166,6 +166,8 @@ pub struct Outcome {
     pub counts: (u64, u64),
     /// Most bytes of pages the heap held.
     pub peak_committed: usize,
+    /// The allocation sites (one per object and array literal) at the end.
+    pub sites: Vec<isogc::AllocationSiteStats>,
 }
 
 impl Outcome {
@@ -191,6 +193,7 @@ pub fn run(file: &str, source: &str, args: &[String], options: &Options) -> Outc
                 interval: (zero, zero),
                 counts: (0, 0),
                 peak_committed: 0,
+                sites: Vec::new(),
             };
             let platform = match Platform::new(options.workers) {
                 Ok(p) => p,
@@ -210,6 +213,7 @@ pub fn run(file: &str, source: &str, args: &[String], options: &Options) -> Outc
                 interval: (t0, t1),
                 counts: isolate.gc_counts(),
                 peak_committed: isolate.memory_usage().peak_committed,
+                sites: isolate.allocation_sites(),
             }
         })
         .expect("spawn the interpreter thread");
@@ -220,6 +224,7 @@ pub fn run(file: &str, source: &str, args: &[String], options: &Options) -> Outc
         interval: (zero, zero),
         counts: (0, 0),
         peak_committed: 0,
+        sites: Vec::new(),
     })
 }
 
