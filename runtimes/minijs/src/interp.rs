@@ -2215,3 +2215,74 @@ fn expression_name(e: &Expression<'_>) -> &'static str {
         _ => "this expression",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isogc::{HeapConfig, Isolate, Platform};
+    use oxc_allocator::Allocator;
+    use oxc_parser::Parser;
+    use oxc_span::SourceType;
+
+    /// Runs `src` and hands `check` the interpreter and a scope, to look at
+    /// the globals it assigned.
+    fn with_program(src: &str, check: impl FnOnce(&mut Interp<'_>, &mut HandleScope<'_>)) {
+        let platform = Platform::new(1).unwrap();
+        let mut isolate = Isolate::new(&platform, HeapConfig::default()).unwrap();
+        let allocator = Allocator::default();
+        let parsed = Parser::new(&allocator, src, SourceType::cjs()).parse();
+        assert!(parsed.diagnostics.is_empty());
+        let mut out = Vec::new();
+        let mut scope = HandleScope::new(&mut isolate);
+        let mut it = Interp::new(src, vec![], &mut out);
+        assert!(it.init(&mut scope).is_ok());
+        let id = it.script_info(&mut scope, &parsed.program).ok().unwrap();
+        assert!(it.run_script(&mut scope, id).is_ok());
+        scope.collect_garbage(isogc::GcRequest::Major);
+        check(&mut it, &mut scope);
+    }
+
+    fn global<'s>(it: &mut Interp<'_>, s: &mut HandleScope<'s>, name: &str) -> V<'s> {
+        let g = it.proto(s, &it.global_obj);
+        let a = it.atom(s, name).ok().unwrap();
+        it.get_prop(s, g, a, Span::default()).ok().unwrap()
+    }
+
+    #[test]
+    fn objects_built_alike_share_a_hidden_class() {
+        let src = "function P(x, y) { this.x = x; this.y = y; }\n\
+                   a = new P(1, 2); b = new P(3, 4); c = { x: 1, y: 2 }; d = { x: 5, y: 6 }; e = { y: 1, x: 2 };";
+        with_program(src, |it, s| {
+            let shape = |it: &mut Interp<'_>, s: &mut HandleScope<'_>, n: &str| {
+                let v = global(it, s, n);
+                let o = s.cast::<Object, _>(v).expect("an object");
+                it.shape_of(s, o)
+            };
+            assert_eq!(shape(it, s, "a"), shape(it, s, "b"), "two `new P` share a shape");
+            assert_eq!(shape(it, s, "c"), shape(it, s, "d"), "two literals built alike share a shape");
+            assert_ne!(shape(it, s, "c"), shape(it, s, "e"), "another property order is another shape");
+            // The constructor learned its instances' size: the second has
+            // exactly two in-object slots.
+            let b = global(it, s, "b");
+            let b = s.cast::<Object, _>(b).unwrap();
+            assert_eq!(s.field_count(b), Kind::Plain.header() + 2);
+        });
+    }
+
+    #[test]
+    fn small_integers_are_smis_and_other_numbers_are_boxed() {
+        let src = "i = 7; j = 3 * 4; f = 1.5; big = 2147483647 + 1; neg0 = -0; s = 'lit'; t = 'lit';";
+        with_program(src, |it, s| {
+            for (n, smi) in [("i", Some(7)), ("j", Some(12)), ("f", None), ("big", None), ("neg0", None)] {
+                let v = global(it, s, n);
+                assert_eq!(s.to_smi(v), smi, "{n}");
+                if smi.is_none() {
+                    assert_eq!(s.instance_type(v), Some(InstanceType::HeapNumber), "{n}");
+                }
+            }
+            let (a, b) = (global(it, s, "s"), global(it, s, "t"));
+            assert!(s.same_value(a, b), "string literals are one internalized string");
+            assert_eq!(s.instance_type(a), Some(InstanceType::InternalizedString));
+        });
+    }
+}
