@@ -221,6 +221,7 @@ pub struct Interp<'a> {
     resolutions: FxMap<usize, Res>,
     sites: FxMap<usize, AllocationSite>,
     atoms: FxMap<String, Atom>,
+    name_atoms: FxMap<usize, Atom>,
     atom_strings: Vec<Global<HeapString>>,
     shapes: Vec<Shape>,
     roots: FxMap<Kind, u32>,
@@ -284,6 +285,7 @@ impl<'a> Interp<'a> {
             resolutions: FxMap::default(),
             sites: FxMap::default(),
             atoms: FxMap::default(),
+            name_atoms: FxMap::default(),
             atom_strings: Vec::new(),
             shapes: Vec::new(),
             roots: FxMap::default(),
@@ -322,6 +324,20 @@ impl<'a> Interp<'a> {
         let a = self.atom_strings.len() as Atom;
         self.atom_strings.push(g);
         self.atoms.insert(name.to_string(), a);
+        Ok(a)
+    }
+
+    /// The atom of a property name in the source, cached by its node.
+    fn name_atom(&mut self, s: &mut HandleScope<'_>, name: &'a IdentifierName<'a>) -> R<Atom> {
+        self.atom_at(s, name as *const _ as usize, name.name.as_str())
+    }
+
+    fn atom_at(&mut self, s: &mut HandleScope<'_>, addr: usize, name: &str) -> R<Atom> {
+        if let Some(&a) = self.name_atoms.get(&addr) {
+            return Ok(a);
+        }
+        let a = self.atom(s, name)?;
+        self.name_atoms.insert(addr, a);
         Ok(a)
     }
 
@@ -1380,7 +1396,7 @@ impl<'a> Interp<'a> {
         match e {
             Expression::NumericLiteral(n) => num(s, n.value),
             Expression::StringLiteral(l) => {
-                let a = self.atom(s, l.value.as_str())?;
+                let a = self.atom_at(s, &**l as *const _ as usize, l.value.as_str())?;
                 Ok(s.open(&self.atom_strings[a as usize]).as_value())
             }
             Expression::BooleanLiteral(b) => Ok(s.boolean(b.value)),
@@ -1468,7 +1484,7 @@ impl<'a> Interp<'a> {
                 if m.optional {
                     return Err(self.unsupported(m.span, "optional chaining"));
                 }
-                let a = self.atom(s, m.property.name.as_str())?;
+                let a = self.name_atom(s, &m.property)?;
                 self.get_prop(s, o, a, m.span)
             }
             Expression::ComputedMemberExpression(m) => {
@@ -1483,7 +1499,7 @@ impl<'a> Interp<'a> {
                 let (callee, this) = match &c.callee {
                     Expression::StaticMemberExpression(m) => {
                         let o = self.eval(s, f, &m.object)?;
-                        let a = self.atom(s, m.property.name.as_str())?;
+                        let a = self.name_atom(s, &m.property)?;
                         (self.get_prop(s, o, a, m.span)?, o)
                     }
                     Expression::ComputedMemberExpression(m) => {
@@ -1580,7 +1596,7 @@ impl<'a> Interp<'a> {
                     }
                     SimpleAssignmentTarget::StaticMemberExpression(m) => {
                         let o = self.eval(s, f, &m.object)?;
-                        let a = self.atom(s, m.property.name.as_str())?;
+                        let a = self.name_atom(s, &m.property)?;
                         let old = self.get_prop(s, o, a, m.span)?;
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
@@ -1639,7 +1655,7 @@ impl<'a> Interp<'a> {
             }
             AssignmentTarget::StaticMemberExpression(m) => {
                 let o = self.eval(s, f, &m.object)?;
-                let key = self.atom(s, m.property.name.as_str())?;
+                let key = self.name_atom(s, &m.property)?;
                 let v = match op {
                     None => self.eval(s, f, &a.right)?,
                     Some(op) => {
