@@ -64,7 +64,7 @@ fn check(name: &str, args: &[&str]) -> Vec<minijs::Outcome> {
 
 #[test]
 fn binarytrees_prints_what_node_prints() {
-    let _ = check("binarytrees", &["12"]);
+    let _ = check("binarytrees", &["10"]);
 }
 
 #[test]
