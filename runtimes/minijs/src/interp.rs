@@ -376,6 +376,7 @@ impl<'a> Interp<'a> {
             name: format!("JS{kind:?}{cap}"),
             tagged_fields: kind.header() + cap,
             raw_bytes: 0,
+            ..Default::default()
         })?;
         let g = s.global(m);
         self.maps.insert((kind, cap), g);
