@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: minijs [--gc-report] [--trace-gc] [--verify-heap] [--stop-the-world] \
-                     [--max-old-space-size=MB] FILE [ARGS...]";
+                     [--max-old-space-size=MB] [--heap-snapshot=FILE] FILE [ARGS...]";
 
 fn ms(d: Option<Duration>) -> String {
     d.map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
@@ -36,6 +36,8 @@ pub fn main(args: Vec<String>) -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
+        } else if let Some(path) = a.strip_prefix("--heap-snapshot=") {
+            options.heap_snapshot = Some(path.into());
         } else if a == "--gc-report" {
             report = true;
         } else if a == "--trace-gc" {

@@ -1,4 +1,4 @@
-//! `minijs [--gc-report] [--trace-gc] [--max-old-space-size=MB] [--stop-the-world] FILE [ARGS]`
+//! `minijs [--gc-report] [--trace-gc] [--max-old-space-size=MB] [--stop-the-world] [--heap-snapshot=FILE] FILE [ARGS]`
 
 use std::process::ExitCode;
 
