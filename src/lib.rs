@@ -124,7 +124,7 @@ pub use {
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},
-    heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
+    heap::{CLEANUP_RESERVE, MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
     isolate::{GcCallbackId, GcCallbackInfo, HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,
     platform::Platform,

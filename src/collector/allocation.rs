@@ -59,6 +59,7 @@ impl Collector {
     /// panic.
     fn allocate_collecting(&mut self, heap: &mut Heap, size: usize, space: Space) -> Result<HeapObject, AllocError> {
         self.check_usable(heap.id);
+        heap.rearm_cleanup_reserve();
         if size > heap.hard_limit {
             return Err(oom(heap, size));
         }
@@ -98,6 +99,12 @@ impl Collector {
                 Step::Callback => {
                     if !self.ask_near_heap_limit_callback(heap) {
                         return Err(oom(heap, size));
+                    }
+                    // A young allocation needs a scavenge to use the raised
+                    // limit: the survivors filling to-space stayed young
+                    // while the old generation was at its limit.
+                    if young {
+                        steps = &[Step::Minor, Step::Callback];
                     }
                 }
             }
@@ -166,6 +173,9 @@ impl Collector {
     }
 }
 
-fn oom(heap: &Heap, requested: usize) -> AllocError {
+/// The error for a failed allocation of `requested` bytes; the clean-up
+/// reserve becomes usable for what the runtime allocates next.
+fn oom(heap: &mut Heap, requested: usize) -> AllocError {
+    heap.release_cleanup_reserve();
     AllocError::OutOfMemory { requested, old_generation: heap.old_gen_committed(), limit: heap.hard_limit }
 }

@@ -280,7 +280,12 @@ impl Collector {
         // Predicted before it runs, from what the controller knew then.
         let predicted = self.controller.predict_scavenge(heap.new_space.used());
         let capacity = heap.new_space.capacity();
-        let mut s = Self::timed_scavenge(&mut self.controller, heap, timer, context);
+        let Some(mut s) = Self::timed_scavenge(&mut self.controller, heap, timer, context) else {
+            // The system has no memory for the scavenge's pages: promote by
+            // pages if the limit allows (one page at most, secured already),
+            // else collect nothing (the allocation goes on failing).
+            return Self::promote_pages_secured(heap, timer).map_or_else(ScavengeStats::default, promoted_stats);
+        };
         s.predicted = Some(predicted);
         self.controller.after_minor_scavenge(heap, capacity, s.copied());
         // Pretenuring: digest the mementos this scavenge found.
@@ -294,12 +299,24 @@ impl Collector {
         heap: &mut Heap,
         timer: &mut PhaseTimer,
         context: ScavengeContext<'_>,
-    ) -> ScavengeStats {
+    ) -> Option<ScavengeStats> {
         let young = heap.new_space.used();
         let started = Instant::now();
-        let stats = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context));
+        let stats = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context))?;
         controller.record_scavenge(young, stats.copied(), started.elapsed(), stats.roots_time);
-        stats
+        Some(stats)
+    }
+
+    /// A promotion of the young generation by pages that may take the
+    /// pages secured for a scavenge (the system refused a scavenge's).
+    fn promote_pages_secured(heap: &mut Heap, timer: &mut PhaseTimer) -> Option<PagePromotion> {
+        if !page_promotion::can_promote(heap) {
+            return None;
+        }
+        heap.pool.open_reserve(true);
+        let p = timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap));
+        heap.pool.open_reserve(false);
+        p
     }
 
     /// A major GC's phases, in order: marking (finished, or atomic),
@@ -307,6 +324,14 @@ impl Collector {
     /// young generation scavenged, evacuated pages released, sweeping
     /// started, the next limit set.
     fn major(&mut self, heap: &mut Heap, timer: &mut PhaseTimer, reduce_memory: bool) -> ScavengeStats {
+        // Once marking ran, the young generation must be scavenged or
+        // promoted by pages: the scavenge's pages are secured now, or, if
+        // the system refuses them, page promotion must be possible, or
+        // nothing is collected (and the allocation goes on failing).
+        let by_pages_only = !scavenger::secure(heap);
+        if by_pages_only && !page_promotion::can_promote(heap) {
+            return ScavengeStats::default();
+        }
         let finalize = self.marking.is_some() && !reduce_memory;
         if !finalize {
             // An atomic GC abandons a cycle in progress (the caller wants
@@ -338,14 +363,20 @@ impl Collector {
         // then updates their objects by recorded slots, and before sweeping,
         // which frees their dead objects by the marks) when marking found
         // most of it live or fast promotion is on; else scavenged below.
-        let by_pages = (!reduce_memory && self.young_mostly_live(heap, finalize))
-            .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
-            .flatten();
+        let by_pages = if by_pages_only {
+            Self::promote_pages_secured(heap, timer)
+        } else {
+            (!reduce_memory && self.young_mostly_live(heap, finalize))
+                .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
+                .flatten()
+        };
         self.compactor.compact(heap, timer);
         let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
         let s = match by_pages {
             Some(p) => promoted_stats(p),
-            None => Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking),
+            // (Its pages were secured before marking: it cannot fail.)
+            None => Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking)
+                .expect("isogc: the major GC's scavenge lost the pages secured for it"),
         };
         self.compactor.release_evacuated(heap);
         timer.time(Phase::Sweep, || sweeper::start(heap, &mut sweeping));

@@ -377,6 +377,12 @@ pub(crate) struct PagePool {
     /// Chunks released past the pool's bound, waiting to go back to the OS
     /// off the pause ([`PagePool::take_unmap`]).
     unmap: Vec<(NonNull<u8>, usize)>,
+    /// Pages secured from the system for the collector's worst case
+    /// ([`PagePool::secure`]): handed out only while the reserve is open
+    /// ([`PagePool::open_reserve`]), so nothing else a GC does (compaction's
+    /// targets) eats into them. Never touched until used.
+    reserve: Vec<NonNull<u8>>,
+    reserve_open: bool,
 }
 
 /// Chunks to give back to the OS on a background thread, so that the
@@ -410,7 +416,51 @@ unsafe impl Send for PagePool {}
 
 impl PagePool {
     pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
-        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0, extra_flags: 0, unmap: Vec::new() }
+        PagePool {
+            heap_id,
+            free: Vec::new(),
+            max_pooled,
+            committed: 0,
+            peak: 0,
+            extra_flags: 0,
+            unmap: Vec::new(),
+            reserve: Vec::new(),
+            reserve_open: false,
+        }
+    }
+
+    /// Makes sure `pages` regular pages are set aside for the collector,
+    /// taking pooled pages first, then asking the system. `false` if the
+    /// system refused (the pages it gave stay set aside): a GC that needs
+    /// them must not start, since nothing it does mid-way may fail.
+    pub(crate) fn secure(&mut self, pages: usize) -> bool {
+        if self.reserve.try_reserve(pages.saturating_sub(self.reserve.len())).is_err() {
+            return false;
+        }
+        while self.reserve.len() < pages {
+            let mem = match self.free.pop() {
+                Some(m) => m,
+                // SAFETY: the layout has non-zero size.
+                None => match NonNull::new(unsafe { std::alloc::alloc(Self::layout(PAGE_SIZE)) }) {
+                    Some(m) => m,
+                    None => return false,
+                },
+            };
+            self.reserve.push(mem);
+        }
+        true
+    }
+
+    /// Pages set aside by [`PagePool::secure`] and not used yet.
+    pub(crate) fn reserved(&self) -> usize {
+        self.reserve.len()
+    }
+
+    /// Lets (`true`) or stops (`false`) regular-page allocations take from
+    /// the secured pages: open only while the GC the pages were secured for
+    /// runs.
+    pub(crate) fn open_reserve(&mut self, open: bool) {
+        self.reserve_open = open;
     }
 
     /// Bytes committed by pages in use.
@@ -436,7 +486,13 @@ impl PagePool {
     /// fresh header. `None` if the system is out of memory.
     pub(crate) fn allocate(&mut self, size: usize, space: SpaceId, page_flags: usize) -> Option<Page> {
         debug_assert!(size % PAGE_SIZE == 0 && size >= PAGE_SIZE);
-        let mem = if size == PAGE_SIZE { self.free.pop() } else { None };
+        let mem = if size != PAGE_SIZE {
+            None
+        } else if self.reserve_open {
+            self.reserve.pop().or_else(|| self.free.pop())
+        } else {
+            self.free.pop()
+        };
         let mem = match mem {
             Some(m) => m,
             None => {
@@ -477,18 +533,29 @@ impl PagePool {
         // SAFETY: the header was written in `allocate` and is dropped once,
         // here; the caller promises no other use of the page follows.
         unsafe { std::ptr::drop_in_place(page.0.as_ptr()) };
-        if size == PAGE_SIZE && self.free.len() < self.max_pooled {
+        // (No growth of the pool's own lists may abort: a list that cannot
+        // grow sends the chunk back to the OS at once.)
+        if size == PAGE_SIZE && self.free.len() < self.max_pooled && self.free.try_reserve(1).is_ok() {
             self.free.push(mem);
-        } else {
+        } else if self.unmap.try_reserve(1).is_ok() {
             self.unmap.push((mem, size));
+        } else {
+            // SAFETY: allocated by `allocate` with this layout; its header
+            // was dropped above and the caller uses the page no more.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(size)) };
         }
     }
 
     /// Queues pooled pages past `keep` for return to the OS.
     pub(crate) fn trim(&mut self, keep: usize) {
         while self.free.len() > keep {
-            let mem = self.free.pop().expect("non-empty");
-            self.unmap.push((mem, PAGE_SIZE));
+            let Some(mem) = self.free.pop() else { break };
+            if self.unmap.try_reserve(1).is_ok() {
+                self.unmap.push((mem, PAGE_SIZE));
+            } else {
+                // SAFETY: a pooled chunk, allocated with this layout, unused.
+                unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(PAGE_SIZE)) };
+            }
         }
     }
 
@@ -500,6 +567,10 @@ impl PagePool {
 
 impl Drop for PagePool {
     fn drop(&mut self) {
+        for mem in std::mem::take(&mut self.reserve) {
+            // SAFETY: a secured chunk, allocated with this layout, unused.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(PAGE_SIZE)) };
+        }
         self.trim(0);
         self.take_unmap().run();
     }
