@@ -40,9 +40,9 @@ use crate::heap::allocation_site::MEMENTO_BYTES;
 use crate::heap::live_objects::slot_in_live_object;
 use crate::heap::new_space::NewSpace;
 use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
+use crate::heap::page::AREA_SIZE;
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
-use crate::heap::page::AREA_SIZE;
 use crate::heap::{Heap, MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE, WORD};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::{HeapObject, MapRef};
@@ -687,8 +687,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
     let fillers = heap.old_space.fillers;
     let memento_map = heap.ro_roots.allocation_memento_map;
     let site_count = heap.sites.len();
-    let old_space_limit =
-        (heap.allocation_limit() + heap.old_space.committed()).saturating_sub(heap.limit_committed());
+    let old_space_limit = (heap.allocation_limit() + heap.old_space.committed()).saturating_sub(heap.limit_committed());
     let Heap { new_space, old_space, pool, roots, platform, spans, sites, .. } = heap;
     let mut strong = roots.strong();
     let job = Job {

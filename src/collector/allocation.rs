@@ -95,7 +95,12 @@ impl Collector {
                 Step::Minor if heap.old_gen_committed() > heap.hard_limit => self.collect_major(heap, reason, false),
                 Step::Minor => self.collect_minor(heap, reason),
                 Step::Major => self.collect_major(heap, reason, false),
-                Step::LastResort => self.collect_major(heap, GcReason::LastResort, true),
+                Step::LastResort => {
+                    self.collect_major(heap, GcReason::LastResort, true);
+                    if young && self.kept_young {
+                        self.collect_minor(heap, reason);
+                    }
+                }
                 Step::Callback => {
                     if !self.ask_near_heap_limit_callback(heap) {
                         return Err(oom(heap, size));

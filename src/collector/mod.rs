@@ -77,6 +77,18 @@ pub enum GcRequest {
 /// `(current_limit, initial_limit) -> new_limit`.
 pub(crate) type NearHeapLimitCallback = Box<dyn FnMut(usize, usize) -> usize>;
 
+/// How a major GC handles the young generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum YoungInMajor {
+    /// Scavenged after marking (its pages are secured).
+    Scavenge,
+    /// Promoted by pages (the system refused the scavenge's pages).
+    PromotePages,
+    /// Left where it is, as roots of an atomic marking (nothing else is
+    /// possible without memory from the system).
+    Keep,
+}
+
 /// What a pause collects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Collection {
@@ -112,6 +124,10 @@ pub(crate) struct Collector {
     /// The GC prologue and epilogue callbacks.
     pub(crate) callbacks: GcCallbacks,
     state: State,
+    /// The last major GC kept the young generation where it was (the
+    /// system refused the pages a scavenge needs): a young allocation that
+    /// failed after it tries one more scavenge, with the pages that GC freed.
+    pub(crate) kept_young: bool,
 }
 
 impl Collector {
@@ -126,6 +142,7 @@ impl Collector {
             near_heap_limit_callback: None,
             callbacks: GcCallbacks::default(),
             state: State::Idle,
+            kept_young: false,
         }
     }
 
@@ -324,14 +341,11 @@ impl Collector {
     /// young generation scavenged, evacuated pages released, sweeping
     /// started, the next limit set.
     fn major(&mut self, heap: &mut Heap, timer: &mut PhaseTimer, reduce_memory: bool) -> ScavengeStats {
-        // Once marking ran, the young generation must be scavenged or
-        // promoted by pages: the scavenge's pages are secured now, or, if
-        // the system refuses them, page promotion must be possible, or
-        // nothing is collected (and the allocation goes on failing).
-        let by_pages_only = !scavenger::secure(heap);
-        if by_pages_only && !page_promotion::can_promote(heap) {
-            return ScavengeStats::default();
-        }
+        // Once marking ran, the young generation must be scavenged, promoted
+        // by pages or kept whole, and nothing it does may fail: the
+        // scavenge's pages are secured now, or else nothing is compacted and
+        // the choice waits for marking (below).
+        let secured = scavenger::secure(heap);
         let finalize = self.marking.is_some() && !reduce_memory;
         if !finalize {
             // An atomic GC abandons a cycle in progress (the caller wants
@@ -346,13 +360,24 @@ impl Collector {
         debug_assert!(!finalize || self.sweeping.is_none());
         timer.time(Phase::Sweep, || sweeper::finish(heap, &mut self.sweeping));
         let old_gen_before = heap.old_gen_size(); // pretenuring feedback
-        if !finalize {
+        if !secured {
+            self.compactor.drop_candidates(heap);
+        } else if !finalize {
             self.compactor.select_candidates(heap, reduce_memory);
         }
         timer.time(Phase::Mark, || match self.marking.take() {
             Some(m) => marking::finish_incremental(heap, m, &mut self.barrier_worklist),
             None => marking::mark_full(heap, self.compactor.is_compacting()),
         });
+        if !secured {
+            // Compaction is off: no recorded slot is needed.
+            self.compactor.drop_candidates(heap);
+        }
+        let young = self.young_in_major(heap, secured);
+        self.kept_young = young == YoungInMajor::Keep;
+        if self.kept_young {
+            timer.time(Phase::Mark, || marking::mark_from_young_generation(heap));
+        }
         if heap.config.verify_heap {
             timer.time(Phase::Verify, || {
                 verify_or_panic(heap, GcKind::Major, "marking", verifier::verify_marking(heap))
@@ -363,18 +388,20 @@ impl Collector {
         // then updates their objects by recorded slots, and before sweeping,
         // which frees their dead objects by the marks) when marking found
         // most of it live or fast promotion is on; else scavenged below.
-        let by_pages = if by_pages_only {
-            Self::promote_pages_secured(heap, timer)
-        } else {
-            (!reduce_memory && self.young_mostly_live(heap, finalize))
+        let by_pages = match young {
+            YoungInMajor::PromotePages => Self::promote_pages_secured(heap, timer),
+            YoungInMajor::Keep => None,
+            YoungInMajor::Scavenge => (!reduce_memory && self.young_mostly_live(heap, finalize))
                 .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
-                .flatten()
+                .flatten(),
         };
         self.compactor.compact(heap, timer);
         let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
         let s = match by_pages {
             Some(p) => promoted_stats(p),
-            // (Its pages were secured before marking: it cannot fail.)
+            None if self.kept_young => ScavengeStats::default(),
+            // (Its pages were secured before marking, or page promotion was
+            // possible then: it cannot fail.)
             None => Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking)
                 .expect("isogc: the major GC's scavenge lost the pages secured for it"),
         };
@@ -387,6 +414,26 @@ impl Collector {
         heap.sites.after_major(old_gen_before, heap.old_gen_size().saturating_sub(promoted_live));
         self.controller.update_old_gen_limit(heap);
         s
+    }
+
+    /// After marking, how the major GC handles the young generation if the
+    /// system refused the pages of its scavenge before marking
+    /// (`!secured`): scavenged all the same if the old pages marking found
+    /// empty (which the sweeper's preparation releases to the pool) make up
+    /// for them; else promoted by pages if possible; else kept.
+    fn young_in_major(&self, heap: &Heap, secured: bool) -> YoungInMajor {
+        if secured {
+            return YoungInMajor::Scavenge;
+        }
+        let empty = heap.old_space.pages.iter().chain(&heap.map_space.pages);
+        let empty = empty.filter(|p| !p.has(crate::heap::page::flags::BLACK_ALLOCATED) && p.live_bytes() == 0).count();
+        if heap.pool.reserved() + heap.pool.pooled() / PAGE_SIZE + empty >= scavenger::reserve_pages(heap) {
+            YoungInMajor::Scavenge
+        } else if page_promotion::can_promote(heap) {
+            YoungInMajor::PromotePages
+        } else {
+            YoungInMajor::Keep
+        }
     }
 
     /// After marking: is the young generation worth promoting by pages? An

@@ -73,7 +73,6 @@ pub(crate) struct Heap {
     pub(crate) cleanup_reserve_held: bool,
 }
 
-
 impl Heap {
     /// A heap whose GC spans are timed from `origin`; `None` if the system
     /// is out of memory for its first pages.

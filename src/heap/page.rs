@@ -383,7 +383,19 @@ pub(crate) struct PagePool {
     /// targets) eats into them. Never touched until used.
     reserve: Vec<NonNull<u8>>,
     reserve_open: bool,
+    /// The pages the last [`PagePool::secure`] asked for: what the reserve
+    /// keeps of the pages a GC released ([`PagePool::take_unmap`]).
+    reserve_target: usize,
 }
+
+/// Room the system must still have after it gave the heap a chunk
+/// ([`PagePool::system_chunk`]), at least: the small allocations of the
+/// mutator and of the collector (worklists, handle blocks, remembered-set
+/// buckets, the sweepers' free-block lists, the error path) abort the
+/// process if the system refuses them, so the heap gives up on its own
+/// chunks first. A few of the allocator's fallback mappings (glibc's is
+/// 1 MiB); [`PagePool::slack`] grows it with the heap.
+const MIN_SLACK_BYTES: usize = 8 << 20;
 
 /// Chunks to give back to the OS on a background thread, so that the
 /// `munmap`s of a GC that freed many pages stay out of its pause (V8's
@@ -426,7 +438,38 @@ impl PagePool {
             unmap: Vec::new(),
             reserve: Vec::new(),
             reserve_open: false,
+            reserve_target: 0,
         }
+    }
+
+    /// The room [`PagePool::system_chunk`] leaves the system: at least
+    /// [`MIN_SLACK_BYTES`], and a sixteenth of the heap (the collector's
+    /// metadata grows with the pages it sweeps and scans: a few KiB per
+    /// 256 KiB page).
+    fn slack(&self) -> Layout {
+        let bytes = MIN_SLACK_BYTES.max(self.committed / 16);
+        Layout::from_size_align(bytes, 4096).expect("slack layout")
+    }
+
+    /// A fresh chunk of `size` bytes from the system, if the system has
+    /// [`PagePool::slack`] more to give after it (probed by an allocation
+    /// given back at once, never touched); `None` otherwise.
+    fn system_chunk(&mut self, size: usize) -> Option<NonNull<u8>> {
+        // SAFETY: the layout has non-zero size.
+        let mem = NonNull::new(unsafe { std::alloc::alloc(Self::layout(size)) })?;
+        let slack = self.slack();
+        // (`black_box`: an allocation nothing uses may be elided, and this
+        // one is only asked for its answer.)
+        // SAFETY: as above.
+        let probe = std::hint::black_box(unsafe { std::alloc::alloc(slack) });
+        if probe.is_null() {
+            // SAFETY: just allocated with this layout, unused.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(size)) };
+            return None;
+        }
+        // SAFETY: just allocated with this layout, unused.
+        unsafe { std::alloc::dealloc(probe, slack) };
+        Some(mem)
     }
 
     /// Makes sure `pages` regular pages are set aside for the collector,
@@ -434,14 +477,15 @@ impl PagePool {
     /// system refused (the pages it gave stay set aside): a GC that needs
     /// them must not start, since nothing it does mid-way may fail.
     pub(crate) fn secure(&mut self, pages: usize) -> bool {
+        self.reserve_target = pages;
         if self.reserve.try_reserve(pages.saturating_sub(self.reserve.len())).is_err() {
             return false;
         }
         while self.reserve.len() < pages {
-            let mem = match self.free.pop() {
+            let mem = match self.free.pop().or_else(|| self.take_released()) {
                 Some(m) => m,
                 // SAFETY: the layout has non-zero size.
-                None => match NonNull::new(unsafe { std::alloc::alloc(Self::layout(PAGE_SIZE)) }) {
+                None => match self.system_chunk(PAGE_SIZE) {
                     Some(m) => m,
                     None => return false,
                 },
@@ -449,6 +493,13 @@ impl PagePool {
             self.reserve.push(mem);
         }
         true
+    }
+
+    /// A regular page released past the pool's bound and not yet given
+    /// back to the OS.
+    fn take_released(&mut self) -> Option<NonNull<u8>> {
+        let i = self.unmap.iter().rposition(|&(_, size)| size == PAGE_SIZE)?;
+        Some(self.unmap.swap_remove(i).0)
     }
 
     /// Pages set aside by [`PagePool::secure`] and not used yet.
@@ -495,10 +546,7 @@ impl PagePool {
         };
         let mem = match mem {
             Some(m) => m,
-            None => {
-                // SAFETY: the layout has non-zero size.
-                NonNull::new(unsafe { std::alloc::alloc(Self::layout(size)) })?
-            }
+            None => self.system_chunk(size)?,
         };
         let page_flags = if page_flags & flags::READ_ONLY != 0 { page_flags } else { page_flags | self.extra_flags };
         let header = PageHeader {
@@ -559,8 +607,15 @@ impl PagePool {
         }
     }
 
-    /// The chunks waiting to go back to the OS, for a background thread.
+    /// The chunks waiting to go back to the OS, for a background thread;
+    /// regular pages among them refill the reserve first (up to what the
+    /// last [`PagePool::secure`] asked for), so the next scavenge takes no
+    /// memory the OS must give again.
     pub(crate) fn take_unmap(&mut self) -> Unmap {
+        while self.reserve.len() < self.reserve_target && self.reserve.try_reserve(1).is_ok() {
+            let Some(mem) = self.take_released() else { break };
+            self.reserve.push(mem);
+        }
         Unmap(std::mem::take(&mut self.unmap))
     }
 }
