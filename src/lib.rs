@@ -120,7 +120,7 @@ pub mod workloads;
 #[cfg(not(loom))]
 pub use {
     collector::GcRequest,
-    config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MIN_PAUSE_TARGET},
+    config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MAX_OLD_SPACE_SIZE, MAX_SEMI_SPACE_SIZE, MIN_PAUSE_TARGET},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
     heap::allocation_site::{AllocationSite, AllocationSiteStats, SiteState},

@@ -94,6 +94,16 @@ fn child() {
         e => panic!("expected OutOfMemory, got {e:?}"),
     }
     assert!(n > 1000, "only {n} arrays before the system ran out");
+    // A new isolate cannot get its first pages now: `Err`, never an abort,
+    // and a retry fails the same way (a failed attempt gives back what it
+    // took).
+    for attempt in 0..3 {
+        match Isolate::new(&platform, test_config()) {
+            Err(ConfigError::InitialHeap(_)) => {}
+            Err(e) => panic!("attempt {attempt}: expected InitialHeap, got {e}"),
+            Ok(_) => panic!("attempt {attempt}: an isolate was created with the system out of memory"),
+        }
+    }
     // Usage is readable (it panicked on a half-flipped new space).
     let usage = isolate.memory_usage();
     assert!(usage.used <= usage.committed, "{usage:?}");
@@ -134,6 +144,17 @@ fn child() {
         assert_usable(&mut scope);
     }
     isolate.collect_garbage(GcRequest::Major);
+    // With the memory back (the pages the GCs freed are returned to the
+    // system by a background task), a new isolate can be created again.
+    drop(isolate);
+    let second = (0..100).find_map(|_| {
+        Isolate::new(&platform, test_config()).ok().or_else(|| {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            None
+        })
+    });
+    let mut second = second.expect("an isolate once the first one's memory is free");
+    assert_usable(&mut HandleScope::new(&mut second));
     println!("{DONE}: {n} arrays before OutOfMemory");
 }
 
