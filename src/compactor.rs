@@ -275,7 +275,7 @@ impl Compactor {
         let workers = heap.gc_worker_cap();
         let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
         let (moved, aborted) = timer.time(Phase::Evacuate, || {
-            let headroom = heap.allocation_limit().saturating_sub(heap.limit_committed());
+            let headroom = heap.collector_limit().saturating_sub(heap.limit_committed());
             let Heap { old_space, pool, platform, spans, .. } = heap;
             let job = EvacuationJob {
                 pages: &candidates,

@@ -59,7 +59,7 @@ pub(crate) struct PagePromotion {
 /// Would the promoted pages keep the old generation within the heap's
 /// allocation limit (the hard limit bounds the collector's promotions too)?
 fn within_limit(heap: &Heap) -> bool {
-    heap.limit_committed() + (heap.new_space.current + 1) * PAGE_SIZE <= heap.allocation_limit()
+    heap.limit_committed() + (heap.new_space.current + 1) * PAGE_SIZE <= heap.collector_limit()
 }
 
 /// Can the young generation be promoted by pages now, with no memory from

@@ -200,7 +200,8 @@ struct Job<'h> {
     new_space: Mutex<&'h mut NewSpace>,
     old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
     /// Committed bytes old space may reach by promotion: the heap's
-    /// allocation limit less what the other limit-bounded spaces commit
+    /// collector limit ([`Heap::collector_limit`]) less what the other
+    /// limit-bounded spaces commit
     /// (which a scavenge does not change).
     old_space_limit: usize,
     fillers: FillerMaps,
@@ -687,7 +688,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
     let fillers = heap.old_space.fillers;
     let memento_map = heap.ro_roots.allocation_memento_map;
     let site_count = heap.sites.len();
-    let old_space_limit = (heap.allocation_limit() + heap.old_space.committed()).saturating_sub(heap.limit_committed());
+    let old_space_limit = (heap.collector_limit() + heap.old_space.committed()).saturating_sub(heap.limit_committed());
     let Heap { new_space, old_space, pool, roots, platform, spans, sites, .. } = heap;
     let mut strong = roots.strong();
     let job = Job {

@@ -267,6 +267,21 @@ fn interning_past_max_old_space_size_returns_out_of_memory() {
     };
     assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
     assert!(n >= 300, "only {n} strings of 8 KB in 4 MiB");
+    // The clean-up reserve (one page) serves a few more, then interning
+    // fails again.
+    let err = loop {
+        assert!(n < 2000, "the clean-up reserve never ran out");
+        let text = format!("{n:08}{}", "s".repeat(8000));
+        let mut inner = HandleScope::new(&mut scope);
+        match inner.intern(&text) {
+            Ok(s) => {
+                inner.set(holder, n, s);
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
     assert_eq!(scope.heap_stats().interned_strings, n);
     // Maps (map space) fail the same way.
     {

@@ -86,6 +86,17 @@ impl Collector {
                 }
                 return Ok(Heap::object_at(a));
             }
+            // After an `OutOfMemory`, a young allocation that new space
+            // cannot serve (its survivors have nowhere to go) takes the
+            // clean-up reserve in old space directly, as a pretenured one.
+            if young && !heap.cleanup_reserve_held {
+                if let Some(a) = self.try_allocate(heap, size, Space::Old) {
+                    if self.marking.is_some() {
+                        marking::allocate_black(a, size);
+                    }
+                    return Ok(Heap::object_at(a));
+                }
+            }
             let Some((&step, rest)) = steps.split_first() else { return Err(oom(heap, size)) };
             steps = rest;
             let reason = GcReason::AllocationFailure;

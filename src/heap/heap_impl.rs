@@ -143,6 +143,14 @@ impl Heap {
         self.hard_limit.saturating_sub(reserve)
     }
 
+    /// The limit the collector's own growth of the old generation
+    /// (promotion, page promotion, compaction's targets) stays within: the
+    /// hard limit less the clean-up reserve, always (the reserve is for the
+    /// runtime's allocations after `OutOfMemory`, not for survivors).
+    pub(crate) fn collector_limit(&self) -> usize {
+        self.hard_limit.saturating_sub(CLEANUP_RESERVE)
+    }
+
     /// An allocation is failing with `OutOfMemory`: the clean-up reserve
     /// becomes usable for what the runtime allocates next.
     pub(crate) fn release_cleanup_reserve(&mut self) {
@@ -150,9 +158,10 @@ impl Heap {
     }
 
     /// Holds the clean-up reserve back again once the old generation is
-    /// below it (a GC freed it up, or the limit was raised).
+    /// below it with room to spare (a GC freed pages, or the limit was
+    /// raised): at the failure it sits exactly at the reserve's start.
     pub(crate) fn rearm_cleanup_reserve(&mut self) {
-        if !self.cleanup_reserve_held && self.limit_committed() + CLEANUP_RESERVE <= self.hard_limit {
+        if !self.cleanup_reserve_held && self.limit_committed() + CLEANUP_RESERVE < self.hard_limit {
             self.cleanup_reserve_held = true;
         }
     }
