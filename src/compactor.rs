@@ -85,6 +85,10 @@ pub(crate) struct Compactor {
     /// Pages the major GC in progress evacuated, released after its
     /// scavenge (which reads their forwarding words).
     evacuated: Vec<Page>,
+    /// Candidates whose evacuation aborted in the major GC in progress: they
+    /// stay, and stay flagged as candidates until its scavenge has updated
+    /// the young objects pointing to what moved off them.
+    aborted: Vec<Page>,
     /// Measured evacuation speed, bytes per ms (for the candidates' budget).
     speed: Option<f64>,
     /// What the last compaction did, for its GC event.
@@ -271,7 +275,7 @@ impl Compactor {
         let workers = heap.gc_worker_cap();
         let tasks = candidates.len().div_ceil(PAGES_PER_TASK).clamp(1, workers + 1);
         let (moved, aborted) = timer.time(Phase::Evacuate, || {
-            let headroom = heap.hard_limit.saturating_sub(heap.old_gen_committed());
+            let headroom = heap.collector_limit().saturating_sub(heap.limit_committed());
             let Heap { old_space, pool, platform, spans, .. } = heap;
             let job = EvacuationJob {
                 pages: &candidates,
@@ -306,13 +310,17 @@ impl Compactor {
             settle_aborted(page);
         }
         stay.extend(&aborted);
+        // While still flagged, an aborted page's forwarded objects are
+        // found by everything that resolves pointers into candidates: the
+        // pointer updating here and the young objects' update by the
+        // pause's scavenge (`evacuation::forwarded_if_evacuated`).
         timer.time(Phase::UpdatePointers, || update_pointers(heap, &stay));
         // The evacuated pages leave the space now; their memory (and the
         // forwarding words in it) stays until the pause's scavenge has updated
         // the young objects ([`release_evacuated`]).
         let mut evacuated = Vec::new();
         heap.old_space.pages.retain(|&p| {
-            let gone = p.has(flags::EVACUATION_CANDIDATE);
+            let gone = p.has(flags::EVACUATION_CANDIDATE) && !aborted.contains(&p);
             if gone {
                 evacuated.push(p);
             }
@@ -321,6 +329,7 @@ impl Compactor {
         self.last =
             CompactionStats { evacuated_pages: evacuated.len(), evacuated_bytes: moved, aborted_pages: aborted.len() };
         self.evacuated = evacuated;
+        self.aborted = aborted;
     }
 
     /// After the major GC's scavenge: the evacuated pages go back to the pool.
@@ -328,14 +337,17 @@ impl Compactor {
         for p in std::mem::take(&mut self.evacuated) {
             heap.pool.release(p);
         }
+        for p in std::mem::take(&mut self.aborted) {
+            p.clear_flags(flags::EVACUATION_CANDIDATE);
+        }
     }
 }
 
 /// An aborted candidate stays: the objects that moved off it are garbage
 /// here now (their mark bits go), the rest stay, and the page is swept like
-/// any other.
+/// any other (its candidate flag goes after the pause's scavenge,
+/// [`Compactor::release_evacuated`]).
 fn settle_aborted(page: Page) {
-    page.clear_flags(flags::EVACUATION_CANDIDATE);
     let marks = &page.header().marks;
     let (mut i, end) = (page.mark_index(page.area_start()), page.mark_index(page.area_end()));
     let mut live = 0;

@@ -16,6 +16,15 @@ pub const MIN_PAUSE_TARGET: Duration = Duration::from_micros(50);
 /// events, some hundreds of MiB of history.
 pub const MAX_GC_EVENT_HISTORY: usize = 1 << 20;
 
+/// The largest accepted semi-space ([`HeapConfig::max_semi_space_size`]):
+/// 1 GiB (V8 caps it far lower). A scavenge secures address space for its
+/// worst case, a few times its semi-space, before it starts.
+pub const MAX_SEMI_SPACE_SIZE: usize = 1 << 30;
+
+/// The largest accepted [`HeapConfig::max_old_space_size`]: 64 TiB, half
+/// of what a 48-bit address space gives a process.
+pub const MAX_OLD_SPACE_SIZE: usize = 1 << 46;
+
 /// How the major GC uses its pause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum GcMode {
@@ -46,7 +55,9 @@ pub struct HeapConfig {
     /// page (256 KiB). Default 1 MiB (V8: `--min-semi-space-size`).
     pub min_semi_space_size: usize,
     /// Largest size a semi-space may grow to, bytes. A power of two, at least
-    /// `min_semi_space_size`. Default 16 MiB (V8: `--max-semi-space-size`).
+    /// `min_semi_space_size`, at most [`MAX_SEMI_SPACE_SIZE`]. Default
+    /// 16 MiB (V8: `--max-semi-space-size`). Semi-spaces take their pages as
+    /// they fill: a large semi-space costs nothing until it is used.
     ///
     /// New space starts at `min_semi_space_size` and doubles, up to this,
     /// whenever more bytes survived scavenges since its last resize than one
@@ -68,10 +79,16 @@ pub struct HeapConfig {
     /// scavenge, sized to the budget, measures survival below 90% again.
     /// Off: every minor GC is a scavenge. Default on.
     pub fast_promotion: bool,
-    /// Hard limit of the old generation (old, map and large-object spaces),
-    /// bytes. Past it allocation returns `Err(AllocError::OutOfMemory)` after
-    /// a last-resort GC and the near-heap-limit callback. At least 1 MiB.
-    /// Default 2 GiB (V8: `--max-old-space-size`).
+    /// Hard limit of the old generation, bytes: the committed bytes of old,
+    /// map and large-object spaces plus young large objects (which become
+    /// old by a page flip) never exceed it, the collector's own promotions
+    /// and compaction included (survivors stay young, and candidates abort,
+    /// when promoting or moving them would cross it). Of it,
+    /// [`crate::CLEANUP_RESERVE`] is held back for a runtime's clean-up
+    /// after `Err(OutOfMemory)`. Past it allocation returns
+    /// `Err(AllocError::OutOfMemory)` after a last-resort GC and the
+    /// near-heap-limit callback. At least 1 MiB, at most
+    /// [`MAX_OLD_SPACE_SIZE`]. Default 2 GiB (V8: `--max-old-space-size`).
     pub max_old_space_size: usize,
     /// Old-generation size that triggers the first major GC, bytes. Default
     /// 16 MiB (V8: `--initial-old-space-size`, roughly).
@@ -150,6 +167,9 @@ impl HeapConfig {
             if v < PAGE_SIZE {
                 return bad(field, format!("{v} is smaller than one page ({PAGE_SIZE} bytes)"));
             }
+            if v > MAX_SEMI_SPACE_SIZE {
+                return bad(field, format!("{v} is above the maximum of {MAX_SEMI_SPACE_SIZE} (1 GiB)"));
+            }
         }
         if self.min_semi_space_size > self.max_semi_space_size {
             return bad(
@@ -165,6 +185,12 @@ impl HeapConfig {
         }
         if self.max_old_space_size < MB {
             return bad("max_old_space_size", format!("{} is below the minimum of 1 MiB", self.max_old_space_size));
+        }
+        if self.max_old_space_size > MAX_OLD_SPACE_SIZE {
+            return bad(
+                "max_old_space_size",
+                format!("{} is above the maximum of {MAX_OLD_SPACE_SIZE} (64 TiB)", self.max_old_space_size),
+            );
         }
         if self.initial_old_space_size == 0 || self.initial_old_space_size > self.max_old_space_size {
             return bad(

@@ -133,7 +133,7 @@ pub mod workloads;
 #[cfg(not(loom))]
 pub use {
     collector::GcRequest,
-    config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MIN_PAUSE_TARGET},
+    config::{GcMode, HeapConfig, MAX_GC_EVENT_HISTORY, MAX_OLD_SPACE_SIZE, MAX_SEMI_SPACE_SIZE, MIN_PAUSE_TARGET},
     ephemeron_api::{DrainError, WeakStats, WeakTargetError},
     error::{AllocError, ConfigError},
     handles::{Global, Local, Value, Weak},
@@ -141,7 +141,7 @@ pub use {
         AllocationSite, AllocationSiteStats, SiteState, PRETENURE_MIN_CREATED, PRETENURE_MIN_NEW_SPACE,
         PRETENURE_RATIO, UNTENURE_SURVIVAL,
     },
-    heap::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
+    heap::{CLEANUP_RESERVE, MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE},
     heap_snapshot::HeapSnapshotInfo,
     isolate::{GcCallbackId, GcCallbackInfo, HeapStats, Isolate, MemoryUsage, ObjectCounts, SpaceObjects, SpaceStats},
     object::InstanceType,

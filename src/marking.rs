@@ -36,7 +36,7 @@ use crate::gate::WorkerGate;
 use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
-use crate::object::{HeapObject, MapRef};
+use crate::object::{HeapObject, InstanceType, MapRef};
 use crate::platform::{Background, Platform, Step};
 use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
@@ -216,6 +216,32 @@ fn concurrent_ephemeron_round(shared: &MarkingShared) -> Option<Vec<HeapObject>>
 /// for a heap slot).
 pub(crate) fn shade_stored(worklist: &mut Vec<HeapObject>, v: Tagged) {
     shade(worklist, v)
+}
+
+/// After a finished marking, marks what the young generation's objects,
+/// dead ones included, reach: for a major GC that must leave the young
+/// generation where it is (the system refused the pages a scavenge needs
+/// and page promotion is not possible), so every old object a young one
+/// points to must stay. Nothing may be compacting.
+pub(crate) fn mark_from_young_generation(heap: &mut Heap) -> usize {
+    let mut seed = Vec::new();
+    for (_, start, end) in heap.new_space.allocated_ranges() {
+        let mut a = start;
+        while a < end {
+            // SAFETY: to-space is iterable up to each page's top: every
+            // address reached by stepping sizes is an object or filler.
+            let o = unsafe { HeapObject::from_address(a) };
+            a += o.size();
+            if !matches!(o.instance_type(), InstanceType::FreeSpace | InstanceType::Filler) {
+                shade(&mut seed, o.tagged());
+            }
+        }
+    }
+    for p in &heap.new_lo_space.pages {
+        // SAFETY: a large page holds exactly one object at its start.
+        shade(&mut seed, unsafe { HeapObject::from_address(p.area_start()) }.tagged());
+    }
+    mark_parallel(heap, seed, false)
 }
 
 /// Marks, in parallel inside the pause, everything reachable from the roots

@@ -40,7 +40,7 @@
 //! most of the young generation live (or while fast promotion is on).
 
 use crate::heap::remembered_set::DetachedBuckets;
-use crate::heap::Heap;
+use crate::heap::{Heap, PAGE_SIZE};
 
 /// What a promotion by pages moved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,12 +56,29 @@ pub(crate) struct PagePromotion {
     pub(crate) live_bytes: usize,
 }
 
+/// Would the promoted pages keep the old generation within the heap's
+/// allocation limit (the hard limit bounds the collector's promotions too)?
+fn within_limit(heap: &Heap) -> bool {
+    heap.limit_committed() + (heap.new_space.current + 1) * PAGE_SIZE <= heap.collector_limit()
+}
+
+/// Can the young generation be promoted by pages now, with no memory from
+/// the system: within the limit, with a spare page for the new to-space or
+/// one secured in the pool ([`crate::heap::page::PagePool::secure`])?
+pub(crate) fn can_promote(heap: &Heap) -> bool {
+    within_limit(heap) && (heap.new_space.spare_pages() > 0 || heap.pool.reserved() > 0)
+}
+
 /// Promotes the whole young generation by pages. Returns `None`, changing
-/// nothing, if the system has no memory for the new to-space's pages (the
-/// caller scavenges instead).
+/// nothing, if that would take the old generation past its limit or the
+/// system has no memory for the new to-space's page (the caller scavenges
+/// instead).
 ///
 /// Runs in a pause: background workers stopped, allocation areas retired.
 pub(crate) fn promote_young_generation(heap: &mut Heap) -> Option<PagePromotion> {
+    if !within_limit(heap) {
+        return None;
+    }
     let pages = heap.new_space.take_pages_for_promotion(&mut heap.pool)?;
     let mut promotion = PagePromotion { pages: pages.len(), ..PagePromotion::default() };
     for &page in &pages {

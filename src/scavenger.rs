@@ -40,9 +40,10 @@ use crate::heap::allocation_site::MEMENTO_BYTES;
 use crate::heap::live_objects::slot_in_live_object;
 use crate::heap::new_space::NewSpace;
 use crate::heap::old_space::{FillerMaps, Lab, OldSpace};
+use crate::heap::page::AREA_SIZE;
 use crate::heap::page::{flags, Page, PagePool};
 use crate::heap::remembered_set::SlotCallbackResult;
-use crate::heap::{Heap, WORD};
+use crate::heap::{Heap, MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE, WORD};
 use crate::marking::{self, IncrementalMarking};
 use crate::object::{HeapObject, MapRef};
 use crate::roots::{RootSet, StrongWalk};
@@ -198,6 +199,11 @@ struct Job<'h> {
     worklist: Worklist<Scan>,
     new_space: Mutex<&'h mut NewSpace>,
     old_space: Mutex<(&'h mut OldSpace, &'h mut PagePool)>,
+    /// Committed bytes old space may reach by promotion: the heap's
+    /// collector limit ([`Heap::collector_limit`]) less what the other
+    /// limit-bounded spaces commit
+    /// (which a scavenge does not change).
+    old_space_limit: usize,
     fillers: FillerMaps,
     roots: StrongWalk<'h>,
     old_pages: Vec<Page>,
@@ -298,7 +304,7 @@ impl<'j, 'h> Task<'j, 'h> {
         let young = if survivor { None } else { self.allocate_young(size) };
         let (to, promoted) = match young {
             Some(to) => (to, false),
-            None => (self.allocate_old(size), true),
+            None => self.allocate_old(size),
         };
         let forwarded = if self.job.exclusive {
             // SAFETY: as below, and this is the scavenge's only task.
@@ -378,18 +384,35 @@ impl<'j, 'h> Task<'j, 'h> {
         self.to_lab.allocate(size)
     }
 
+    /// Room for a promoted object: old space, grown within the heap's
+    /// limit. Past the limit the object stays young (a to-space grown from
+    /// the pages [`secure`] set aside), and `false` says so. The secured
+    /// pages cover every copy a scavenge can make, so the last resort, old
+    /// space past the limit, is for a broken bound only.
     #[inline]
-    fn allocate_old(&mut self, size: usize) -> usize {
+    fn allocate_old(&mut self, size: usize) -> (usize, bool) {
         if let Some(a) = self.old_lab.allocate(size) {
-            return a;
+            return (a, true);
         }
-        let mut guard = self.job.old_space.lock();
+        let job = self.job;
+        let mut guard = job.old_space.lock();
         let (old_space, pool) = &mut *guard;
-        // Collector allocations may exceed the heap limit: the next mutator
-        // allocation finds the limit and acts on it.
-        old_space
-            .allocate_in(&mut self.old_lab, size, pool, true)
-            .expect("isogc: the system is out of memory for promotion")
+        let can_grow = old_space.committed() + PAGE_SIZE <= job.old_space_limit;
+        if let Some(a) = old_space.allocate_in(&mut self.old_lab, size, pool, can_grow) {
+            return (a, true);
+        }
+        self.retire_to_lab();
+        self.to_lab = job.new_space.lock().allocate_chunk_growing(size, TO_SPACE_LAB, pool).unwrap_or_default();
+        if let Some(a) = self.to_lab.allocate(size) {
+            return (a, false);
+        }
+        debug_assert!(false, "the pages a scavenge secured ran out");
+        match old_space.allocate_in(&mut self.old_lab, size, pool, true) {
+            Some(a) => (a, true),
+            // Nothing can hold the object and it cannot stay: the heap
+            // would be left half-evacuated. `secure` makes this unreachable.
+            None => panic!("isogc: the pages secured for the scavenge ran out (a bug in `reserve_pages`)"),
+        }
     }
 
     fn retire_to_lab(&mut self) {
@@ -596,9 +619,49 @@ pub(crate) enum ScavengeContext<'a> {
     AfterMarking,
 }
 
-/// Runs one scavenge of `heap`'s young generation.
-pub(crate) fn scavenge(heap: &mut Heap, context: ScavengeContext<'_>) -> ScavengeStats {
-    heap.new_space.flip(&mut heap.pool).expect("isogc: the system is out of memory for new space");
+/// Regular pages one scavenge of `heap`'s young generation may take, at
+/// most: the flip's to-space pages beyond the from-space pages it reuses,
+/// and the destinations of every copy. A destination page (old, or to-space
+/// grown past its capacity when the old generation is at its limit) is left
+/// only for an object that does not fit its rest, so it holds at least
+/// `AREA_SIZE - MAX_REGULAR_OBJECT_SIZE` bytes, of copies or of fillers
+/// where a task gave back a buffer's tail, which is at most the bytes it
+/// then copied elsewhere: at most twice the young bytes over that, plus
+/// each task's two partly used buffers and the flip's rounding.
+pub(crate) fn reserve_pages(heap: &Heap) -> usize {
+    let ns = &heap.new_space;
+    let in_use = ns.current + 1;
+    let flip = in_use.min(ns.capacity_pages).saturating_sub(ns.from_pages.len());
+    let tasks = task_count(ns.capacity(), heap.config.new_space_per_scavenge_task, heap.gc_worker_cap());
+    let per_page = AREA_SIZE - MAX_REGULAR_OBJECT_SIZE;
+    flip + (2 * (ns.used() + ns.filler_bytes)).div_ceil(per_page) + 2 * tasks + 1
+}
+
+/// Sets aside, from the pool or the system, every page a scavenge of the
+/// young generation as it is now may take ([`reserve_pages`]). `false` if
+/// the system refused: no scavenge may start, since nothing it does
+/// mid-way may fail. The pages stay set aside for the next scavenge.
+pub(crate) fn secure(heap: &mut Heap) -> bool {
+    let pages = reserve_pages(heap);
+    heap.pool.secure(pages)
+}
+
+/// Runs one scavenge of `heap`'s young generation, with the pages it needs
+/// set aside first ([`secure`]): `None`, changing nothing, if the system
+/// has no memory for them.
+pub(crate) fn scavenge(heap: &mut Heap, context: ScavengeContext<'_>) -> Option<ScavengeStats> {
+    if !secure(heap) {
+        return None;
+    }
+    heap.pool.open_reserve(true);
+    let stats = scavenge_secured(heap, context);
+    heap.pool.open_reserve(false);
+    stats
+}
+
+fn scavenge_secured(heap: &mut Heap, context: ScavengeContext<'_>) -> Option<ScavengeStats> {
+    // (The flip's pages are secured; it changes nothing if it fails.)
+    heap.new_space.flip(&mut heap.pool)?;
     let (marking, after_marking) = match context {
         ScavengeContext::Plain => (None, false),
         ScavengeContext::DuringMarking(m, barrier) => (Some((m, barrier)), false),
@@ -613,7 +676,7 @@ pub(crate) fn scavenge(heap: &mut Heap, context: ScavengeContext<'_>) -> Scaveng
     }
     promote_young_large_objects(heap);
     heap.new_space.set_age_mark_to_top();
-    stats
+    Some(stats)
 }
 
 /// The parallel job: evacuates everything reachable from the roots and the
@@ -625,6 +688,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
     let fillers = heap.old_space.fillers;
     let memento_map = heap.ro_roots.allocation_memento_map;
     let site_count = heap.sites.len();
+    let old_space_limit = (heap.collector_limit() + heap.old_space.committed()).saturating_sub(heap.limit_committed());
     let Heap { new_space, old_space, pool, roots, platform, spans, sites, .. } = heap;
     // Ephemeron values are strong in a scavenge, their keys weak (dropped
     // below, with the weak handles, when not copied).
@@ -638,6 +702,7 @@ fn evacuate(heap: &mut Heap, marking: bool, after_marking: bool) -> (ScavengeSta
         worklist: Worklist::new(tasks),
         new_space: Mutex::new(&mut *new_space),
         old_space: Mutex::new((&mut *old_space, &mut *pool)),
+        old_space_limit,
         fillers,
         roots: strong.walk(),
         old_pages,

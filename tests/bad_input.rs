@@ -267,6 +267,21 @@ fn interning_past_max_old_space_size_returns_out_of_memory() {
     };
     assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
     assert!(n >= 300, "only {n} strings of 8 KB in 4 MiB");
+    // The clean-up reserve (one page) serves a few more, then interning
+    // fails again.
+    let err = loop {
+        assert!(n < 2000, "the clean-up reserve never ran out");
+        let text = format!("{n:08}{}", "s".repeat(8000));
+        let mut inner = HandleScope::new(&mut scope);
+        match inner.intern(&text) {
+            Ok(s) => {
+                inner.set(holder, n, s);
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, AllocError::OutOfMemory { limit, .. } if limit == 4 * MB), "{err:?}");
     assert_eq!(scope.heap_stats().interned_strings, n);
     // Maps (map space) fail the same way.
     {
@@ -482,6 +497,19 @@ fn invalid_heap_config_is_rejected_naming_the_field() {
             HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: 128 * KB, ..test_config() },
         ),
         ("min_semi_space_size", HeapConfig { min_semi_space_size: 8, max_semi_space_size: 8, ..test_config() }),
+        // Powers of two that validated once, then aborted or exhausted the
+        // machine in `Isolate::new`.
+        (
+            "min_semi_space_size",
+            HeapConfig { min_semi_space_size: 1 << 62, max_semi_space_size: 1 << 62, ..test_config() },
+        ),
+        (
+            "min_semi_space_size",
+            HeapConfig { min_semi_space_size: 1 << 40, max_semi_space_size: 1 << 40, ..test_config() },
+        ),
+        ("max_semi_space_size", HeapConfig { max_semi_space_size: MAX_SEMI_SPACE_SIZE * 2, ..test_config() }),
+        ("max_old_space_size", HeapConfig { max_old_space_size: 1 << 62, ..test_config() }),
+        ("max_old_space_size", HeapConfig { max_old_space_size: usize::MAX, ..test_config() }),
         (
             "max_old_space_size",
             HeapConfig { max_old_space_size: 512 * KB, initial_old_space_size: 256 * KB, ..test_config() },
@@ -525,6 +553,12 @@ fn boundary_heap_configs_are_accepted() {
         HeapConfig { min_semi_space_size: 256 * KB, max_semi_space_size: MB, ..test_config() },
         HeapConfig { mode: GcMode::StopTheWorld, gc_workers: Some(0), trace_gc: false, ..test_config() },
         HeapConfig { gc_workers: Some(64), ..test_config() },
+        HeapConfig { max_old_space_size: MAX_OLD_SPACE_SIZE, ..test_config() },
+        HeapConfig {
+            min_semi_space_size: MAX_SEMI_SPACE_SIZE,
+            max_semi_space_size: MAX_SEMI_SPACE_SIZE,
+            ..test_config()
+        },
     ] {
         cfg.validate().unwrap();
         let mut isolate = Isolate::new(&platform, cfg.clone()).unwrap();
@@ -535,6 +569,39 @@ fn boundary_heap_configs_are_accepted() {
         scope.collect_garbage(GcRequest::Major);
         assert_eq!(scope.get_smi(a, 3), Some(3));
     }
+}
+
+/// A semi-space of the largest accepted size costs nothing up front: to-space
+/// takes its pages as the mutator fills it (the issue: a 1 GiB semi-space
+/// committed and touched its pages at creation).
+#[test]
+fn huge_semi_spaces_take_pages_only_as_they_fill() {
+    let platform = Platform::new(1).unwrap();
+    let cfg = HeapConfig {
+        min_semi_space_size: MAX_SEMI_SPACE_SIZE,
+        max_semi_space_size: MAX_SEMI_SPACE_SIZE,
+        ..test_config()
+    };
+    let mut isolate = Isolate::new(&platform, cfg).unwrap();
+    let start = isolate.memory_usage().committed;
+    assert!(start <= 2 * PAGE_SIZE, "{start} bytes committed at creation (read-only page and one to-space page)");
+    let mut scope = HandleScope::new(&mut isolate);
+    let keep = scope.new_fixed_array(256).unwrap();
+    for i in 0..256 {
+        let a = scope.new_fixed_array(1000).unwrap(); // 8 KiB each: 2 MiB
+        scope.set(a, 0, Smi::from(i));
+        scope.set(keep, i as usize, a);
+    }
+    let young = scope.heap_stats().space("new_space").unwrap().clone();
+    assert!(young.committed <= 3 * MB, "new space committed {} for 2 MiB of objects", young.committed);
+    scope.collect_garbage(GcRequest::Minor);
+    scope.collect_garbage(GcRequest::Major);
+    for i in 0..256 {
+        let a = scope.get(keep, i);
+        let a = scope.cast::<FixedArray, _>(a).unwrap();
+        assert_eq!(scope.get_smi(a, 0), Some(i as i64));
+    }
+    assert!(scope.memory_usage().committed < 16 * MB, "{:?}", scope.memory_usage());
 }
 
 // ----- 4. Handles used with the wrong isolate ---------------------------------

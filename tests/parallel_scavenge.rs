@@ -111,24 +111,28 @@ fn semi_space_grows_under_high_survival() {
 /// workers, so most spawned tasks queue behind other isolates' tasks. A task
 /// must never wait for one that has not started (that would deadlock two jobs
 /// holding the pool's threads); this is a liveness check with a generous
-/// bound, not a timing assertion.
+/// bound, not a timing assertion. A panic on an isolate's thread (a failed
+/// verification, say) is reported as that panic, at once, not as a wait.
 #[test]
 fn isolates_oversubscribing_a_small_pool_all_finish() {
     let platform = Platform::new(2).unwrap();
     let (done, finished) = std::sync::mpsc::channel();
-    for _ in 0..6 {
+    for i in 0..6 {
         let (platform, done) = (platform.clone(), done.clone());
         std::thread::spawn(move || {
-            let mut isolate = Isolate::new(&platform, config(4 << 20, 2)).unwrap();
-            run_trees(&mut isolate, 48);
-            let tasks = isolate.gc_events().iter().map(|e| e.scavenge_tasks).max().unwrap_or(0);
-            done.send(tasks).unwrap();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut isolate = Isolate::new(&platform, config(4 << 20, 2)).unwrap();
+                run_trees(&mut isolate, 48);
+                isolate.gc_events().iter().map(|e| e.scavenge_tasks).max().unwrap_or(0)
+            }));
+            done.send(r.map_err(|p| format!("isolate {i}'s thread panicked: {}", panic_message(p)))).unwrap();
         });
     }
     for _ in 0..6 {
         let tasks = finished
             .recv_timeout(std::time::Duration::from_secs(300))
             .expect("an isolate's scavenge never finished: GC jobs of isolates sharing a pool waited on each other");
+        let tasks = tasks.unwrap_or_else(|why| panic!("{why}"));
         assert_eq!(tasks, 3, "each scavenge asked for three tasks");
     }
 }

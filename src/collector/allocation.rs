@@ -64,6 +64,7 @@ impl Collector {
     /// panic.
     fn allocate_collecting(&mut self, heap: &mut Heap, size: usize, space: Space) -> Result<HeapObject, AllocError> {
         self.check_usable(heap.id);
+        heap.rearm_cleanup_reserve();
         if size > heap.hard_limit {
             return Err(oom(heap, size));
         }
@@ -100,6 +101,17 @@ impl Collector {
                 }
                 return Ok(Heap::object_at(a));
             }
+            // After an `OutOfMemory`, a young allocation that new space
+            // cannot serve (its survivors have nowhere to go) takes the
+            // clean-up reserve in old space directly, as a pretenured one.
+            if young && !heap.cleanup_reserve_held {
+                if let Some(a) = self.try_allocate(heap, size, Space::Old) {
+                    if self.marking.is_some() {
+                        marking::allocate_black(a, size);
+                    }
+                    return Ok(Heap::object_at(a));
+                }
+            }
             let Some((&step, rest)) = steps.split_first() else { return Err(oom(heap, size)) };
             steps = rest;
             let reason = GcReason::AllocationFailure;
@@ -109,10 +121,21 @@ impl Collector {
                 Step::Minor if heap.old_gen_committed() > heap.hard_limit => self.collect_major(heap, reason, false),
                 Step::Minor => self.collect_minor(heap, reason),
                 Step::Major => self.collect_major(heap, reason, false),
-                Step::LastResort => self.collect_major(heap, GcReason::LastResort, true),
+                Step::LastResort => {
+                    self.collect_major(heap, GcReason::LastResort, true);
+                    if young && self.kept_young {
+                        self.collect_minor(heap, reason);
+                    }
+                }
                 Step::Callback => {
                     if !self.ask_near_heap_limit_callback(heap) {
                         return Err(oom(heap, size));
+                    }
+                    // A young allocation needs a scavenge to use the raised
+                    // limit: the survivors filling to-space stayed young
+                    // while the old generation was at its limit.
+                    if young {
+                        steps = &[Step::Minor, Step::Callback];
                     }
                 }
             }
@@ -181,6 +204,9 @@ impl Collector {
     }
 }
 
-fn oom(heap: &Heap, requested: usize) -> AllocError {
+/// The error for a failed allocation of `requested` bytes; the clean-up
+/// reserve becomes usable for what the runtime allocates next.
+fn oom(heap: &mut Heap, requested: usize) -> AllocError {
+    heap.release_cleanup_reserve();
     AllocError::OutOfMemory { requested, old_generation: heap.old_gen_committed(), limit: heap.hard_limit }
 }

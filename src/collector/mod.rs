@@ -77,6 +77,18 @@ pub enum GcRequest {
 /// `(current_limit, initial_limit) -> new_limit`.
 pub(crate) type NearHeapLimitCallback = Box<dyn FnMut(usize, usize) -> usize>;
 
+/// How a major GC handles the young generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum YoungInMajor {
+    /// Scavenged after marking (its pages are secured).
+    Scavenge,
+    /// Promoted by pages (the system refused the scavenge's pages).
+    PromotePages,
+    /// Left where it is, as roots of an atomic marking (nothing else is
+    /// possible without memory from the system).
+    Keep,
+}
+
 /// What a pause collects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Collection {
@@ -118,6 +130,10 @@ pub(crate) struct Collector {
     /// The marking of the pause being recorded: bytes marked in it, bytes
     /// the background workers marked in the cycle it finalized.
     marked: (usize, usize),
+    /// The last major GC kept the young generation where it was (the
+    /// system refused the pages a scavenge needs): a young allocation that
+    /// failed after it tries one more scavenge, with the pages that GC freed.
+    pub(crate) kept_young: bool,
 }
 
 impl Collector {
@@ -134,6 +150,7 @@ impl Collector {
             state: State::Idle,
             old_gen_at_safepoint: 0,
             marked: (0, 0),
+            kept_young: false,
         }
     }
 
@@ -302,7 +319,12 @@ impl Collector {
         // Predicted before it runs, from what the controller knew then.
         let predicted = self.controller.predict_scavenge(heap.new_space.used());
         let capacity = heap.new_space.capacity();
-        let mut s = Self::timed_scavenge(&mut self.controller, heap, timer, context);
+        let Some(mut s) = Self::timed_scavenge(&mut self.controller, heap, timer, context) else {
+            // The system has no memory for the scavenge's pages: promote by
+            // pages if the limit allows (one page at most, secured already),
+            // else collect nothing (the allocation goes on failing).
+            return Self::promote_pages_secured(heap, timer).map_or_else(ScavengeStats::default, promoted_stats);
+        };
         s.predicted = Some(predicted);
         self.controller.after_minor_scavenge(heap, capacity, s.copied());
         // Pretenuring: digest the mementos this scavenge found.
@@ -316,12 +338,24 @@ impl Collector {
         heap: &mut Heap,
         timer: &mut PhaseTimer,
         context: ScavengeContext<'_>,
-    ) -> ScavengeStats {
+    ) -> Option<ScavengeStats> {
         let young = heap.new_space.used();
         let started = Instant::now();
-        let stats = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context));
+        let stats = timer.time(Phase::Scavenge, || scavenger::scavenge(heap, context))?;
         controller.record_scavenge(young, stats.copied(), started.elapsed(), stats.roots_time);
-        stats
+        Some(stats)
+    }
+
+    /// A promotion of the young generation by pages that may take the
+    /// pages secured for a scavenge (the system refused a scavenge's).
+    fn promote_pages_secured(heap: &mut Heap, timer: &mut PhaseTimer) -> Option<PagePromotion> {
+        if !page_promotion::can_promote(heap) {
+            return None;
+        }
+        heap.pool.open_reserve(true);
+        let p = timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap));
+        heap.pool.open_reserve(false);
+        p
     }
 
     /// A major GC's phases, in order: marking (finished, or atomic),
@@ -329,6 +363,11 @@ impl Collector {
     /// young generation scavenged, evacuated pages released, sweeping
     /// started, the next limit set.
     fn major(&mut self, heap: &mut Heap, timer: &mut PhaseTimer, reduce_memory: bool) -> ScavengeStats {
+        // Once marking ran, the young generation must be scavenged, promoted
+        // by pages or kept whole, and nothing it does may fail: the
+        // scavenge's pages are secured now, or else nothing is compacted and
+        // the choice waits for marking (below).
+        let secured = scavenger::secure(heap);
         let finalize = self.marking.is_some() && !reduce_memory;
         if !finalize {
             // An atomic GC abandons a cycle in progress (the caller wants
@@ -345,7 +384,9 @@ impl Collector {
         // Pretenuring feedback.
         let (old_gen_before, full_size) =
             (heap.old_gen_size(), self.controller.full_size_scavenge(heap, heap.new_space.capacity()));
-        if !finalize {
+        if !secured {
+            self.compactor.drop_candidates(heap);
+        } else if !finalize {
             self.compactor.select_candidates(heap, reduce_memory);
         }
         let cycle_started = self.marking.as_ref().map(IncrementalMarking::started);
@@ -355,6 +396,15 @@ impl Collector {
         });
         if let Some(started) = cycle_started {
             self.controller.record_marking_cycle(self.marked.1, started.elapsed());
+        }
+        if !secured {
+            // Compaction is off: no recorded slot is needed.
+            self.compactor.drop_candidates(heap);
+        }
+        let young = self.young_in_major(heap, secured);
+        self.kept_young = young == YoungInMajor::Keep;
+        if self.kept_young {
+            timer.time(Phase::Mark, || marking::mark_from_young_generation(heap));
         }
         if heap.config.verify_heap {
             timer.time(Phase::Verify, || {
@@ -366,14 +416,22 @@ impl Collector {
         // then updates their objects by recorded slots, and before sweeping,
         // which frees their dead objects by the marks) when marking found
         // most of it live or fast promotion is on; else scavenged below.
-        let by_pages = (!reduce_memory && self.young_mostly_live(heap, finalize))
-            .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
-            .flatten();
+        let by_pages = match young {
+            YoungInMajor::PromotePages => Self::promote_pages_secured(heap, timer),
+            YoungInMajor::Keep => None,
+            YoungInMajor::Scavenge => (!reduce_memory && self.young_mostly_live(heap, finalize))
+                .then(|| timer.time(Phase::PagePromotion, || page_promotion::promote_young_generation(heap)))
+                .flatten(),
+        };
         self.compactor.compact(heap, timer);
         let mut sweeping = timer.time(Phase::Sweep, || sweeper::prepare(heap));
         let s = match by_pages {
             Some(p) => promoted_stats(p),
-            None => Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking),
+            None if self.kept_young => ScavengeStats::default(),
+            // (Its pages were secured before marking, or page promotion was
+            // possible then: it cannot fail.)
+            None => Self::timed_scavenge(&mut self.controller, heap, timer, ScavengeContext::AfterMarking)
+                .expect("isogc: the major GC's scavenge lost the pages secured for it"),
         };
         self.compactor.release_evacuated(heap);
         timer.time(Phase::Sweep, || sweeper::start(heap, &mut sweeping));
@@ -382,13 +440,33 @@ impl Collector {
         // collapse of old-generation survival.
         let promoted_live = by_pages.map_or(s.promoted, |p| p.live_bytes);
         heap.sites.after_major(
-            by_pages.is_none(),
+            by_pages.is_none() && !self.kept_young,
             full_size,
             old_gen_before,
             heap.old_gen_size().saturating_sub(promoted_live),
         );
         self.controller.update_old_gen_limit(heap);
         s
+    }
+
+    /// After marking, how the major GC handles the young generation if the
+    /// system refused the pages of its scavenge before marking
+    /// (`!secured`): scavenged all the same if the old pages marking found
+    /// empty (which the sweeper's preparation releases to the pool) make up
+    /// for them; else promoted by pages if possible; else kept.
+    fn young_in_major(&self, heap: &Heap, secured: bool) -> YoungInMajor {
+        if secured {
+            return YoungInMajor::Scavenge;
+        }
+        let empty = heap.old_space.pages.iter().chain(&heap.map_space.pages);
+        let empty = empty.filter(|p| !p.has(crate::heap::page::flags::BLACK_ALLOCATED) && p.live_bytes() == 0).count();
+        if heap.pool.reserved() + heap.pool.pooled() / PAGE_SIZE + empty >= scavenger::reserve_pages(heap) {
+            YoungInMajor::Scavenge
+        } else if page_promotion::can_promote(heap) {
+            YoungInMajor::PromotePages
+        } else {
+            YoungInMajor::Keep
+        }
     }
 
     /// After marking: is the young generation worth promoting by pages? An

@@ -13,7 +13,7 @@ use super::old_space::{FillerMaps, OldSpace};
 use super::page::{flags, Page, PagePool, SpaceId};
 use super::read_only::{ReadOnlyRoots, ReadOnlySpace};
 use super::stats::{ObjectCounts, SpaceObjects, SpaceStats};
-use super::{MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE};
+use super::{CLEANUP_RESERVE, MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE};
 use crate::config::HeapConfig;
 use crate::object::{HeapObject, InstanceType};
 use crate::platform::Platform;
@@ -67,6 +67,10 @@ pub(crate) struct Heap {
     pub(crate) hard_limit: usize,
     /// Allocation sites and their pretenuring feedback.
     pub(crate) sites: super::allocation_site::AllocationSites,
+    /// Is the clean-up reserve ([`CLEANUP_RESERVE`]) held back from
+    /// allocation? Released when an allocation fails with `OutOfMemory`,
+    /// held again once the old generation is back below it.
+    pub(crate) cleanup_reserve_held: bool,
 }
 
 impl Heap {
@@ -76,8 +80,14 @@ impl Heap {
         let mut pool = PagePool::new(id, (config.max_semi_space_size / PAGE_SIZE).max(16));
         let (read_only, ro_roots) = ReadOnlySpace::create(&mut pool)?;
         let fillers = FillerMaps { free_space: ro_roots.free_space_map, filler: ro_roots.filler_map };
-        let new_space = NewSpace::new(config.min_semi_space_size, &mut pool)?;
+        let Some(new_space) = NewSpace::new(config.min_semi_space_size, &mut pool) else {
+            // Everything taken goes back (the pool frees its chunks when
+            // dropped), so a retry starts as this attempt did.
+            pool.release(read_only.page);
+            return None;
+        };
         Some(Heap {
+            cleanup_reserve_held: true,
             id,
             hard_limit: config.max_old_space_size,
             sites: Default::default(),
@@ -116,6 +126,44 @@ impl Heap {
     /// limit `max_old_space_size` bounds.
     pub(crate) fn old_gen_committed(&self) -> usize {
         self.old_space.committed() + self.map_space.committed() + self.lo_space.committed()
+    }
+
+    /// Committed bytes the hard limit bounds: the old generation's, and
+    /// young large objects' (which a scavenge makes old by a page flip,
+    /// taking no page).
+    pub(crate) fn limit_committed(&self) -> usize {
+        self.old_gen_committed() + self.new_lo_space.committed()
+    }
+
+    /// The limit allocations and the collector's promotions grow the old
+    /// generation within: the hard limit, less the clean-up reserve while it
+    /// is held.
+    pub(crate) fn allocation_limit(&self) -> usize {
+        let reserve = if self.cleanup_reserve_held { CLEANUP_RESERVE } else { 0 };
+        self.hard_limit.saturating_sub(reserve)
+    }
+
+    /// The limit the collector's own growth of the old generation
+    /// (promotion, page promotion, compaction's targets) stays within: the
+    /// hard limit less the clean-up reserve, always (the reserve is for the
+    /// runtime's allocations after `OutOfMemory`, not for survivors).
+    pub(crate) fn collector_limit(&self) -> usize {
+        self.hard_limit.saturating_sub(CLEANUP_RESERVE)
+    }
+
+    /// An allocation is failing with `OutOfMemory`: the clean-up reserve
+    /// becomes usable for what the runtime allocates next.
+    pub(crate) fn release_cleanup_reserve(&mut self) {
+        self.cleanup_reserve_held = false;
+    }
+
+    /// Holds the clean-up reserve back again once the old generation is
+    /// below it with room to spare (a GC freed pages, or the limit was
+    /// raised): at the failure it sits exactly at the reserve's start.
+    pub(crate) fn rearm_cleanup_reserve(&mut self) {
+        if !self.cleanup_reserve_held && self.limit_committed() + CLEANUP_RESERVE < self.hard_limit {
+            self.cleanup_reserve_held = true;
+        }
     }
 
     /// Bytes of objects in all spaces but read-only.
@@ -173,8 +221,9 @@ impl Heap {
     /// grow within the limit. The memory is uninitialised: the caller writes
     /// the map and every field before the next allocation.
     pub(crate) fn try_allocate(&mut self, size: usize, space: Space, grow: bool) -> Option<usize> {
-        let old_gen = self.old_gen_committed();
-        if old_gen > self.hard_limit {
+        let old_gen = self.limit_committed();
+        let limit = self.allocation_limit();
+        if old_gen > limit {
             return None;
         }
         let large = size > MAX_REGULAR_OBJECT_SIZE;
@@ -188,20 +237,20 @@ impl Heap {
                     return None;
                 }
                 let chunk = LargeObjectSpace::chunk_size(size)?;
-                if old_gen + self.new_lo_space.committed() + chunk > self.hard_limit {
+                if old_gen + chunk > limit {
                     return None;
                 }
                 self.new_lo_space.allocate(size, &mut self.pool)
             }
             Space::Old | Space::Map if large => {
                 let chunk = LargeObjectSpace::chunk_size(size)?;
-                if old_gen + chunk > self.hard_limit {
+                if old_gen + chunk > limit {
                     return None;
                 }
                 self.lo_space.allocate(size, &mut self.pool)
             }
             Space::Old | Space::Map => {
-                let can_grow = grow && old_gen + PAGE_SIZE <= self.hard_limit;
+                let can_grow = grow && old_gen + PAGE_SIZE <= limit;
                 let (target, pool) = self.paged_space(space);
                 target.allocate(size, pool, can_grow)
             }

@@ -60,3 +60,11 @@ pub(crate) const BITMAP_CELLS: usize = PAGE_SIZE / WORD / usize::BITS as usize;
 
 /// Objects larger than this live in large-object space (half a page).
 pub const MAX_REGULAR_OBJECT_SIZE: usize = PAGE_SIZE / 2;
+
+/// Bytes of `max_old_space_size` held back from ordinary allocation and
+/// from the collector's promotions, for a runtime's clean-up after
+/// `Err(OutOfMemory)` (V8 keeps such a margin for its own error path): one
+/// page. Once an allocation fails with `OutOfMemory`, allocations may use
+/// it; it is held back again once a GC has brought the old generation below
+/// it.
+pub const CLEANUP_RESERVE: usize = PAGE_SIZE;

@@ -150,6 +150,24 @@ impl NewSpace {
         }
     }
 
+    /// [`NewSpace::allocate_chunk`] for a scavenge that must keep survivors
+    /// young (the old generation is at its limit): past the last to-space
+    /// page it takes a page from `pool` (the pages the scavenge secured), so
+    /// to-space may exceed its capacity until the next flip.
+    pub(crate) fn allocate_chunk_growing(&mut self, min: usize, preferred: usize, pool: &mut PagePool) -> Option<Lab> {
+        loop {
+            if let Some(lab) = self.allocate_chunk(min, preferred) {
+                return Some(lab);
+            }
+            self.to_pages.try_reserve(1).ok()?;
+            let p = Self::fresh_page(pool)?;
+            self.to_pages[self.current].set_top(self.lab.top);
+            self.to_pages.push(p);
+            self.current += 1;
+            self.lab = Lab { top: p.area_start(), limit: p.area_end() };
+        }
+    }
+
     /// Sets the semi-space size for the next flip (a whole number of pages).
     pub(crate) fn set_capacity(&mut self, bytes: usize) {
         self.capacity_pages = (bytes / PAGE_SIZE).max(1);
@@ -174,13 +192,23 @@ impl NewSpace {
     pub(crate) fn flip(&mut self, pool: &mut PagePool) -> Option<()> {
         self.sync_top();
         let in_use = self.current + 1;
+        // The pages first: a failure changes nothing.
+        let want = in_use.min(self.capacity_pages);
+        let have = self.from_pages.len();
+        self.from_pages.try_reserve(want.saturating_sub(have)).ok()?;
+        while self.from_pages.len() < want {
+            match Self::fresh_page(pool) {
+                Some(p) => self.from_pages.push(p),
+                None => {
+                    self.from_pages.drain(have..).for_each(|p| pool.release(p));
+                    return None;
+                }
+            }
+        }
         std::mem::swap(&mut self.to_pages, &mut self.from_pages);
         for p in &self.from_pages {
             p.clear_flags(flags::TO_SPACE);
             p.set_flags(flags::FROM_SPACE);
-        }
-        while self.to_pages.len() < in_use.min(self.capacity_pages) {
-            self.to_pages.push(Self::fresh_page(pool)?);
         }
         while self.to_pages.len() > self.capacity_pages {
             pool.release(self.to_pages.pop().expect("non-empty"));
@@ -195,6 +223,12 @@ impl NewSpace {
         Some(())
     }
 
+    /// Committed pages that hold no object: to-space's past the current
+    /// one, and from-space's.
+    pub(crate) fn spare_pages(&self) -> usize {
+        self.to_pages.len() - (self.current + 1) + self.from_pages.len()
+    }
+
     /// Hands over the to-space pages that hold objects, for promotion as
     /// whole pages (their tops recorded, their flags still young: the
     /// caller makes them old), and makes the rest of to-space plus the
@@ -204,8 +238,7 @@ impl NewSpace {
     pub(crate) fn take_pages_for_promotion(&mut self, pool: &mut PagePool) -> Option<Vec<Page>> {
         self.sync_top();
         // The LAB needs a page; more come as the mutator fills it.
-        let spare = self.to_pages.len() - (self.current + 1) + self.from_pages.len();
-        let fresh = if spare == 0 { Some(Self::fresh_page(pool)?) } else { None };
+        let fresh = if self.spare_pages() == 0 { Some(Self::fresh_page(pool)?) } else { None };
         let taken: Vec<Page> = self.to_pages.drain(..=self.current).collect();
         let mut to_pages = std::mem::take(&mut self.to_pages);
         to_pages.append(&mut self.from_pages);

@@ -360,7 +360,25 @@ pub(crate) struct PagePool {
     /// Chunks released past the pool's bound, waiting to go back to the OS
     /// off the pause ([`PagePool::take_unmap`]).
     unmap: Vec<(NonNull<u8>, usize)>,
+    /// Pages secured from the system for the collector's worst case
+    /// ([`PagePool::secure`]): handed out only while the reserve is open
+    /// ([`PagePool::open_reserve`]), so nothing else a GC does (compaction's
+    /// targets) eats into them. Never touched until used.
+    reserve: Vec<NonNull<u8>>,
+    reserve_open: bool,
+    /// The pages the last [`PagePool::secure`] asked for: what the reserve
+    /// keeps of the pages a GC released ([`PagePool::take_unmap`]).
+    reserve_target: usize,
 }
+
+/// Room the system must still have after it gave the heap a chunk
+/// ([`PagePool::system_chunk`]), at least: the small allocations of the
+/// mutator and of the collector (worklists, handle blocks, remembered-set
+/// buckets, the sweepers' free-block lists, the error path) abort the
+/// process if the system refuses them, so the heap gives up on its own
+/// chunks first. A few of the allocator's fallback mappings (glibc's is
+/// 1 MiB); [`PagePool::slack`] grows it with the heap.
+const MIN_SLACK_BYTES: usize = 8 << 20;
 
 /// Chunks to give back to the OS on a background thread, so that the
 /// `munmap`s of a GC that freed many pages stay out of its pause (V8's
@@ -393,7 +411,90 @@ unsafe impl Send for PagePool {}
 
 impl PagePool {
     pub(crate) fn new(heap_id: u32, max_pooled: usize) -> PagePool {
-        PagePool { heap_id, free: Vec::new(), max_pooled, committed: 0, peak: 0, extra_flags: 0, unmap: Vec::new() }
+        PagePool {
+            heap_id,
+            free: Vec::new(),
+            max_pooled,
+            committed: 0,
+            peak: 0,
+            extra_flags: 0,
+            unmap: Vec::new(),
+            reserve: Vec::new(),
+            reserve_open: false,
+            reserve_target: 0,
+        }
+    }
+
+    /// The room [`PagePool::system_chunk`] leaves the system: at least
+    /// [`MIN_SLACK_BYTES`], and a sixteenth of the heap (the collector's
+    /// metadata grows with the pages it sweeps and scans: a few KiB per
+    /// 256 KiB page).
+    fn slack(&self) -> Layout {
+        let bytes = MIN_SLACK_BYTES.max(self.committed / 16);
+        Layout::from_size_align(bytes, 4096).expect("slack layout")
+    }
+
+    /// A fresh chunk of `size` bytes from the system, if the system has
+    /// [`PagePool::slack`] more to give after it (probed by an allocation
+    /// given back at once, never touched); `None` otherwise.
+    fn system_chunk(&mut self, size: usize) -> Option<NonNull<u8>> {
+        // SAFETY: the layout has non-zero size.
+        let mem = NonNull::new(unsafe { std::alloc::alloc(Self::layout(size)) })?;
+        let slack = self.slack();
+        // (`black_box`: an allocation nothing uses may be elided, and this
+        // one is only asked for its answer.)
+        // SAFETY: as above.
+        let probe = std::hint::black_box(unsafe { std::alloc::alloc(slack) });
+        if probe.is_null() {
+            // SAFETY: just allocated with this layout, unused.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(size)) };
+            return None;
+        }
+        // SAFETY: just allocated with this layout, unused.
+        unsafe { std::alloc::dealloc(probe, slack) };
+        Some(mem)
+    }
+
+    /// Makes sure `pages` regular pages are set aside for the collector,
+    /// taking pooled pages first, then asking the system. `false` if the
+    /// system refused (the pages it gave stay set aside): a GC that needs
+    /// them must not start, since nothing it does mid-way may fail.
+    pub(crate) fn secure(&mut self, pages: usize) -> bool {
+        self.reserve_target = pages;
+        if self.reserve.try_reserve(pages.saturating_sub(self.reserve.len())).is_err() {
+            return false;
+        }
+        while self.reserve.len() < pages {
+            let mem = match self.free.pop().or_else(|| self.take_released()) {
+                Some(m) => m,
+                // SAFETY: the layout has non-zero size.
+                None => match self.system_chunk(PAGE_SIZE) {
+                    Some(m) => m,
+                    None => return false,
+                },
+            };
+            self.reserve.push(mem);
+        }
+        true
+    }
+
+    /// A regular page released past the pool's bound and not yet given
+    /// back to the OS.
+    fn take_released(&mut self) -> Option<NonNull<u8>> {
+        let i = self.unmap.iter().rposition(|&(_, size)| size == PAGE_SIZE)?;
+        Some(self.unmap.swap_remove(i).0)
+    }
+
+    /// Pages set aside by [`PagePool::secure`] and not used yet.
+    pub(crate) fn reserved(&self) -> usize {
+        self.reserve.len()
+    }
+
+    /// Lets (`true`) or stops (`false`) regular-page allocations take from
+    /// the secured pages: open only while the GC the pages were secured for
+    /// runs.
+    pub(crate) fn open_reserve(&mut self, open: bool) {
+        self.reserve_open = open;
     }
 
     /// Bytes committed by pages in use.
@@ -419,13 +520,16 @@ impl PagePool {
     /// fresh header. `None` if the system is out of memory.
     pub(crate) fn allocate(&mut self, size: usize, space: SpaceId, page_flags: usize) -> Option<Page> {
         debug_assert!(size % PAGE_SIZE == 0 && size >= PAGE_SIZE);
-        let mem = if size == PAGE_SIZE { self.free.pop() } else { None };
+        let mem = if size != PAGE_SIZE {
+            None
+        } else if self.reserve_open {
+            self.reserve.pop().or_else(|| self.free.pop())
+        } else {
+            self.free.pop()
+        };
         let mem = match mem {
             Some(m) => m,
-            None => {
-                // SAFETY: the layout has non-zero size.
-                NonNull::new(unsafe { std::alloc::alloc(Self::layout(size)) })?
-            }
+            None => self.system_chunk(size)?,
         };
         let page_flags = if page_flags & flags::READ_ONLY != 0 { page_flags } else { page_flags | self.extra_flags };
         let header = PageHeader {
@@ -460,29 +564,51 @@ impl PagePool {
         // SAFETY: the header was written in `allocate` and is dropped once,
         // here; the caller promises no other use of the page follows.
         unsafe { std::ptr::drop_in_place(page.0.as_ptr()) };
-        if size == PAGE_SIZE && self.free.len() < self.max_pooled {
+        // (No growth of the pool's own lists may abort: a list that cannot
+        // grow sends the chunk back to the OS at once.)
+        if size == PAGE_SIZE && self.free.len() < self.max_pooled && self.free.try_reserve(1).is_ok() {
             self.free.push(mem);
-        } else {
+        } else if self.unmap.try_reserve(1).is_ok() {
             self.unmap.push((mem, size));
+        } else {
+            // SAFETY: allocated by `allocate` with this layout; its header
+            // was dropped above and the caller uses the page no more.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(size)) };
         }
     }
 
     /// Queues pooled pages past `keep` for return to the OS.
     pub(crate) fn trim(&mut self, keep: usize) {
         while self.free.len() > keep {
-            let mem = self.free.pop().expect("non-empty");
-            self.unmap.push((mem, PAGE_SIZE));
+            let Some(mem) = self.free.pop() else { break };
+            if self.unmap.try_reserve(1).is_ok() {
+                self.unmap.push((mem, PAGE_SIZE));
+            } else {
+                // SAFETY: a pooled chunk, allocated with this layout, unused.
+                unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(PAGE_SIZE)) };
+            }
         }
     }
 
-    /// The chunks waiting to go back to the OS, for a background thread.
+    /// The chunks waiting to go back to the OS, for a background thread;
+    /// regular pages among them refill the reserve first (up to what the
+    /// last [`PagePool::secure`] asked for), so the next scavenge takes no
+    /// memory the OS must give again.
     pub(crate) fn take_unmap(&mut self) -> Unmap {
+        while self.reserve.len() < self.reserve_target && self.reserve.try_reserve(1).is_ok() {
+            let Some(mem) = self.take_released() else { break };
+            self.reserve.push(mem);
+        }
         Unmap(std::mem::take(&mut self.unmap))
     }
 }
 
 impl Drop for PagePool {
     fn drop(&mut self) {
+        for mem in std::mem::take(&mut self.reserve) {
+            // SAFETY: a secured chunk, allocated with this layout, unused.
+            unsafe { std::alloc::dealloc(mem.as_ptr(), Self::layout(PAGE_SIZE)) };
+        }
         self.trim(0);
         self.take_unmap().run();
     }
