@@ -69,6 +69,7 @@ fn heap_exhaustion_is_out_of_memory() {
     let options = Options {
         heap: HeapConfig { max_old_space_size: 1 << 20, initial_old_space_size: 1 << 19, ..HeapConfig::default() },
         workers: 1,
+        heap_snapshot: None,
     };
     let src = "const keep = [];\nwhile (true) { keep.push({ a: [1, 2, 3, 4, 5, 6, 7, 8], b: 'x' + keep.length }); }\n";
     let (_, r) = run_with(src, &options);

@@ -24,6 +24,7 @@ fn stressed(mode: GcMode) -> Options {
             ..HeapConfig::default()
         },
         workers: 2,
+        heap_snapshot: None,
     }
 }
 
