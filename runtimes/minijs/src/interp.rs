@@ -294,6 +294,11 @@ pub struct Interp<'a> {
     /// The targets of WeakRefs created or dereferenced in the current job,
     /// kept alive until it ends (the spec's KeepDuringJob set).
     kept: Vec<Global<Value>>,
+    /// `kept`'s entries by identity hash, so a target is kept once.
+    kept_index: FxMap<u32, Vec<usize>>,
+    /// `gc_counts()` when the registries' queues were last drained: no GC
+    /// since, nothing new to deliver.
+    drained_at: (u64, u64),
     /// Every `FinalizationRegistry` made, held weakly: at the end of each
     /// job the live ones get their queued held values delivered.
     registries: Vec<Weak<Value>>,
@@ -371,6 +376,8 @@ impl<'a> Interp<'a> {
             weak_ref_proto: None,
             fin_reg_proto: None,
             kept: Vec::new(),
+            kept_index: FxMap::default(),
+            drained_at: (0, 0),
             registries: Vec::new(),
             tasks: Vec::new(),
             task_seq: 0,

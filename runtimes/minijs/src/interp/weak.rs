@@ -88,17 +88,25 @@ impl<'a> Interp<'a> {
         }
     }
 
-    /// Keeps `target` alive until the current job ends (KeepDuringJob). A
-    /// target kept last is not added again, so a loop dereferencing one
-    /// WeakRef keeps one handle.
+    /// Keeps `target` alive until the current job ends (KeepDuringJob),
+    /// once however often it is kept (by identity, as the spec's set).
     fn keep_during_job<'s>(&mut self, s: &mut HandleScope<'s>, target: V<'s>) {
-        if let Some(last) = self.kept.last() {
-            let last = s.open(last);
-            if s.same_value(last, target) {
-                return;
+        let hash = s.identity_hash(target);
+        if let Some(indices) = self.kept_index.get(&hash) {
+            for &i in indices {
+                let kept = s.open(&self.kept[i]);
+                if s.same_value(kept, target) {
+                    return;
+                }
             }
         }
+        self.kept_index.entry(hash).or_default().push(self.kept.len());
         self.kept.push(s.global(target));
+    }
+
+    fn clear_kept(&mut self) {
+        self.kept.clear();
+        self.kept_index.clear();
     }
 
     fn wrapper<'s>(&mut self, s: &mut HandleScope<'s>, kind: Kind) -> R<Local<'s, Object>> {
@@ -280,12 +288,16 @@ impl<'a> Interp<'a> {
         Ok(v)
     }
 
-    /// Ends a job: drops the WeakRef targets it kept, then delivers every
-    /// live registry's queued held values to its callback (each call a job
-    /// of its own), until no queue has anything left. An exception a
+    /// Ends a job: drops the WeakRef targets it kept, then, if a GC ran
+    /// since the last drain, delivers every live registry's queued held
+    /// values to its callback (each call a job of its own), until no queue
+    /// has anything left. An exception a
     /// callback throws is uncaught (as in node).
     pub(super) fn end_job<'s>(&mut self, s: &mut HandleScope<'s>) -> R<()> {
-        self.kept.clear();
+        self.clear_kept();
+        if s.gc_counts() == self.drained_at {
+            return Ok(());
+        }
         loop {
             let mut delivered = 0;
             let mut i = 0;
@@ -309,11 +321,12 @@ impl<'a> Interp<'a> {
                     let h = job.open(&h);
                     let undefined = job.undefined();
                     self.call(&mut job, callback, undefined, &[h], Span::default())?;
-                    self.kept.clear();
+                    self.clear_kept();
                     delivered += 1;
                 }
             }
             if delivered == 0 {
+                self.drained_at = s.gc_counts();
                 return Ok(());
             }
         }
