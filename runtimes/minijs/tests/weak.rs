@@ -284,3 +284,15 @@ fn a_throwing_cleanup_callback_is_uncaught() {
         assert_eq!(o.result, Err(Error::Uncaught("Error: cleanup a".into())), "{mode:?}");
     }
 }
+
+#[test]
+fn the_readme_example_prints_what_the_readme_says() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("read README.md");
+    let block = |fence: &str| {
+        let start = readme.find(fence).unwrap_or_else(|| panic!("README.md has a {fence} block")) + fence.len();
+        readme[start..][..readme[start..].find("```").expect("the block ends")].to_string()
+    };
+    let (source, expected) = (block("```js\n"), block("```text\n"));
+    assert!(source.contains("new FinalizationRegistry") && source.contains("new WeakMap"));
+    check("readme-example", &source, &expected);
+}
