@@ -291,8 +291,8 @@ impl<'a> Interp<'a> {
     /// Ends a job: drops the WeakRef targets it kept, then, if a GC ran
     /// since the last drain, delivers every live registry's queued held
     /// values to its callback (each call a job of its own), until no queue
-    /// has anything left. An exception a
-    /// callback throws is uncaught (as in node).
+    /// has anything left. An exception a callback throws is uncaught (as
+    /// in node).
     pub(super) fn end_job<'s>(&mut self, s: &mut HandleScope<'s>) -> R<()> {
         self.clear_kept();
         if s.gc_counts() == self.drained_at {
