@@ -8,7 +8,7 @@ use crate::number;
 use crate::{Error, Position};
 use isogc::{
     AllocError, AllocationSite, EscapableHandleScope, FixedArray, Global, HandleScope, HeapString, InstanceType, Local,
-    Map, Object, ObjectLayout, Smi, Value,
+    Map, Object, ObjectLayout, Smi, Value, Weak,
 };
 use oxc_ast::ast::*;
 use oxc_span::{GetSpan, Span};
@@ -19,6 +19,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write;
 use std::rc::Rc;
 use std::time::Instant;
+
+mod weak;
 
 /// A value handle.
 pub type V<'s> = Local<'s, Value>;
@@ -57,6 +59,15 @@ enum Kind {
     F64Array,
     Function,
     Builtin,
+    /// `new WeakMap()`: `INT_A` holds its isogc ephemeron table.
+    WeakMap,
+    /// `new WeakSet()`: `INT_A` holds an ephemeron table whose values are `true`.
+    WeakSet,
+    /// `new WeakRef(target)`: `INT_A` holds an isogc `WeakRef`.
+    WeakRef,
+    /// `new FinalizationRegistry(cb)`: `INT_A` holds the isogc registry,
+    /// `INT_B` the cleanup callback.
+    FinReg,
 }
 
 impl Kind {
@@ -175,6 +186,23 @@ enum Builtin {
     Require,
     WriteFileSync,
     Gc,
+    // The builtins of interp/weak.rs: keep them last (`Builtin::is_weak`).
+    WeakMapCtor,
+    WeakMapSet,
+    WeakMapGet,
+    WeakMapHas,
+    WeakMapDelete,
+    WeakSetCtor,
+    WeakSetAdd,
+    WeakSetHas,
+    WeakSetDelete,
+    WeakRefCtor,
+    WeakRefDeref,
+    FinRegCtor,
+    FinRegRegister,
+    FinRegUnregister,
+    SetTimeout,
+    ClearTimeout,
 }
 
 const BUILTINS: &[Builtin] = &[
@@ -206,7 +234,33 @@ const BUILTINS: &[Builtin] = &[
     Builtin::Require,
     Builtin::WriteFileSync,
     Builtin::Gc,
+    Builtin::WeakMapCtor,
+    Builtin::WeakMapSet,
+    Builtin::WeakMapGet,
+    Builtin::WeakMapHas,
+    Builtin::WeakMapDelete,
+    Builtin::WeakSetCtor,
+    Builtin::WeakSetAdd,
+    Builtin::WeakSetHas,
+    Builtin::WeakSetDelete,
+    Builtin::WeakRefCtor,
+    Builtin::WeakRefDeref,
+    Builtin::FinRegCtor,
+    Builtin::FinRegRegister,
+    Builtin::FinRegUnregister,
+    Builtin::SetTimeout,
+    Builtin::ClearTimeout,
 ];
+
+/// A `setTimeout` callback waiting for its turn: tasks run after the
+/// script, in order of their due time on a virtual clock (no real waiting),
+/// then of their creation. Its function and arguments are strong roots.
+struct Task {
+    due: f64,
+    seq: u64,
+    callback: Global<Value>,
+    args: Vec<Global<Value>>,
+}
 
 /// The deepest JS call nesting before a `RangeError` (node's default
 /// stack allows about 11,000 frames of a small function).
@@ -233,6 +287,26 @@ pub struct Interp<'a> {
     string_proto: Option<Global<Value>>,
     function_proto: Option<Global<Value>>,
     error_protos: Vec<Global<Value>>,
+    weak_map_proto: Option<Global<Value>>,
+    weak_set_proto: Option<Global<Value>>,
+    weak_ref_proto: Option<Global<Value>>,
+    fin_reg_proto: Option<Global<Value>>,
+    /// The targets of WeakRefs created or dereferenced in the current job,
+    /// kept alive until it ends (the spec's KeepDuringJob set).
+    kept: Vec<Global<Value>>,
+    /// `kept`'s entries by identity hash, so a target is kept once.
+    kept_index: FxMap<u32, Vec<usize>>,
+    /// `gc_counts()` when the registries' queues were last drained: no GC
+    /// since, nothing new to deliver.
+    drained_at: (u64, u64),
+    /// Every `FinalizationRegistry` made, held weakly: at the end of each
+    /// job the live ones get their queued held values delivered.
+    registries: Vec<Weak<Value>>,
+    /// `setTimeout` tasks not yet run.
+    tasks: Vec<Task>,
+    task_seq: u64,
+    /// The virtual clock of the tasks, in ms.
+    task_now: f64,
     exception: Option<Global<Value>>,
     depth: usize,
     start: Instant,
@@ -297,6 +371,17 @@ impl<'a> Interp<'a> {
             string_proto: None,
             function_proto: None,
             error_protos: Vec::new(),
+            weak_map_proto: None,
+            weak_set_proto: None,
+            weak_ref_proto: None,
+            fin_reg_proto: None,
+            kept: Vec::new(),
+            kept_index: FxMap::default(),
+            drained_at: (0, 0),
+            registries: Vec::new(),
+            tasks: Vec::new(),
+            task_seq: 0,
+            task_now: 0.0,
             exception: None,
             depth: 0,
             start: Instant::now(),
@@ -717,6 +802,10 @@ impl<'a> Interp<'a> {
                 parts.join(",")
             }
             Kind::Function | Kind::Builtin => "function".into(),
+            Kind::WeakMap => "[object WeakMap]".into(),
+            Kind::WeakSet => "[object WeakSet]".into(),
+            Kind::WeakRef => "[object WeakRef]".into(),
+            Kind::FinReg => "[object FinalizationRegistry]".into(),
             _ => {
                 // An Error prints as name: message.
                 let ov = inner.local(v);
@@ -1119,7 +1208,7 @@ impl<'a> Interp<'a> {
             Kind::Function => self.call_closure(s, o, this, args),
             Kind::Builtin => {
                 let id = s.get_smi(o, INT_A).expect("a builtin's id") as usize;
-                self.call_builtin(s, BUILTINS[id], this, args, span)
+                self.call_builtin(s, BUILTINS[id], this, args, span, false)
             }
             _ => Err(self.not_a_function(s, span)),
         }
@@ -1201,7 +1290,9 @@ impl<'a> Interp<'a> {
         let undefined = s.undefined();
         let ret = s.local(undefined);
         let frame = Frame { ctx, this, func: id, ret };
-        self.run_body(s, &frame, &info)
+        self.run_body(s, &frame, &info)?;
+        self.end_job(s)?;
+        self.run_tasks(s)
     }
 
     fn construct<'s>(&mut self, s: &mut HandleScope<'s>, callee: V<'s>, args: &[V<'s>], span: Span) -> R<V<'s>> {
@@ -1231,7 +1322,7 @@ impl<'a> Interp<'a> {
             Kind::Builtin => {
                 let id = s.get_smi(o, INT_A).expect("a builtin's id") as usize;
                 let undefined = s.undefined();
-                self.call_builtin(s, BUILTINS[id], undefined, args, span)
+                self.call_builtin(s, BUILTINS[id], undefined, args, span, true)
             }
             _ => Err(self.not_a_function(s, span)),
         }
@@ -1803,8 +1894,12 @@ impl<'a> Interp<'a> {
         this: V<'s>,
         args: &[V<'s>],
         span: Span,
+        construct: bool,
     ) -> R<V<'s>> {
         use Builtin as B;
+        if b.is_weak() {
+            return self.call_weak_builtin(s, b, this, args, span, construct);
+        }
         let nums = |me: &mut Self, s: &mut HandleScope<'s>| -> R<Vec<f64>> {
             args.iter().map(|&a| me.number_of(s, a)).collect()
         };
@@ -2027,6 +2122,7 @@ impl<'a> Interp<'a> {
                 s.collect_garbage(isogc::GcRequest::Major);
                 Ok(s.undefined())
             }
+            _ => unreachable!("{b:?} is handled by call_weak_builtin"),
         }
     }
 
@@ -2186,6 +2282,7 @@ impl<'a> Interp<'a> {
             self.put(s, ctor, "prototype", p)?;
             self.put(s, go, n, ctor)?;
         }
+        self.init_weak(s, go)?;
         let nan = num(s, f64::NAN)?;
         self.put(s, go, "NaN", nan)?;
         let inf = num(s, f64::INFINITY)?;

@@ -19,7 +19,11 @@
 //!   `ByteArray`; closures hold their context, a heap `FixedArray` whose
 //!   slot 0 is the enclosing context;
 //! - object and array literals allocate at an allocation site each, so
-//!   pretenuring works on them as it does in V8.
+//!   pretenuring works on them as it does in V8;
+//! - `WeakMap`/`WeakSet`, `WeakRef` and `FinalizationRegistry` wrap
+//!   isogc's ephemeron tables, WeakRefs and registries; cleanup callbacks
+//!   run between jobs (the script's top level, each `setTimeout` task),
+//!   never inside a GC.
 //!
 //! The parser is oxc's: of the maintained JavaScript parsers in Rust (oxc,
 //! swc, boa) it is the fastest and the lightest to build (its dev build
