@@ -3,7 +3,7 @@
 # in both GC modes and with stress compaction; prints the verified GCs per
 # mode and in total, the time, and the failures.
 #
-#   scripts/soak.sh                  # 4000 cases per test (about 10^6 GCs)
+#   scripts/soak.sh                  # 10000 cases per test (about 10^6 GCs)
 #   SOAK_CASES=400 scripts/soak.sh   # a short soak (about 10^5 GCs)
 #
 # PROPTEST_RNG_SEED=<seed> replays a run (each test prints its seed). The
@@ -13,7 +13,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cases="${SOAK_CASES:-4000}"
+cases="${SOAK_CASES:-10000}"
 stress_cases=$(( cases / 4 > 0 ? cases / 4 : 1 ))
 log="${SOAK_LOG:-target/soak.log}"
 mkdir -p "$(dirname "$log")"
