@@ -561,8 +561,22 @@ impl<'s> HandleScope<'s> {
         space: Space,
         internalized: bool,
     ) -> Result<HeapObject, AllocError> {
+        self.allocate_string_at(s, hash, space, internalized, None)
+    }
+
+    fn allocate_string_at(
+        &mut self,
+        s: &str,
+        hash: u64,
+        space: Space,
+        internalized: bool,
+        site: Option<&AllocationSite>,
+    ) -> Result<HeapObject, AllocError> {
         let size = Self::check_size("String", s.len(), sizes::string(s.len()), offsets::STRING_HEADER_WORDS * WORD, 1)?;
-        let o = self.isolate.allocate(size, space)?;
+        let o = match site {
+            Some(site) => self.allocate_young(size, Some(site))?,
+            None => self.isolate.allocate(size, space)?,
+        };
         let map = if internalized {
             self.isolate.heap.ro_roots.internalized_string_map
         } else {
@@ -581,6 +595,15 @@ impl<'s> HandleScope<'s> {
     /// A new (not internalized) string.
     pub fn new_string(&mut self, s: &str) -> Result<Local<'s, HeapString>, AllocError> {
         let o = self.allocate_string(s, string_hash(s.as_bytes()), Space::Young, false)?;
+        Ok(self.push(o.tagged()))
+    }
+
+    /// [`HandleScope::new_string`] at allocation site `site` (a runtime's
+    /// string-building expression whose results live long, such as a
+    /// concatenation stored into pretenured objects: tenured with the site,
+    /// it is made old instead of pointing old objects at young strings).
+    pub fn new_string_at(&mut self, s: &str, site: &AllocationSite) -> Result<Local<'s, HeapString>, AllocError> {
+        let o = self.allocate_string_at(s, string_hash(s.as_bytes()), Space::Young, false, Some(site))?;
         Ok(self.push(o.tagged()))
     }
 

@@ -299,3 +299,30 @@ fn a_surviving_site_in_a_growable_new_space_is_maybe_tenure() {
 fn young_used(scope: &HandleScope<'_>) -> usize {
     scope.heap_stats().space("new_space").unwrap().used
 }
+
+/// Strings made at a site tenure like other objects: after a full-size
+/// scavenge in which they all survived, the site's next string is made in
+/// old space, with its text intact.
+#[test]
+fn strings_made_at_a_site_tenure_too() {
+    let platform = Platform::new(1).unwrap();
+    let mut isolate = Isolate::new(&platform, test_config()).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let site = scope.new_allocation_site("labels");
+    let holder = scope.new_fixed_array(200).unwrap();
+    for i in 0..200 {
+        let s = scope.new_string_at(&format!("label {i}"), &site).unwrap();
+        scope.set(holder, i, s);
+    }
+    scope.collect_garbage(GcRequest::Minor);
+    assert_eq!(scope.allocation_sites()[0].state, SiteState::Tenured);
+    let old_before = old_space(&scope).used;
+    let s = scope.new_string_at("a tenured label", &site).unwrap();
+    assert!(old_space(&scope).used > old_before, "a tenured site's string went to old space");
+    assert_eq!(scope.to_rust_string(s), "a tenured label");
+    for i in 0..200 {
+        let v = scope.get(holder, i);
+        let v = scope.cast::<isogc::HeapString, _>(v).unwrap();
+        assert_eq!(scope.to_rust_string(v), format!("label {i}"));
+    }
+}

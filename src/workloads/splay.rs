@@ -102,6 +102,7 @@ struct Tree<'a> {
     inner_site: AllocationSite,
     leaf_site: AllocationSite,
     array_site: AllocationSite,
+    string_site: AllocationSite,
 }
 
 fn key_of(s: &HandleScope<'_>, n: Local<'_, Object>) -> f64 {
@@ -308,7 +309,7 @@ fn payload<'p>(
         for i in 0..LEAF_ARRAY_LEN {
             s.set(array, i, Smi::from(i as i32));
         }
-        let string = s.new_string(&leaf_string(tag))?;
+        let string = s.new_string_at(&leaf_string(tag), &t.string_site)?;
         let leaf = s.new_object_at(t.leaf, &t.leaf_site)?;
         s.set(leaf, LEAF_ARRAY, array);
         s.set(leaf, LEAF_STRING, string);
@@ -428,6 +429,7 @@ pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
         inner_site: s.new_allocation_site("GeneratePayloadTree {left, right}"),
         leaf_site: s.new_allocation_site("GeneratePayloadTree {array, string}"),
         array_site: s.new_allocation_site("GeneratePayloadTree [0, ..., 9]"),
+        string_site: s.new_allocation_site("GeneratePayloadTree 'String for key ' + tag"),
     };
     let mut keys = Keys(p.seed | 1);
 
