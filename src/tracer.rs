@@ -61,6 +61,9 @@ pub enum GcReason {
     MarkingAtLimit,
     /// Allocation paid for a step of incremental marking or lazy sweeping.
     AllocationStep,
+    /// A scavenge just before a marking cycle's finalization, so that the
+    /// finalization pause finds new space nearly empty.
+    BeforeFinalization,
 }
 
 impl GcReason {
@@ -74,6 +77,7 @@ impl GcReason {
             GcReason::MarkingComplete => "marking complete",
             GcReason::MarkingAtLimit => "marking at limit",
             GcReason::AllocationStep => "allocation step",
+            GcReason::BeforeFinalization => "before finalization",
         }
     }
 }

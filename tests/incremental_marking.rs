@@ -122,6 +122,19 @@ fn incremental_cycles_start_step_and_finalize_without_losing_moved_objects() {
         "steps report what they marked"
     );
     assert!(events.iter().all(|e| e.kind == GcKind::Major || e.background_marked_bytes == 0));
+    // A scavenge run ahead of a finalization is followed by that
+    // finalization, at once.
+    for w in events.windows(2) {
+        if w[0].reason == GcReason::BeforeFinalization {
+            assert_eq!(w[0].kind, GcKind::Minor);
+            assert!(
+                w[1].kind == GcKind::Major
+                    && matches!(w[1].reason, GcReason::MarkingComplete | GcReason::MarkingAtLimit),
+                "{:?} after a scavenge before finalization",
+                (w[1].kind, w[1].reason)
+            );
+        }
+    }
     assert!(
         events.iter().flat_map(|e| &e.spans).filter(|s| s.phase == Phase::ConcurrentMark).all(|s| s.thread != 0),
         "background marking runs on pool threads"

@@ -526,6 +526,14 @@ impl Collector {
             let at_limit = m.reached_limit;
             self.marking = Some(m);
             if complete {
+                // The finalization pause scavenges what new space holds. If
+                // that alone would take more than a quarter of the budget, it
+                // runs first in a pause of its own (as V8 scavenges before a
+                // mark-compact), and the finalization finds new space nearly
+                // empty: two pauses within the budget instead of one over it.
+                if self.controller.predict_scavenge(heap.new_space.used()) > heap.config.pause_target / 4 {
+                    self.collect_minor(heap, GcReason::BeforeFinalization);
+                }
                 let reason = if at_limit { GcReason::MarkingAtLimit } else { GcReason::MarkingComplete };
                 self.collect_major(heap, reason, false);
             } else if self.controller.overshot_by_large_margin(old_gen, heap.hard_limit) {
