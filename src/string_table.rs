@@ -8,9 +8,11 @@ use crate::object::{offsets, HeapObject};
 use crate::value::Tagged;
 use std::collections::HashMap;
 
-/// The hash isogc stores in every heap string: 64-bit FNV-1a of its UTF-8
-/// bytes. [`crate::HandleScope::string_hash`] of a heap string with contents
-/// `s` is `hash_str(s)`, so a runtime's table can file heap strings and Rust
+/// The hash isogc stores in every heap string: a 64-bit hash of its UTF-8
+/// bytes (eight bytes at a time, wyhash's multiply-fold step; not keyed, so
+/// not a defence against chosen collisions).
+/// [`crate::HandleScope::string_hash`] of a heap string with contents `s` is
+/// `hash_str(s)`, so a runtime's table can file heap strings and Rust
 /// strings under one hash.
 pub fn hash_str(s: &str) -> u64 {
     crate::object::string_hash(s.as_bytes())
@@ -69,5 +71,31 @@ impl StringTable {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, Tagged)> + '_ {
         self.by_hash.iter().flat_map(|(&h, v)| v.iter().map(move |&t| (h, t)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hash_str;
+    use std::collections::HashSet;
+
+    #[test]
+    fn equal_contents_hash_alike_and_near_misses_differ() {
+        assert_eq!(hash_str("String for key 42"), hash_str(&format!("String for key {}", 42)));
+        // Zero padding of the last word must not merge lengths, and every
+        // byte position of a multi-word string counts.
+        let mut seen = HashSet::new();
+        let mut inputs: Vec<String> = (0..=24).map(|n| "\0".repeat(n)).collect();
+        inputs.extend((1..=24).map(|n| "a".repeat(n)));
+        let base = "abcdefghijklmnopqrstuvwxyz0123";
+        for i in 0..base.len() {
+            let mut s = base.as_bytes().to_vec();
+            s[i] ^= 1;
+            inputs.push(String::from_utf8(s).unwrap());
+        }
+        inputs.push(base.to_string());
+        for s in &inputs {
+            assert!(seen.insert(hash_str(s)), "collision for {s:?}");
+        }
     }
 }
