@@ -251,3 +251,59 @@ both_modes! {
         }
     }
 }
+
+/// #13's bad input: live data that grows faster than marking can keep up
+/// with, with no GC workers at all (only the mutator's steps mark) and a
+/// hard limit. Every cycle still finishes, the old generation never passes
+/// the limit, nothing is lost, and the fallback shows as a reason: a cycle
+/// finished at the limit, or one completed in a single pause.
+#[test]
+fn live_data_outgrowing_marking_without_workers_finishes_every_cycle_within_the_limit() {
+    const LIMIT: usize = 12 * MB;
+    let platform = Platform::new(0).unwrap();
+    let config = HeapConfig { max_old_space_size: LIMIT, ..config(GcMode::Concurrent).with_gc_workers(0) };
+    let mut isolate = Isolate::new(&platform, config).unwrap();
+    let mut scope = HandleScope::new(&mut isolate);
+    let list = scope.new_fixed_array(1).unwrap();
+    // About 6 MB live in links of 64 slots (about 0.5 KB each), with four
+    // times as much garbage between them.
+    let links = 6 * MB / (66 * 8);
+    for i in 0..links {
+        let mut s = HandleScope::new(&mut scope);
+        for _ in 0..4 {
+            s.new_fixed_array(64).unwrap();
+        }
+        let link = s.new_fixed_array(64).unwrap();
+        let prev = s.get(list, 0);
+        s.set(link, 0, prev);
+        s.set(link, 1, Smi::from(i as i32));
+        s.set(list, 0, link);
+        let stats = s.heap_stats();
+        let old: usize =
+            ["old_space", "map_space", "large_object_space"].iter().map(|n| stats.space(n).unwrap().committed).sum();
+        assert!(old <= LIMIT, "link {i}: {old} bytes of old generation, limit {LIMIT}");
+    }
+    let events = scope.gc_events();
+    let finished = events.iter().filter(|e| e.kind == GcKind::Major).count();
+    assert!(finished >= 2, "{finished} major GCs");
+    // No cycle is left open at the end other than the one running now.
+    let starts = events.iter().filter(|e| e.kind == GcKind::MarkingStart).count();
+    assert!(starts <= finished + 1, "{starts} cycles started, {finished} finished");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == GcKind::Major
+                && matches!(e.reason, GcReason::MarkingAtLimit | GcReason::OldGenerationLimit)),
+        "the fallback left no reason: {:?}",
+        events.iter().filter(|e| e.kind == GcKind::Major).map(|e| e.reason).collect::<Vec<_>>()
+    );
+    // Every link is still there, in order.
+    let mut expect = links;
+    let mut at = scope.get(list, 0);
+    while let Some(link) = scope.cast::<FixedArray, _>(at) {
+        expect -= 1;
+        assert_eq!(scope.get_smi(link, 1), Some(expect as i64));
+        at = scope.get(link, 0);
+    }
+    assert_eq!(expect, 0, "links lost");
+}
