@@ -103,9 +103,11 @@ pub struct HeapConfig {
     /// not counted). `None`: as many as the platform has.
     pub gc_workers: Option<usize>,
     /// Semi-space bytes per parallel scavenge task: a scavenge runs
-    /// `semi-space size / this` tasks (at least 1, at most 8 and at most
-    /// `gc_workers + 1`). Default 1 MiB, V8's heuristic; smaller values
-    /// parallelise scavenges of small new spaces (the tests do). Non-zero.
+    /// `semi-space size / this` tasks, or one per 2048 remembered-set
+    /// (OLD_TO_NEW) slots the last scavenge visited if that is more (at
+    /// least 1, at most 8 and at most `gc_workers + 1`). Default 1 MiB, V8's
+    /// heuristic; smaller values parallelise scavenges of small new spaces
+    /// (the tests do). Non-zero.
     pub new_space_per_scavenge_task: usize,
     /// Compact fragmented old-space pages in major GCs (V8's mark-compact):
     /// pages chosen when marking starts are evacuated in the finalization

@@ -28,6 +28,9 @@ pub(crate) struct NewSpace {
     /// Bytes of to-space covered by fillers (collector buffers' unused
     /// tails), not counted as used.
     pub(crate) filler_bytes: usize,
+    /// OLD_TO_NEW slots the last scavenge visited: what the next one expects
+    /// of the remembered set (it sizes the scavenge's tasks).
+    pub(crate) last_old_to_new_slots: usize,
 }
 
 impl NewSpace {
@@ -37,7 +40,15 @@ impl NewSpace {
         let capacity_pages = (capacity / PAGE_SIZE).max(1);
         let to_pages = vec![Self::fresh_page(pool)?];
         let lab = Lab { top: to_pages[0].area_start(), limit: to_pages[0].area_end() };
-        Some(NewSpace { to_pages, from_pages: Vec::new(), current: 0, lab, capacity_pages, filler_bytes: 0 })
+        Some(NewSpace {
+            to_pages,
+            from_pages: Vec::new(),
+            current: 0,
+            lab,
+            capacity_pages,
+            filler_bytes: 0,
+            last_old_to_new_slots: 0,
+        })
     }
 
     /// The space's statistics.

@@ -156,7 +156,7 @@ impl SlotSet {
     /// Insertions into other slots that race with the iteration are never
     /// lost: a removal clears exactly one bit with an atomic `fetch_and`.
     pub fn iterate(&self, f: impl FnMut(usize) -> SlotCallbackResult) -> usize {
-        self.iterate_noting_empty(|_| {}, f, |_| {})
+        self.iterate_noting_empty(f, |_| {})
     }
 
     /// As [`SlotSet::iterate`], and calls `empty` with the index of every
@@ -167,34 +167,14 @@ impl SlotSet {
     /// reads every cell of every installed bucket: on an old generation
     /// whose old-to-new pointers come and go (a tree fed young payloads)
     /// that, not the slots, becomes the cost of a scavenge's remembered set.
-    ///
-    /// `ahead` sees every slot of a bucket before `f` sees the first of
-    /// them: a hint pass (the scavenger prefetches the slots there, so the
-    /// cache misses of a sparse set overlap instead of following one
-    /// another). It may miss a slot inserted concurrently; `f` does not.
     pub fn iterate_noting_empty(
         &self,
-        mut ahead: impl FnMut(usize),
         mut f: impl FnMut(usize) -> SlotCallbackResult,
         mut empty: impl FnMut(usize),
     ) -> usize {
-        #[cfg(loom)]
-        let _ = &mut ahead;
         let mut kept = 0;
         for b in 0..self.buckets.len() {
             let Some(bucket) = self.bucket(b) else { continue };
-            // (Not under loom: the hint pass decides nothing, and its loads
-            // would only multiply the interleavings the models explore.)
-            #[cfg(not(loom))]
-            for (c, cell) in bucket.cells.iter().enumerate() {
-                // Relaxed: a hint only; the pass below, which acts on the
-                // slots, loads each cell again with Acquire.
-                let mut bits = cell.load(Ordering::Relaxed);
-                while bits != 0 {
-                    ahead(b * SLOTS_PER_BUCKET + c * 32 + bits.trailing_zeros() as usize);
-                    bits &= bits - 1;
-                }
-            }
             let mut left = 0u32;
             for (c, cell) in bucket.cells.iter().enumerate() {
                 // Acquire: pairs with the Release in `insert` (see there).
@@ -376,12 +356,9 @@ mod tests {
             s.insert(slot);
         }
         let mut empty = vec![];
-        let events = std::cell::RefCell::new(vec![]);
         // Keep only the second slot of bucket 1: buckets 0 and 2 empty.
         s.iterate_noting_empty(
-            |slot| events.borrow_mut().push(("ahead", slot)),
             |slot| {
-                events.borrow_mut().push(("f", slot));
                 if slot == SLOTS_PER_BUCKET + 2 {
                     SlotCallbackResult::Keep
                 } else {
@@ -391,10 +368,6 @@ mod tests {
             |b| empty.push(b),
         );
         assert_eq!(empty, vec![0, 2]);
-        let b = SLOTS_PER_BUCKET;
-        #[rustfmt::skip]
-        let expected = [("ahead", 5), ("f", 5), ("ahead", b + 1), ("ahead", b + 2), ("f", b + 1), ("f", b + 2), ("ahead", 2 * b), ("f", 2 * b)];
-        assert_eq!(events.into_inner(), expected, "each bucket's hint pass comes before its slots");
         s.insert(7);
         // SAFETY: this thread is the set's only user.
         unsafe {
