@@ -687,7 +687,8 @@ fn scavenge_secured(heap: &mut Heap, context: ScavengeContext<'_>) -> Option<Sca
     // The hand-off to marking, while the dead young large objects' pages
     // (which marking's worklists may name) are still there.
     if let Some((m, barrier_worklist)) = marking {
-        marking::after_scavenge(m, barrier_worklist, copies);
+        let tasks = (heap.gc_worker_cap() + 1).min(MAX_TASKS);
+        marking::after_scavenge(m, barrier_worklist, copies, (&heap.platform, &heap.spans, tasks));
     }
     promote_young_large_objects(heap);
     heap.new_space.set_age_mark_to_top();
