@@ -77,12 +77,18 @@ fn heap_exhaustion_is_out_of_memory() {
 }
 
 fn minijs(args: &[&str], source: &str) -> std::process::Output {
-    let dir = std::env::temp_dir().join(format!("minijs-bad-{}", std::process::id()));
+    // A directory per call: tests run in parallel, and the file's name (its
+    // stem is the program's name in the report) is the same for calls with
+    // as many arguments, so a shared directory let one test run another's
+    // program.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed); // Relaxed: a unique number only.
+    let dir = std::env::temp_dir().join(format!("minijs-bad-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join(format!("{}.js", args.len()));
     std::fs::write(&file, source).expect("write the program");
     let out = Command::new(env!("CARGO_BIN_EXE_minijs")).args(args).arg(&file).output().expect("run minijs");
-    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&dir);
     out
 }
 
