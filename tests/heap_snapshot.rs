@@ -477,4 +477,14 @@ fn ephemeron_tables_and_weak_refs_show_their_weak_edges() {
     let k = s.instances_of("Key").next().unwrap();
     let path = s.path_text(&s.retaining_path(k).unwrap());
     assert!(path.iter().all(|step| !step.contains("EphemeronTable") && !step.contains("WeakRef")), "{path:?}");
+    // Every node but the root has a retainer: the weak kinds' maps hang from
+    // "(Read-only roots)" like the other read-only objects.
+    let mut retained = vec![false; s.node_count()];
+    for from in 0..s.node_count() {
+        for edge in s.edges_of(from) {
+            retained[edge.to] = true;
+        }
+    }
+    let loose: Vec<_> = (1..s.node_count()).filter(|&i| !retained[i]).map(|i| s.node(i)).collect();
+    assert!(loose.is_empty(), "nodes no edge leads to: {loose:?}");
 }

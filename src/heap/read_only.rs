@@ -59,6 +59,32 @@ impl ReadOnlyRoots {
     pub(crate) fn undefined(&self) -> Tagged {
         self.oddball(OddballKind::Undefined)
     }
+
+    /// Every root with V8's name for it (the heap snapshot's "(Read-only
+    /// roots)" edges): a root added to the struct is added here, next to it.
+    pub(crate) fn named(&self) -> [(&'static str, usize); 19] {
+        [
+            ("undefined_value", self.oddballs[0]),
+            ("null_value", self.oddballs[1]),
+            ("true_value", self.oddballs[2]),
+            ("false_value", self.oddballs[3]),
+            ("the_hole_value", self.oddballs[4]),
+            ("empty_fixed_array", self.empty_fixed_array),
+            ("meta_map", self.meta_map),
+            ("oddball_map", self.oddball_map),
+            ("fixed_array_map", self.fixed_array_map),
+            ("byte_array_map", self.byte_array_map),
+            ("string_map", self.string_map),
+            ("internalized_string_map", self.internalized_string_map),
+            ("heap_number_map", self.heap_number_map),
+            ("free_space_map", self.free_space_map),
+            ("one_pointer_filler_map", self.filler_map),
+            ("allocation_memento_map", self.allocation_memento_map),
+            ("ephemeron_hash_table_map", self.ephemeron_table_map),
+            ("js_weak_ref_map", self.weak_ref_map),
+            ("js_finalization_registry_map", self.finalization_registry_map),
+        ]
+    }
 }
 
 /// The read-only space: one page.

@@ -640,25 +640,7 @@ impl<'h> Snapshot<'h> {
                 }
             }),
             READ_ONLY_NODE => {
-                let ro = &self.heap.ro_roots;
-                let named = [
-                    ("undefined_value", ro.oddballs[0]),
-                    ("null_value", ro.oddballs[1]),
-                    ("true_value", ro.oddballs[2]),
-                    ("false_value", ro.oddballs[3]),
-                    ("the_hole_value", ro.oddballs[4]),
-                    ("empty_fixed_array", ro.empty_fixed_array),
-                    ("meta_map", ro.meta_map),
-                    ("oddball_map", ro.oddball_map),
-                    ("fixed_array_map", ro.fixed_array_map),
-                    ("byte_array_map", ro.byte_array_map),
-                    ("string_map", ro.string_map),
-                    ("internalized_string_map", ro.internalized_string_map),
-                    ("heap_number_map", ro.heap_number_map),
-                    ("free_space_map", ro.free_space_map),
-                    ("one_pointer_filler_map", ro.filler_map),
-                    ("allocation_memento_map", ro.allocation_memento_map),
-                ];
+                let named = self.heap.ro_roots.named();
                 for (name, addr) in named {
                     let to = self.node_of(Tagged::from_address(addr), true).expect("read-only roots are objects");
                     sink.edge(EdgeType::Internal, Label::Name(name), to)?;
