@@ -33,8 +33,11 @@ pub(crate) fn write_barrier(marking_worklist: &mut Vec<HeapObject>, host: HeapOb
     // object of this heap.
     let value_page = unsafe { Page::of(value.address()) };
     let host_page = host.page();
-    if barrier_needed(host_page.flags(), value_page.flags()) {
-        barrier_slow(marking_worklist, host, host_page, index, value, value_page);
+    // (Page flags change only inside pauses: read once, they serve the
+    // slow path too.)
+    let (host_flags, value_flags) = (host_page.flags(), value_page.flags());
+    if barrier_needed(host_flags, value_flags) {
+        barrier_slow(marking_worklist, host, (host_page, host_flags), index, value, value_flags);
     }
 }
 
@@ -43,18 +46,18 @@ pub(crate) fn write_barrier(marking_worklist: &mut Vec<HeapObject>, host: HeapOb
 fn barrier_slow(
     marking_worklist: &mut Vec<HeapObject>,
     host: HeapObject,
-    host_page: Page,
+    (host_page, host_flags): (Page, usize),
     index: usize,
     value: Tagged,
-    value_page: Page,
+    value_flags: usize,
 ) {
-    if value_page.is_young() && !host_page.is_young() {
+    if value_flags & flags::YOUNG != 0 && host_flags & flags::YOUNG == 0 {
         host_page.header().old_to_new.insert(host_page.slot_index(host.slot(index)));
     }
     // Compaction: a slot pointing into an evacuation candidate is recorded
     // so the pointer can be updated when the object moves.
-    host_page.record_old_to_old(value_page.flags(), host.slot(index));
-    if barrier_mark(value_page.flags(), &PageMarks, value.address()) {
+    host_page.record_old_to_old(value_flags, host.slot(index));
+    if barrier_mark(value_flags, &PageMarks, value.address()) {
         // SAFETY: `value` is a live object (see above).
         marking_worklist.push(unsafe { HeapObject::from_tagged(value) });
     }

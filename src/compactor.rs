@@ -212,7 +212,7 @@ impl EvacuationJob<'_> {
             // task moves it, so its map word is still its map.
             let map = MapRef(unsafe { HeapObject::from_address(map_word) });
             // SAFETY: as above.
-            let size = unsafe { HeapObject::from_address(addr) }.size_with_map(map);
+            let (size, fields) = unsafe { HeapObject::from_address(addr) }.size_and_tagged_range(map);
             i = j + size / WORD;
             let Some(to) = self.allocate(lab, size) else { break false };
             // SAFETY: `addr` is a live object of `size` bytes that only this
@@ -223,12 +223,9 @@ impl EvacuationJob<'_> {
             // SAFETY: the copy is complete.
             let copy = unsafe { HeapObject::from_address(to) };
             let dest = copy.page();
-            // The copy is live: its page may be swept next, and counts it.
-            if !dest.has(flags::BLACK_ALLOCATED) {
-                dest.header().marks.set(dest.mark_index(to));
-            }
-            dest.add_live_bytes(size);
-            let fields = copy.tagged_range(map);
+            // The copy is live, as an object allocated black is: its page
+            // may be swept next, and counts it.
+            dest.allocate_black(to, size);
             // Pointers into new space go to OLD_TO_NEW.
             for f in fields.clone() {
                 let v = copy.field(f);

@@ -56,9 +56,9 @@ pub const MAX_PAUSE_ROUNDS: usize = 10;
 /// 100 left a 13 ms finalization pause; with 128, under 1 ms).
 pub const MAX_CONCURRENT_ROUNDS: usize = 128;
 
-/// The word a table row holds for a cleared key, value or table: the
-/// reserved weak tag with a null address (as a cleared weak handle).
-pub const CLEARED_WORD: usize = 0b11;
+/// The word a table row holds for a cleared key, value or table: a
+/// cleared weak handle's word.
+pub use crate::handles::CLEARED_WORD;
 
 /// What the ephemeron algorithm asks of marking. Words are tagged words: a
 /// Smi is always "marked" and never needs marking.
@@ -336,7 +336,10 @@ impl EphemeronTables {
                 continue;
             }
             let mut dead = Vec::new();
-            for i in t.young.clone() {
+            // Positions from the last down: leaving the young list moves its
+            // last element into the freed position, one already visited.
+            for p in (0..t.young.len()).rev() {
+                let i = t.young[p];
                 let e = &mut t.entries[i as usize];
                 e.key = f(e.key);
                 e.value = f(e.value);

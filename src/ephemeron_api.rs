@@ -15,11 +15,11 @@ use crate::handles::{Local, Value};
 use crate::heap::page::flags;
 use crate::isolate::Isolate;
 use crate::marking::shade_stored;
+use crate::object::is_young;
 use crate::object::{offsets, HeapObject};
 use crate::roots::Roots;
 use crate::scope::{EphemeronTable, FinalizationRegistry, HandleScope, IntoValue, ScopeParent, WeakRef};
 use crate::value::Tagged;
-use crate::HeapType;
 
 /// A value that cannot be held weakly, or an allocation that failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,13 +71,6 @@ pub struct WeakStats {
     pub finalization_ready: usize,
 }
 
-/// Does `t` point to a young object?
-pub(crate) fn is_young(t: Tagged) -> bool {
-    // SAFETY: `t` comes from a handle or a root of this isolate: a Smi or a
-    // live object (or, in a scavenge's update, its new copy).
-    t.is_heap_object() && unsafe { HeapObject::from_tagged(t) }.page().is_young()
-}
-
 /// The weak kinds' statistics of `roots`.
 pub(crate) fn weak_stats(roots: &Roots) -> WeakStats {
     let (ephemeron_tables, ephemeron_entries) = roots.ephemerons.lock().counts();
@@ -97,21 +90,6 @@ pub(crate) fn weak_stats(roots: &Roots) -> WeakStats {
 impl<'s> HandleScope<'s> {
     fn iso(&mut self) -> &mut Isolate {
         self.isolate_mut()
-    }
-
-    /// The object behind `l`, which must be of kind `T` (else a panic that
-    /// names the kinds).
-    fn weak_kind<T: HeapType>(&self, l: Local<'_, T>) -> HeapObject {
-        let t = self.resolve(l);
-        let ok = t.is_heap_object()
-            // SAFETY: a handle of this isolate (checked by `resolve`) holds a
-            // Smi or a live object.
-            && T::matches(unsafe { HeapObject::from_tagged(t) }.instance_type());
-        if !ok {
-            panic!("isogc: expected an object of kind {}, found {:?}", T::NAME, self.instance_type(l));
-        }
-        // SAFETY: as above.
-        unsafe { HeapObject::from_tagged(t) }
     }
 
     /// Checks that `t` can be held weakly.
@@ -170,7 +148,7 @@ impl<'s> HandleScope<'s> {
     }
 
     fn table_id(&self, table: Local<'_, EphemeronTable>) -> u32 {
-        self.weak_kind(table).smi_word(offsets::SIDE_ID) as u32
+        self.typed(table).0.smi_word(offsets::SIDE_ID) as u32
     }
 
     /// Sets `key`'s value in `table` (replacing an existing one). `Err` if
@@ -263,7 +241,7 @@ impl<'s> HandleScope<'s> {
 
     /// The target of `weak_ref`, or `undefined` once it died.
     pub fn weak_ref_deref(&mut self, weak_ref: Local<'_, WeakRef>) -> Local<'s, Value> {
-        let o = self.weak_kind(weak_ref);
+        let o = self.typed(weak_ref).0;
         // SAFETY: the target word lies inside the live WeakRef object.
         let slot = unsafe { crate::sync::atomic_word(o.slot(offsets::WEAK_REF_TARGET)) };
         let t = crate::weak_ref::read_target(slot);
@@ -282,7 +260,7 @@ impl<'s> HandleScope<'s> {
     }
 
     fn registry_id(&self, registry: Local<'_, FinalizationRegistry>) -> u32 {
-        self.weak_kind(registry).smi_word(offsets::SIDE_ID) as u32
+        self.typed(registry).0.smi_word(offsets::SIDE_ID) as u32
     }
 
     /// Registers `target`: once a GC finds it dead, `held` is queued for

@@ -36,7 +36,7 @@ use crate::gate::WorkerGate;
 use crate::heap::live_objects::is_live;
 use crate::heap::page::{flags, Page};
 use crate::heap::{Heap, PAGE_SIZE_LOG2};
-use crate::object::{HeapObject, InstanceType, MapRef};
+use crate::object::{HeapObject, MapRef};
 use crate::platform::{Background, Platform, Step};
 use crate::roots::{RootSet, StrongWalk};
 use crate::sync::{Arc, AtomicUsize, Mutex, Ordering};
@@ -232,7 +232,7 @@ pub(crate) fn mark_from_young_generation(heap: &mut Heap) -> usize {
             // address reached by stepping sizes is an object or filler.
             let o = unsafe { HeapObject::from_address(a) };
             a += o.size();
-            if !matches!(o.instance_type(), InstanceType::FreeSpace | InstanceType::Filler) {
+            if !o.instance_type().is_filler() {
                 shade(&mut seed, o.tagged());
             }
         }
@@ -474,7 +474,9 @@ fn shade(worklist: &mut Vec<HeapObject>, v: Tagged) {
 fn blacken(obj: HeapObject, live: &mut LiveBytes, compacting: bool, mut push: impl FnMut(HeapObject)) -> usize {
     let map = MapRef(obj.map());
     let host = obj.page();
-    let mut fields = obj.tagged_range(map);
+    // (One decoding of the layout gives both: the size is used by the first
+    // slice only, but costs nothing more.)
+    let (size, mut fields) = obj.size_and_tagged_range(map);
     let mut first = true;
     if fields.len() > LARGE_SLICE && host.has(flags::LARGE) {
         // A large array is scanned a slice at a time, so that several
@@ -499,7 +501,6 @@ fn blacken(obj: HeapObject, live: &mut LiveBytes, compacting: bool, mut push: im
     if let Some(m) = try_grey(map.0.tagged()) {
         push(m);
     }
-    let size = obj.size_with_map(map);
     live.add(host, size);
     scan_fields(obj, host, fields, compacting, &mut push);
     size

@@ -65,6 +65,12 @@ pub enum InstanceType {
 }
 
 impl InstanceType {
+    /// Free space or a one-word filler: not an object, a gap pages keep
+    /// iterable.
+    pub(crate) fn is_filler(self) -> bool {
+        matches!(self, InstanceType::FreeSpace | InstanceType::Filler)
+    }
+
     fn from_u8(v: u8) -> Option<InstanceType> {
         use InstanceType::*;
         Some(match v {
@@ -522,4 +528,11 @@ pub(crate) fn string_hash(bytes: &[u8]) -> u64 {
         h = mum(u64::from_le_bytes(last) ^ K1, h ^ K2);
     }
     mum(h ^ K0, K1)
+}
+
+/// Does `t` point to a young object? (A Smi does not.)
+pub(crate) fn is_young(t: Tagged) -> bool {
+    // SAFETY: callers pass words from handles, roots or side tables of this
+    // isolate: Smis or live objects (or, in a scavenge's update, new copies).
+    t.is_heap_object() && unsafe { HeapObject::from_tagged(t) }.page().is_young()
 }

@@ -260,20 +260,20 @@ impl Roots {
         if set.has(RootSet::YOUNG_EPHEMERONS) {
             self.ephemerons
                 .lock()
-                .scavenge_update(|w| f(Root::Ephemeron, Tagged(w)).0, |w| crate::ephemeron_api::is_young(Tagged(w)));
+                .scavenge_update(|w| f(Root::Ephemeron, Tagged(w)).0, |w| crate::object::is_young(Tagged(w)));
         }
         if set.has(RootSet::WEAK_REFS) {
             self.weak_refs.update(self.undefined, |t| f(Root::WeakRef, t));
         }
         if set.has(RootSet::YOUNG_WEAK_REFS) {
-            self.weak_refs.scavenge_update(self.undefined, |t| f(Root::WeakRef, t), crate::ephemeron_api::is_young);
+            self.weak_refs.scavenge_update(self.undefined, |t| f(Root::WeakRef, t), crate::object::is_young);
         }
         if set.has(RootSet::FINALIZATION_WEAK) {
             self.finalization.update(|w| f(Root::Finalization, Tagged(w)).0);
         }
         if set.has(RootSet::YOUNG_FINALIZATION) {
             self.finalization
-                .scavenge_update(|w| f(Root::Finalization, Tagged(w)).0, |w| crate::ephemeron_api::is_young(Tagged(w)));
+                .scavenge_update(|w| f(Root::Finalization, Tagged(w)).0, |w| crate::object::is_young(Tagged(w)));
         }
         if set.has(RootSet::FINALIZATION_HELD) {
             for h in self.finalization.held_mut() {

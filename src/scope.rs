@@ -396,7 +396,7 @@ impl<'s> HandleScope<'s> {
 
     /// The object behind `l`, checked to be of kind `T`.
     #[inline(always)]
-    fn typed<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType) {
+    pub(crate) fn typed<T: HeapType>(&self, l: Local<'_, T>) -> (HeapObject, InstanceType) {
         let (o, ty, _) = self.typed_map(l);
         (o, ty)
     }

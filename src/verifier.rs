@@ -21,10 +21,6 @@ use crate::roots::{Root, RootSet};
 use crate::value::Tagged;
 use std::collections::HashMap;
 
-fn is_filler(t: InstanceType) -> bool {
-    matches!(t, InstanceType::FreeSpace | InstanceType::Filler)
-}
-
 /// Object starts → instance type, plus basic per-object checks.
 fn collect_objects(heap: &Heap) -> Result<HashMap<usize, InstanceType>, String> {
     let mut objects = HashMap::new();
@@ -68,7 +64,7 @@ fn check_pointer(objects: &HashMap<usize, InstanceType>, v: Tagged, what: &dyn F
     }
     match objects.get(&v.address()) {
         None => Err(format!("{} points to {:#x}, which is not an object start", what(), v.address())),
-        Some(&t) if is_filler(t) => Err(format!("{} points to a filler at {:#x} (freed memory)", what(), v.address())),
+        Some(&t) if t.is_filler() => Err(format!("{} points to a filler at {:#x} (freed memory)", what(), v.address())),
         Some(_) => {
             // SAFETY: the address is a known object start.
             let page = unsafe { HeapObject::from_tagged(v) }.page();
@@ -86,7 +82,7 @@ pub(crate) fn verify(heap: &Heap, marking: bool) -> Result<(), String> {
     let objects = collect_objects(heap)?;
     // Fields, maps and the remembered set.
     for (&addr, &ty) in &objects {
-        if is_filler(ty) {
+        if ty.is_filler() {
             continue;
         }
         // SAFETY: a known object start.
@@ -163,7 +159,7 @@ pub(crate) fn verify_marking(heap: &Heap) -> Result<(), String> {
     let mut live: HashMap<usize, usize> = HashMap::new();
     let mut r = Ok(());
     heap.for_each_object(|o, space| {
-        if r.is_err() || space == SpaceId::ReadOnly || is_filler(o.instance_type()) || !is_live(o.tagged()) {
+        if r.is_err() || space == SpaceId::ReadOnly || o.instance_type().is_filler() || !is_live(o.tagged()) {
             return;
         }
         let map = MapRef(o.map());

@@ -45,16 +45,6 @@ fn check_arrays(isolate: &mut Isolate, root: &Global<FixedArray>) {
     }
 }
 
-/// Allocates and collects in `isolate`: the isolate works.
-fn still_works(isolate: &mut Isolate) {
-    let mut scope = HandleScope::new(isolate);
-    let a = scope.new_fixed_array(16).unwrap();
-    scope.set(a, 3, Smi::from(33));
-    scope.collect_garbage(GcRequest::Minor);
-    scope.collect_garbage(GcRequest::Major);
-    assert_eq!(scope.get_smi(a, 3), Some(33));
-}
-
 // ----- The event history ------------------------------------------------------
 
 #[test]
@@ -354,7 +344,7 @@ fn a_prologue_that_allocates_panics_and_leaves_the_isolate_usable() {
     let mut iso = iso.borrow_mut();
     assert_eq!(iso.next_gc_event(), before + 1, "the GC itself completed");
     assert!(iso.remove_gc_callback(id));
-    still_works(&mut iso);
+    assert_usable(&mut HandleScope::new(&mut *iso));
     check_arrays(&mut iso, &root);
 }
 
@@ -372,7 +362,7 @@ fn an_epilogue_that_requests_a_gc_panics_and_leaves_the_isolate_usable() {
     assert!(m.contains("Major GC"), "{m}");
     let mut iso = iso.borrow_mut();
     assert!(iso.remove_gc_callback(id));
-    still_works(&mut iso);
+    assert_usable(&mut HandleScope::new(&mut *iso));
     check_arrays(&mut iso, &root);
 }
 
@@ -403,7 +393,7 @@ fn a_callback_that_collects_inside_an_allocation_panics_out_of_the_allocation() 
     let mut iso = iso.borrow_mut();
     assert!(iso.next_gc_event() > before, "a scavenge ran inside the loop");
     assert!(iso.remove_gc_callback(id));
-    still_works(&mut iso);
+    assert_usable(&mut HandleScope::new(&mut *iso));
     check_arrays(&mut iso, &root);
 }
 
@@ -442,6 +432,6 @@ fn a_callback_panicking_in_a_marking_step_leaves_the_cycle_intact() {
     assert!(iso.is_marking(), "the cycle survived the panic");
     iso.collect_garbage(GcRequest::FinishMarking);
     iso.collect_garbage(GcRequest::FinishSweeping);
-    still_works(&mut iso);
+    assert_usable(&mut HandleScope::new(&mut *iso));
     check_arrays(&mut iso, &root);
 }

@@ -282,9 +282,9 @@ impl Collector {
             tests::maybe_inject_panic();
             let bytes_before = heap.size_of_objects();
             let young_before = heap.new_space.used();
-            let (kind, scavenge) = match what {
-                Collection::Minor => (GcKind::Minor, gc.minor(heap, &mut timer)),
-                Collection::Major { reduce_memory } => (GcKind::Major, gc.major(heap, &mut timer, reduce_memory)),
+            let scavenge = match what {
+                Collection::Minor => gc.minor(heap, &mut timer),
+                Collection::Major { reduce_memory } => gc.major(heap, &mut timer, reduce_memory),
             };
             gc.controller.resize_new_space(heap, young_before, &scavenge);
             if heap.config.verify_heap {
@@ -397,10 +397,9 @@ impl Collector {
         if let Some(started) = cycle_started {
             self.controller.record_marking_cycle(self.marked.1, started.elapsed());
         }
-        if !secured {
-            // Compaction is off: no recorded slot is needed.
-            self.compactor.drop_candidates(heap);
-        }
+        // (Without secured pages the candidates were dropped above, before
+        // marking: with no page flagged a candidate, neither marking nor the
+        // barrier recorded a slot since.)
         let young = self.young_in_major(heap, secured);
         self.kept_young = young == YoungInMajor::Keep;
         if self.kept_young {

@@ -15,7 +15,7 @@ use super::read_only::{ReadOnlyRoots, ReadOnlySpace};
 use super::stats::{ObjectCounts, SpaceObjects, SpaceStats};
 use super::{CLEANUP_RESERVE, MAX_REGULAR_OBJECT_SIZE, PAGE_SIZE};
 use crate::config::HeapConfig;
-use crate::object::{HeapObject, InstanceType};
+use crate::object::HeapObject;
 use crate::platform::Platform;
 use crate::roots::Roots;
 use crate::tracer::SpanRecorder;
@@ -360,7 +360,7 @@ impl Heap {
         WALKS.with(|w| w.set(w.get() + 1));
         let mut counts = [(0usize, 0usize); 6];
         self.for_each_object(|o, space| {
-            if !matches!(o.instance_type(), InstanceType::FreeSpace | InstanceType::Filler) {
+            if !o.instance_type().is_filler() {
                 let c = &mut counts[space as usize];
                 c.0 += 1;
                 c.1 += o.size();

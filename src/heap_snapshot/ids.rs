@@ -14,7 +14,7 @@
 //! objects born since (they get ids at the next snapshot).
 
 use crate::identity_hash::AddressMap;
-use crate::object::HeapObject;
+use crate::object::is_young;
 use crate::value::Tagged;
 
 /// Ids of the synthetic nodes, as V8 numbers them: the root is 1, "(GC
@@ -38,12 +38,6 @@ pub(crate) struct SnapshotIds {
     young: AddressMap<u32>,
     old: AddressMap<u32>,
     next: u32,
-}
-
-/// Is `t`'s object in the young generation?
-fn is_young(t: Tagged) -> bool {
-    // SAFETY: keys and moved-to addresses are live objects of this heap.
-    unsafe { HeapObject::from_tagged(t) }.page().is_young()
 }
 
 impl SnapshotIds {

@@ -378,25 +378,17 @@ fn string_bytes<'a>(s: HeapObject) -> &'a [u8] {
     s.bytes(offsets::STRING_HEADER_WORDS * crate::heap::WORD, s.smi_word(offsets::LENGTH))
 }
 
-fn is_filler(ty: InstanceType) -> bool {
-    matches!(ty, InstanceType::FreeSpace | InstanceType::Filler)
-}
-
 impl<'h> Snapshot<'h> {
     fn new(heap: &'h mut Heap) -> Snapshot<'h> {
-        let ty = |o: HeapObject| {
-            // SAFETY: a live object's map word holds its live map.
-            MapRef(unsafe { HeapObject::from_address(o.map_word()) }).instance_type()
-        };
         // Counted first, so the address vector is allocated once, exactly.
         let mut n = 0;
-        heap.for_each_object(|o, _| n += !is_filler(ty(o)) as usize);
+        heap.for_each_object(|o, _| n += !o.instance_type().is_filler() as usize);
         let mut objects = Vec::with_capacity(n);
         let (mut numbers, mut string_objects) = (0, 0);
         let heap_number_map = heap.ro_roots.heap_number_map;
         heap.for_each_object(|o, _| {
-            let t = ty(o);
-            if !is_filler(t) {
+            let t = o.instance_type();
+            if !t.is_filler() {
                 objects.push(o.address());
                 numbers += (o.map_word() == heap_number_map) as usize;
                 string_objects += matches!(t, InstanceType::String | InstanceType::InternalizedString) as usize;

@@ -411,21 +411,15 @@ fn verify(scope: &mut HandleScope<'_>, t: &Tree<'_>, p: &Params) -> Result<usize
 pub fn run(isolate: &mut Isolate, p: &Params) -> Result<Splay, WorkloadError> {
     let started = Instant::now();
     let mut s = HandleScope::new(isolate);
-    let layout = |name: &str, tagged_fields, raw_bytes| ObjectLayout {
-        name: name.into(),
-        tagged_fields,
-        raw_bytes,
-        ..Default::default()
-    };
-    let tree_map = s.new_map(&layout("SplayTree", 1, 0))?;
+    let tree_map = s.new_map(&ObjectLayout::new("SplayTree", 1, 0))?;
     let tree = s.new_object(tree_map)?;
     let null = s.null();
     s.set(tree, ROOT, null);
     let t = Tree {
         tree,
-        node: s.new_map(&layout("SplayTreeNode", 3, 8))?,
-        payload_node: s.new_map(&layout("PayloadNode", 2, 0))?,
-        leaf: s.new_map(&layout("PayloadLeaf", 2, 0))?,
+        node: s.new_map(&ObjectLayout::new("SplayTreeNode", 3, 8))?,
+        payload_node: s.new_map(&ObjectLayout::new("PayloadNode", 2, 0))?,
+        leaf: s.new_map(&ObjectLayout::new("PayloadLeaf", 2, 0))?,
         inner_site: s.new_allocation_site("GeneratePayloadTree {left, right}"),
         leaf_site: s.new_allocation_site("GeneratePayloadTree {array, string}"),
         array_site: s.new_allocation_site("GeneratePayloadTree [0, ..., 9]"),
