@@ -652,7 +652,9 @@ impl<'a> Interp<'a> {
             }
         }
         if let Some(st) = s.cast::<HeapString, _>(recv) {
-            if let Some(i) = s.to_number(key) {
+            // Only a non-negative integral index names a character; "abc"[-1] and
+            // "abc"[1.5] are ordinary (absent) properties.
+            if let Some(i) = s.to_number(key).filter(|i| i.fract() == 0.0 && *i >= 0.0) {
                 let c = s.as_str(st).chars().nth(i as usize).map(|c| c.to_string());
                 return match c {
                     Some(c) => Ok(s.new_string(&c)?.as_value()),
