@@ -1552,8 +1552,10 @@ impl<'a> Interp<'a> {
                         return Err(self.unsupported(p.span, "getter, setter or computed key"));
                     }
                     let key = match &p.key {
-                        PropertyKey::StaticIdentifier(id) => self.atom(s, id.name.as_str())?,
-                        PropertyKey::StringLiteral(l) => self.atom(s, l.value.as_str())?,
+                        PropertyKey::StaticIdentifier(id) => self.name_atom(s, id)?,
+                        PropertyKey::StringLiteral(l) => {
+                            self.atom_at(s, &**l as *const _ as usize, l.value.as_str())?
+                        }
                         PropertyKey::NumericLiteral(n) => self.atom(s, &number::to_js_string(n.value))?,
                         _ => return Err(self.unsupported(p.span, "this kind of property key")),
                     };
