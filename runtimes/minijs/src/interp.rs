@@ -1682,13 +1682,14 @@ impl<'a> Interp<'a> {
             Expression::AssignmentExpression(a) => self.assign(s, f, a),
             Expression::UpdateExpression(u) => {
                 let delta = if u.operator == UpdateOperator::Increment { 1.0 } else { -1.0 };
-                let (old, new) = match &u.argument {
+                // `x` is the old value as a number: boxed only for a postfix update.
+                let (x, new) = match &u.argument {
                     SimpleAssignmentTarget::AssignmentTargetIdentifier(id) => {
                         let old = self.read_var(s, f, id)?;
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
                         self.write_var(s, f, id, new)?;
-                        (num(s, x)?, new)
+                        (x, new)
                     }
                     SimpleAssignmentTarget::StaticMemberExpression(m) => {
                         let o = self.eval(s, f, &m.object)?;
@@ -1697,7 +1698,7 @@ impl<'a> Interp<'a> {
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
                         self.set_prop(s, o, a, new)?;
-                        (num(s, x)?, new)
+                        (x, new)
                     }
                     SimpleAssignmentTarget::ComputedMemberExpression(m) => {
                         let o = self.eval(s, f, &m.object)?;
@@ -1706,11 +1707,15 @@ impl<'a> Interp<'a> {
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
                         self.set_elem(s, o, k, new)?;
-                        (num(s, x)?, new)
+                        (x, new)
                     }
                     _ => return Err(self.unsupported(u.span, "this update target")),
                 };
-                Ok(if u.prefix { new } else { old })
+                if u.prefix {
+                    Ok(new)
+                } else {
+                    num(s, x)
+                }
             }
             other => Err(self.unsupported(other.span(), expression_name(other))),
         }
