@@ -2147,11 +2147,9 @@ impl<'a> Interp<'a> {
         Ok(o.as_value())
     }
 
-    fn plain<'s>(&mut self, s: &mut HandleScope<'s>, proto: Option<&Global<Value>>) -> R<V<'s>> {
-        let p = match proto {
-            Some(g) => s.open(g),
-            None => s.null(),
-        };
+    /// A plain object whose prototype is `Object.prototype`.
+    fn object_plain<'s>(&mut self, s: &mut HandleScope<'s>) -> R<V<'s>> {
+        let p = self.proto(s, &self.object_proto);
         self.plain_with(s, p)
     }
 
@@ -2177,42 +2175,25 @@ impl<'a> Interp<'a> {
         self.a_prototype = self.atom(s, "prototype")?;
         self.a_message = self.atom(s, "message")?;
         self.a_name = self.atom(s, "name")?;
-        let op = self.plain(s, None)?;
+        let null = s.null();
+        let op = self.plain_with(s, null)?;
         self.object_proto = Some(s.global(op));
-        let fp = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let fp = self.object_plain(s)?;
         self.function_proto = Some(s.global(fp));
-        let ap = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let ap = self.object_plain(s)?;
         self.array_proto = Some(s.global(ap));
-        let np = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let np = self.object_plain(s)?;
         self.number_proto = Some(s.global(np));
-        let sp = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let sp = self.object_plain(s)?;
         self.string_proto = Some(s.global(sp));
-        let go = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let go = self.object_plain(s)?;
         self.global_obj = Some(s.global(go));
         for (name, parent) in [("Error", None), ("RangeError", Some(0)), ("TypeError", Some(0))] {
             let p = match parent {
-                None => {
-                    let p = self.proto(s, &self.object_proto);
-                    self.plain_with(s, p)?
-                }
+                None => self.object_plain(s)?,
                 Some(i) => {
-                    let g = self.error_protos[i].clone_handle(s);
-                    self.plain(s, Some(&g))?
+                    let p = s.open(&self.error_protos[i]);
+                    self.plain_with(s, p)?
                 }
             };
             let n = s.intern(name)?.as_value();
@@ -2227,16 +2208,10 @@ impl<'a> Interp<'a> {
         self.put_builtin(s, ap, "join", B::ArrayJoin)?;
         self.put_builtin(s, np, "toFixed", B::NumToFixed)?;
 
-        let console = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let console = self.object_plain(s)?;
         self.put_builtin(s, console, "log", B::ConsoleLog)?;
         self.put(s, go, "console", console)?;
-        let math = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let math = self.object_plain(s)?;
         for (n, b) in [
             ("max", B::MathMax),
             ("min", B::MathMin),
@@ -2250,22 +2225,13 @@ impl<'a> Interp<'a> {
             self.put_builtin(s, math, n, b)?;
         }
         self.put(s, go, "Math", math)?;
-        let perf = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let perf = self.object_plain(s)?;
         self.put_builtin(s, perf, "now", B::PerfNow)?;
         self.put(s, go, "performance", perf)?;
-        let date = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let date = self.object_plain(s)?;
         self.put_builtin(s, date, "now", B::DateNow)?;
         self.put(s, go, "Date", date)?;
-        let process = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let process = self.object_plain(s)?;
         let argv = self.new_array(s, 0, None)?;
         for (i, a) in self.argv.clone().iter().enumerate() {
             let st = s.new_string(a)?.as_value();
@@ -2297,16 +2263,6 @@ impl<'a> Interp<'a> {
         let inf = num(s, f64::INFINITY)?;
         self.put(s, go, "Infinity", inf)?;
         Ok(())
-    }
-}
-
-trait GlobalExt {
-    fn clone_handle(&self, s: &mut HandleScope<'_>) -> Global<Value>;
-}
-impl GlobalExt for Global<Value> {
-    fn clone_handle(&self, s: &mut HandleScope<'_>) -> Global<Value> {
-        let l = s.open(self);
-        s.global(l)
     }
 }
 
