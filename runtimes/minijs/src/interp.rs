@@ -5,7 +5,7 @@
 //! object at any allocation.
 
 use crate::number;
-use crate::{Error, Position};
+use crate::{position, Error};
 use isogc::{
     AllocError, AllocationSite, EscapableHandleScope, FixedArray, Global, HandleScope, HeapString, InstanceType, Local,
     Map, Object, ObjectLayout, Smi, Value, Weak,
@@ -318,13 +318,6 @@ pub struct Interp<'a> {
     a_name: Atom,
 }
 
-fn line_col(source: &str, offset: u32) -> Position {
-    let before = &source[..(offset as usize).min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
-    Position { line, column: col }
-}
-
 /// A Smi if `v` is a small integer (V8's 32-bit Smi range on 64-bit
 /// targets; -0 is not one), otherwise a heap number.
 fn num<'s>(s: &mut HandleScope<'s>, v: f64) -> R<V<'s>> {
@@ -395,7 +388,7 @@ impl<'a> Interp<'a> {
     }
 
     fn unsupported(&self, span: Span, what: &str) -> Exc {
-        Exc::Fatal(Error::Unsupported { what: what.to_string(), at: line_col(self.source, span.start) })
+        Exc::Fatal(Error::Unsupported { what: what.to_string(), at: position(self.source, span.start as usize) })
     }
 
     // ----- Atoms, shapes, maps ----------------------------------------------
@@ -491,7 +484,7 @@ impl<'a> Interp<'a> {
         if let Some(&site) = self.sites.get(&addr) {
             return site;
         }
-        let pos = line_col(self.source, span.start);
+        let pos = position(self.source, span.start as usize);
         let site = s.new_allocation_site(&format!("{what} at {}:{}", pos.line, pos.column));
         self.sites.insert(addr, site);
         site
