@@ -5,7 +5,7 @@
 //! object at any allocation.
 
 use crate::number;
-use crate::{Error, Position};
+use crate::{position, Error};
 use isogc::{
     AllocError, AllocationSite, EscapableHandleScope, FixedArray, Global, HandleScope, HeapString, InstanceType, Local,
     Map, Object, ObjectLayout, Smi, Value, Weak,
@@ -318,13 +318,6 @@ pub struct Interp<'a> {
     a_name: Atom,
 }
 
-fn line_col(source: &str, offset: u32) -> Position {
-    let before = &source[..(offset as usize).min(source.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
-    Position { line, column: col }
-}
-
 /// A Smi if `v` is a small integer (V8's 32-bit Smi range on 64-bit
 /// targets; -0 is not one), otherwise a heap number.
 fn num<'s>(s: &mut HandleScope<'s>, v: f64) -> R<V<'s>> {
@@ -395,7 +388,7 @@ impl<'a> Interp<'a> {
     }
 
     fn unsupported(&self, span: Span, what: &str) -> Exc {
-        Exc::Fatal(Error::Unsupported { what: what.to_string(), at: line_col(self.source, span.start) })
+        Exc::Fatal(Error::Unsupported { what: what.to_string(), at: position(self.source, span.start as usize) })
     }
 
     // ----- Atoms, shapes, maps ----------------------------------------------
@@ -491,7 +484,7 @@ impl<'a> Interp<'a> {
         if let Some(&site) = self.sites.get(&addr) {
             return site;
         }
-        let pos = line_col(self.source, span.start);
+        let pos = position(self.source, span.start as usize);
         let site = s.new_allocation_site(&format!("{what} at {}:{}", pos.line, pos.column));
         self.sites.insert(addr, site);
         site
@@ -652,7 +645,9 @@ impl<'a> Interp<'a> {
             }
         }
         if let Some(st) = s.cast::<HeapString, _>(recv) {
-            if let Some(i) = s.to_number(key) {
+            // Only a non-negative integral index names a character; "abc"[-1] and
+            // "abc"[1.5] are ordinary (absent) properties.
+            if let Some(i) = s.to_number(key).filter(|i| i.fract() == 0.0 && *i >= 0.0) {
                 let c = s.as_str(st).chars().nth(i as usize).map(|c| c.to_string());
                 return match c {
                     Some(c) => Ok(s.new_string(&c)?.as_value()),
@@ -1550,8 +1545,10 @@ impl<'a> Interp<'a> {
                         return Err(self.unsupported(p.span, "getter, setter or computed key"));
                     }
                     let key = match &p.key {
-                        PropertyKey::StaticIdentifier(id) => self.atom(s, id.name.as_str())?,
-                        PropertyKey::StringLiteral(l) => self.atom(s, l.value.as_str())?,
+                        PropertyKey::StaticIdentifier(id) => self.name_atom(s, id)?,
+                        PropertyKey::StringLiteral(l) => {
+                            self.atom_at(s, &**l as *const _ as usize, l.value.as_str())?
+                        }
                         PropertyKey::NumericLiteral(n) => self.atom(s, &number::to_js_string(n.value))?,
                         _ => return Err(self.unsupported(p.span, "this kind of property key")),
                     };
@@ -1678,13 +1675,14 @@ impl<'a> Interp<'a> {
             Expression::AssignmentExpression(a) => self.assign(s, f, a),
             Expression::UpdateExpression(u) => {
                 let delta = if u.operator == UpdateOperator::Increment { 1.0 } else { -1.0 };
-                let (old, new) = match &u.argument {
+                // `x` is the old value as a number: boxed only for a postfix update.
+                let (x, new) = match &u.argument {
                     SimpleAssignmentTarget::AssignmentTargetIdentifier(id) => {
                         let old = self.read_var(s, f, id)?;
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
                         self.write_var(s, f, id, new)?;
-                        (num(s, x)?, new)
+                        (x, new)
                     }
                     SimpleAssignmentTarget::StaticMemberExpression(m) => {
                         let o = self.eval(s, f, &m.object)?;
@@ -1693,7 +1691,7 @@ impl<'a> Interp<'a> {
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
                         self.set_prop(s, o, a, new)?;
-                        (num(s, x)?, new)
+                        (x, new)
                     }
                     SimpleAssignmentTarget::ComputedMemberExpression(m) => {
                         let o = self.eval(s, f, &m.object)?;
@@ -1702,11 +1700,15 @@ impl<'a> Interp<'a> {
                         let x = self.number_of(s, old)?;
                         let new = num(s, x + delta)?;
                         self.set_elem(s, o, k, new)?;
-                        (num(s, x)?, new)
+                        (x, new)
                     }
                     _ => return Err(self.unsupported(u.span, "this update target")),
                 };
-                Ok(if u.prefix { new } else { old })
+                if u.prefix {
+                    Ok(new)
+                } else {
+                    num(s, x)
+                }
             }
             other => Err(self.unsupported(other.span(), expression_name(other))),
         }
@@ -2138,11 +2140,9 @@ impl<'a> Interp<'a> {
         Ok(o.as_value())
     }
 
-    fn plain<'s>(&mut self, s: &mut HandleScope<'s>, proto: Option<&Global<Value>>) -> R<V<'s>> {
-        let p = match proto {
-            Some(g) => s.open(g),
-            None => s.null(),
-        };
+    /// A plain object whose prototype is `Object.prototype`.
+    fn object_plain<'s>(&mut self, s: &mut HandleScope<'s>) -> R<V<'s>> {
+        let p = self.proto(s, &self.object_proto);
         self.plain_with(s, p)
     }
 
@@ -2168,42 +2168,25 @@ impl<'a> Interp<'a> {
         self.a_prototype = self.atom(s, "prototype")?;
         self.a_message = self.atom(s, "message")?;
         self.a_name = self.atom(s, "name")?;
-        let op = self.plain(s, None)?;
+        let null = s.null();
+        let op = self.plain_with(s, null)?;
         self.object_proto = Some(s.global(op));
-        let fp = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let fp = self.object_plain(s)?;
         self.function_proto = Some(s.global(fp));
-        let ap = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let ap = self.object_plain(s)?;
         self.array_proto = Some(s.global(ap));
-        let np = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let np = self.object_plain(s)?;
         self.number_proto = Some(s.global(np));
-        let sp = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let sp = self.object_plain(s)?;
         self.string_proto = Some(s.global(sp));
-        let go = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let go = self.object_plain(s)?;
         self.global_obj = Some(s.global(go));
         for (name, parent) in [("Error", None), ("RangeError", Some(0)), ("TypeError", Some(0))] {
             let p = match parent {
-                None => {
-                    let p = self.proto(s, &self.object_proto);
-                    self.plain_with(s, p)?
-                }
+                None => self.object_plain(s)?,
                 Some(i) => {
-                    let g = self.error_protos[i].clone_handle(s);
-                    self.plain(s, Some(&g))?
+                    let p = s.open(&self.error_protos[i]);
+                    self.plain_with(s, p)?
                 }
             };
             let n = s.intern(name)?.as_value();
@@ -2218,16 +2201,10 @@ impl<'a> Interp<'a> {
         self.put_builtin(s, ap, "join", B::ArrayJoin)?;
         self.put_builtin(s, np, "toFixed", B::NumToFixed)?;
 
-        let console = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let console = self.object_plain(s)?;
         self.put_builtin(s, console, "log", B::ConsoleLog)?;
         self.put(s, go, "console", console)?;
-        let math = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let math = self.object_plain(s)?;
         for (n, b) in [
             ("max", B::MathMax),
             ("min", B::MathMin),
@@ -2241,22 +2218,13 @@ impl<'a> Interp<'a> {
             self.put_builtin(s, math, n, b)?;
         }
         self.put(s, go, "Math", math)?;
-        let perf = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let perf = self.object_plain(s)?;
         self.put_builtin(s, perf, "now", B::PerfNow)?;
         self.put(s, go, "performance", perf)?;
-        let date = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let date = self.object_plain(s)?;
         self.put_builtin(s, date, "now", B::DateNow)?;
         self.put(s, go, "Date", date)?;
-        let process = {
-            let p = self.proto(s, &self.object_proto);
-            self.plain_with(s, p)?
-        };
+        let process = self.object_plain(s)?;
         let argv = self.new_array(s, 0, None)?;
         for (i, a) in self.argv.clone().iter().enumerate() {
             let st = s.new_string(a)?.as_value();
@@ -2288,16 +2256,6 @@ impl<'a> Interp<'a> {
         let inf = num(s, f64::INFINITY)?;
         self.put(s, go, "Infinity", inf)?;
         Ok(())
-    }
-}
-
-trait GlobalExt {
-    fn clone_handle(&self, s: &mut HandleScope<'_>) -> Global<Value>;
-}
-impl GlobalExt for Global<Value> {
-    fn clone_handle(&self, s: &mut HandleScope<'_>) -> Global<Value> {
-        let l = s.open(self);
-        s.global(l)
     }
 }
 

@@ -152,7 +152,8 @@ pub fn run_on_with(
     }
 }
 
-fn position(source: &str, offset: usize) -> Position {
+/// The line and column (both from 1) of byte `offset` in `source`.
+pub(crate) fn position(source: &str, offset: usize) -> Position {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
@@ -196,6 +197,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A run that ended with `e` before or without running the script: no
+    /// GC record.
+    fn failed(stdout: Vec<u8>, e: Error) -> Outcome {
+        let zero = std::time::Duration::ZERO;
+        Outcome {
+            stdout,
+            result: Err(e),
+            events: Vec::new(),
+            interval: (zero, zero),
+            counts: (0, 0),
+            peak_committed: 0,
+            sites: Vec::new(),
+        }
+    }
+
     /// The pause report of the run (isogc's workload report).
     pub fn report(&self) -> isogc::workloads::report::Report {
         isogc::workloads::report::Report::new(&self.events, self.interval, self.counts, &[], self.peak_committed)
@@ -206,27 +222,17 @@ impl Outcome {
 /// for [`MAX_CALL_DEPTH`] JavaScript calls.
 pub fn run(file: &str, source: &str, args: &[String], options: &Options) -> Outcome {
     let (file, source, args, options) = (file.to_string(), source.to_string(), args.to_vec(), options.clone());
-    let zero = std::time::Duration::ZERO;
     let handle = std::thread::Builder::new()
         .stack_size(1 << 30)
         .spawn(move || {
             let mut out = Vec::new();
-            let failed = |out, e| Outcome {
-                stdout: out,
-                result: Err(Error::Config(e)),
-                events: Vec::new(),
-                interval: (zero, zero),
-                counts: (0, 0),
-                peak_committed: 0,
-                sites: Vec::new(),
-            };
             let platform = match Platform::new(options.workers) {
                 Ok(p) => p,
-                Err(e) => return failed(out, e.to_string()),
+                Err(e) => return Outcome::failed(out, Error::Config(e.to_string())),
             };
             let mut isolate = match Isolate::new(&platform, options.heap.clone()) {
                 Ok(i) => i,
-                Err(e) => return failed(out, e.to_string()),
+                Err(e) => return Outcome::failed(out, Error::Config(e.to_string())),
             };
             let t0 = isolate.elapsed();
             let result = run_on_with(&mut isolate, &file, &source, &args, &mut out, options.heap_snapshot.as_deref());
@@ -242,15 +248,7 @@ pub fn run(file: &str, source: &str, args: &[String], options: &Options) -> Outc
             }
         })
         .expect("spawn the interpreter thread");
-    handle.join().unwrap_or_else(|_| Outcome {
-        stdout: Vec::new(),
-        result: Err(Error::Io("the interpreter panicked".into())),
-        events: Vec::new(),
-        interval: (zero, zero),
-        counts: (0, 0),
-        peak_committed: 0,
-        sites: Vec::new(),
-    })
+    handle.join().unwrap_or_else(|_| Outcome::failed(Vec::new(), Error::Io("the interpreter panicked".into())))
 }
 
 /// The modes the tests run in.

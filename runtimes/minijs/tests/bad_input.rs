@@ -54,6 +54,14 @@ fn a_caught_throw_goes_on() {
 }
 
 #[test]
+fn a_string_indexed_off_its_characters_is_undefined() {
+    // Only a non-negative integral index names a character, as in node.
+    let (out, r) = run_js("console.log(\"abc\"[-1], \"abc\"[1.5], \"abc\"[1]);\n");
+    assert_eq!(r, Ok(()));
+    assert_eq!(out, "undefined undefined b\n");
+}
+
+#[test]
 fn deep_recursion_is_a_range_error() {
     let (_, r) = run_js("function f(n) { return f(n + 1) + 1; }\nf(0);\n");
     assert_eq!(r, Err(Error::Uncaught("RangeError: Maximum call stack size exceeded".into())));

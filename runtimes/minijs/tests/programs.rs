@@ -3,30 +3,12 @@
 //! compaction move objects throughout; the output must match the expected
 //! text (node's, committed) and, where `node` is installed, node's own.
 
-use isogc::{GcMode, HeapConfig};
-use minijs::{run, Options};
+mod common;
+
+use common::*;
+use minijs::run;
 use std::path::Path;
 use std::process::Command;
-
-const KB: usize = 1024;
-
-fn stressed(mode: GcMode) -> Options {
-    Options {
-        heap: HeapConfig {
-            min_semi_space_size: 256 * KB,
-            max_semi_space_size: 256 * KB,
-            initial_old_space_size: 256 * KB,
-            fast_promotion: false,
-            stress_compaction: true,
-            verify_heap: true,
-            mode,
-            new_space_per_scavenge_task: 128 * KB,
-            ..HeapConfig::default()
-        },
-        workers: 2,
-        ..Options::default()
-    }
-}
 
 fn program(name: &str) -> (String, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("programs").join(format!("{name}.js"));

@@ -7,29 +7,11 @@
 //! WeakRef's target alive until the job that created or dereferenced it
 //! ends (KeepDuringJob), in node as in minijs.
 
-use isogc::{GcMode, HeapConfig};
-use minijs::{run, Error, Options};
+mod common;
+
+use common::*;
+use minijs::{run, Error};
 use std::process::Command;
-
-const KB: usize = 1024;
-
-fn stressed(mode: GcMode) -> Options {
-    Options {
-        heap: HeapConfig {
-            min_semi_space_size: 256 * KB,
-            max_semi_space_size: 256 * KB,
-            initial_old_space_size: 256 * KB,
-            fast_promotion: false,
-            stress_compaction: true,
-            verify_heap: true,
-            mode,
-            new_space_per_scavenge_task: 128 * KB,
-            ..HeapConfig::default()
-        },
-        workers: 2,
-        heap_snapshot: None,
-    }
-}
 
 /// `node --expose-gc` on `source`, or `None` where node is not installed.
 fn node_output(name: &str, source: &str) -> Option<String> {

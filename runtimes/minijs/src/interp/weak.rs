@@ -375,10 +375,7 @@ impl<'a> Interp<'a> {
             ),
         ];
         for (name, ctor, methods) in kinds {
-            let p = {
-                let op = self.proto(s, &self.object_proto);
-                self.plain_with(s, op)?
-            };
+            let p = self.object_plain(s)?;
             for &(m, b) in methods {
                 self.put_builtin(s, p, m, b)?;
             }
